@@ -1,0 +1,538 @@
+//! Applying the config's CSS selectors to a parsed page.
+//!
+//! Extraction is purely structural: it returns the strings the selectors pick, exactly as the
+//! page has them (entities decoded by the HTML parser, whitespace collapsed). Resolving links,
+//! parsing dates and sanitizing HTML are later stages, so this module can be tested with a page
+//! and a config alone, and the `preview` command can show what each selector matched.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use scraper::{ElementRef, Html, Node, Selector};
+
+use crate::config::{Field, From, ItemRules};
+
+/// Facts about the page as a whole, used for channel defaults and link resolution.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageInfo {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub base_href: Option<String>,
+    /// `<link rel="canonical">`, else `og:url`: the page's public address, when it says so.
+    pub canonical: Option<String>,
+    pub language: Option<String>,
+}
+
+/// One entry as the selectors found it: raw strings, nothing resolved or parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawEntry {
+    pub title: Option<String>,
+    pub link: Option<String>,
+    /// Text, or inner HTML when the field has `html = true`.
+    pub summary: Option<String>,
+    pub authors: Vec<String>,
+    pub date: Option<String>,
+    pub image: Option<String>,
+    pub categories: Vec<String>,
+    pub guid: Option<String>,
+}
+
+/// How many entries each field found a value in (for `preview`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldCounts {
+    pub title: usize,
+    pub link: usize,
+    pub summary: usize,
+    pub authors: usize,
+    pub date: usize,
+    pub image: usize,
+    pub categories: usize,
+    pub guid: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Extraction {
+    pub page: PageInfo,
+    /// Elements the item selector matched.
+    pub matched: usize,
+    /// Entries kept: those with a title or a link.
+    pub entries: Vec<RawEntry>,
+    pub counts: FieldCounts,
+}
+
+/// What a field's value defaults to when it has no `attr`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Link,
+    Image,
+    Date,
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).unwrap_or_else(|e| unreachable!("static selector {s}: {e}"))
+}
+
+static TITLE: LazyLock<Selector> = LazyLock::new(|| sel("head title, title"));
+static META: LazyLock<Selector> = LazyLock::new(|| sel("meta[content]"));
+static BASE: LazyLock<Selector> = LazyLock::new(|| sel("base[href]"));
+static CANONICAL: LazyLock<Selector> = LazyLock::new(|| sel("link[rel~=canonical][href]"));
+static HTML_LANG: LazyLock<Selector> = LazyLock::new(|| sel("html[lang]"));
+static FIRST_LINK: LazyLock<Selector> = LazyLock::new(|| sel("a[href]"));
+
+/// Parse `html` and extract the entries that `rules` describe.
+pub fn extract(html: &str, rules: &ItemRules) -> Extraction {
+    let doc = Html::parse_document(html);
+    extract_from(&doc, rules)
+}
+
+/// Extract from an already parsed document.
+pub fn extract_from(doc: &Html, rules: &ItemRules) -> Extraction {
+    let page = page_info(doc);
+    let fields: [Option<&Field>; 7] = [
+        rules.link.as_ref(),
+        rules.summary.as_ref(),
+        rules.authors.as_ref(),
+        rules.date.as_ref(),
+        rules.image.as_ref(),
+        rules.categories.as_ref(),
+        rules.guid.as_ref(),
+    ];
+    let preceding = Preceding::prepare(
+        doc,
+        std::iter::once(&rules.title).chain(fields.into_iter().flatten()),
+    );
+
+    let mut out = Extraction {
+        page,
+        ..Extraction::default()
+    };
+    for el in doc.select(&rules.selector) {
+        out.matched += 1;
+        let one = |f: Option<&Field>, kind| f.and_then(|f| first_value(el, f, kind, &preceding));
+        let many = |f: Option<&Field>| f.map(|f| all_values(el, f, &preceding)).unwrap_or_default();
+        let title = first_value(el, &rules.title, Kind::Text, &preceding);
+        let link = match &rules.link {
+            Some(f) => first_value(el, f, Kind::Link, &preceding),
+            None => el
+                .select(&FIRST_LINK)
+                .next()
+                .or_else(|| FIRST_LINK.matches(&el).then_some(el))
+                .and_then(|a| a.attr("href"))
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty()),
+        };
+        if title.is_none() && link.is_none() {
+            continue;
+        }
+        let entry = RawEntry {
+            title,
+            link,
+            summary: one(rules.summary.as_ref(), Kind::Text),
+            authors: many(rules.authors.as_ref()),
+            date: one(rules.date.as_ref(), Kind::Date),
+            image: one(rules.image.as_ref(), Kind::Image),
+            categories: many(rules.categories.as_ref()),
+            guid: one(rules.guid.as_ref(), Kind::Text),
+        };
+        let c = &mut out.counts;
+        let n = |o: &Option<String>| usize::from(o.is_some());
+        c.title += n(&entry.title);
+        c.link += n(&entry.link);
+        c.summary += n(&entry.summary);
+        c.authors += usize::from(!entry.authors.is_empty());
+        c.date += n(&entry.date);
+        c.image += n(&entry.image);
+        c.categories += usize::from(!entry.categories.is_empty());
+        c.guid += n(&entry.guid);
+        out.entries.push(entry);
+    }
+    out
+}
+
+fn page_info(doc: &Html) -> PageInfo {
+    let mut info = PageInfo {
+        title: doc
+            .select(&TITLE)
+            .next()
+            .map(|t| collapse(t.text()))
+            .filter(|t| !t.is_empty()),
+        base_href: doc
+            .select(&BASE)
+            .next()
+            .and_then(|b| b.attr("href"))
+            .map(|h| h.trim().to_string()),
+        canonical: doc
+            .select(&CANONICAL)
+            .next()
+            .and_then(|b| b.attr("href"))
+            .map(|h| h.trim().to_string()),
+        language: doc
+            .select(&HTML_LANG)
+            .next()
+            .and_then(|h| h.attr("lang"))
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty()),
+        description: None,
+    };
+    let mut og_desc = None;
+    let mut og_url = None;
+    for m in doc.select(&META) {
+        let key = m.attr("name").or_else(|| m.attr("property")).unwrap_or("");
+        let content = m.attr("content").map(|c| collapse(std::iter::once(c)));
+        if key.eq_ignore_ascii_case("description") && info.description.is_none() {
+            info.description = content.filter(|c| !c.is_empty());
+        } else if key.eq_ignore_ascii_case("og:description") && og_desc.is_none() {
+            og_desc = content.filter(|c| !c.is_empty());
+        } else if key.eq_ignore_ascii_case("og:url") && og_url.is_none() {
+            og_url = content.filter(|c| !c.is_empty());
+        }
+    }
+    info.description = info.description.or(og_desc);
+    info.canonical = info.canonical.or(og_url);
+    info
+}
+
+/// The elements a field's selector picks for one entry, in document order.
+fn matches<'a>(entry: ElementRef<'a>, f: &Field, preceding: &Preceding<'a>) -> Vec<ElementRef<'a>> {
+    let ctx = match f.from {
+        From::Item => entry,
+        From::Next => match next_element_sibling(entry) {
+            Some(n) => n,
+            None => return Vec::new(),
+        },
+        From::Preceding => return preceding.find(f, entry).into_iter().collect(),
+    };
+    let mut found = Vec::new();
+    if f.matches_scope && f.selector.matches_with_scope(&ctx, Some(ctx)) {
+        found.push(ctx);
+    }
+    found.extend(ctx.select(&f.selector));
+    found
+}
+
+fn first_value(entry: ElementRef, f: &Field, kind: Kind, preceding: &Preceding) -> Option<String> {
+    matches(entry, f, preceding)
+        .into_iter()
+        .find_map(|el| value(el, f, kind))
+}
+
+fn all_values(entry: ElementRef, f: &Field, preceding: &Preceding) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for el in matches(entry, f, preceding) {
+        let Some(v) = value(el, f, Kind::Text) else {
+            continue;
+        };
+        let parts: Vec<String> = match &f.split {
+            Some(sep) => v
+                .split(sep.as_str())
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            None => vec![v],
+        };
+        for p in parts {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The value of one matched element: attribute or text, then `strip`, then `regex`.
+fn value(el: ElementRef, f: &Field, kind: Kind) -> Option<String> {
+    let raw = if let Some(attr) = &f.attr {
+        collapse(std::iter::once(el.attr(attr)?))
+    } else if f.html {
+        el.inner_html().trim().to_string()
+    } else {
+        let by_kind = match kind {
+            Kind::Link => el.attr("href"),
+            Kind::Date => el.attr("datetime"),
+            Kind::Image => image_attr(el),
+            Kind::Text => None,
+        };
+        match by_kind {
+            Some(v) if !v.trim().is_empty() => collapse(std::iter::once(v)),
+            _ => element_text(el),
+        }
+    };
+    let stripped = match &f.strip {
+        Some(re) => re.replace_all(&raw, "").into_owned(),
+        None => raw,
+    };
+    let picked = match &f.regex {
+        Some(re) => {
+            let caps = re.captures(&stripped)?;
+            caps.get(1).or_else(|| caps.get(0))?.as_str().to_string()
+        }
+        None => stripped,
+    };
+    let picked = picked.trim();
+    (!picked.is_empty()).then(|| picked.to_string())
+}
+
+/// `src`, unless it is missing or a placeholder `data:` URI; then the usual lazy-load attributes.
+fn image_attr<'a>(el: ElementRef<'a>) -> Option<&'a str> {
+    let real = |v: &&str| !v.trim().is_empty() && !v.trim_start().starts_with("data:");
+    el.attr("src")
+        .filter(real)
+        .or_else(|| el.attr("data-src").filter(real))
+        .or_else(|| el.attr("data-lazy-src").filter(real))
+        .or_else(|| {
+            el.attr("srcset")
+                .or_else(|| el.attr("data-srcset"))
+                .and_then(|s| s.split(',').next())
+                .and_then(|c| c.split_whitespace().next())
+        })
+}
+
+const BLOCK: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+const HIDDEN: &[&str] = &["script", "style", "template", "noscript"];
+
+/// The element's visible text, whitespace collapsed; block boundaries count as spaces.
+fn element_text(el: ElementRef) -> String {
+    let mut out = String::new();
+    let mut pending_space = false;
+    walk_text(*el, &mut out, &mut pending_space);
+    out
+}
+
+fn walk_text(node: ego_tree::NodeRef<Node>, out: &mut String, pending: &mut bool) {
+    for child in node.children() {
+        match child.value() {
+            Node::Text(t) => push_collapsed(out, t, pending),
+            Node::Element(e) => {
+                let name = e.name();
+                if HIDDEN.contains(&name) {
+                    continue;
+                }
+                let block = BLOCK.contains(&name);
+                if block {
+                    *pending = true;
+                }
+                walk_text(child, out, pending);
+                if block {
+                    *pending = true;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn push_collapsed(out: &mut String, text: &str, pending: &mut bool) {
+    for c in text.chars() {
+        if c.is_whitespace() {
+            *pending = true;
+        } else {
+            if *pending && !out.is_empty() {
+                out.push(' ');
+            }
+            *pending = false;
+            out.push(c);
+        }
+    }
+}
+
+/// Join text pieces with all runs of whitespace (including `&nbsp;`) made one space.
+pub fn collapse<'a>(pieces: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    let mut pending = false;
+    for p in pieces {
+        push_collapsed(&mut out, p, &mut pending);
+    }
+    out
+}
+
+fn next_element_sibling(el: ElementRef<'_>) -> Option<ElementRef<'_>> {
+    el.next_siblings().find_map(ElementRef::wrap)
+}
+
+/// Support for `from = "preceding"`: all matches of each such selector in document order, and
+/// every node's position, so each entry finds its nearest preceding match by binary search.
+struct Preceding<'a> {
+    /// Node id -> (document order, order of the last node in its subtree).
+    order: HashMap<ego_tree::NodeId, (usize, usize)>,
+    /// Selector text -> matches as (order, end, element), sorted by order.
+    matches: HashMap<String, Vec<(usize, usize, ElementRef<'a>)>>,
+}
+
+impl<'a> Preceding<'a> {
+    fn prepare<'f>(doc: &'a Html, fields: impl Iterator<Item = &'f Field>) -> Self {
+        let mut p = Preceding {
+            order: HashMap::new(),
+            matches: HashMap::new(),
+        };
+        let wanted: Vec<&Field> = fields.filter(|f| f.from == From::Preceding).collect();
+        if wanted.is_empty() {
+            return p;
+        }
+        let mut counter = 0usize;
+        let mut open: Vec<(ego_tree::NodeId, usize)> = Vec::new();
+        for edge in doc.tree.root().traverse() {
+            match edge {
+                ego_tree::iter::Edge::Open(n) => {
+                    open.push((n.id(), counter));
+                    counter += 1;
+                }
+                ego_tree::iter::Edge::Close(_) => {
+                    if let Some((id, start)) = open.pop() {
+                        p.order.insert(id, (start, counter.saturating_sub(1)));
+                    }
+                }
+            }
+        }
+        for f in wanted {
+            let list = doc
+                .select(&f.selector)
+                .filter_map(|el| p.order.get(&el.id()).map(|&(o, e)| (o, e, el)))
+                .collect();
+            p.matches.insert(f.selector_text.clone(), list);
+        }
+        p
+    }
+
+    fn find(&self, f: &Field, entry: ElementRef<'a>) -> Option<ElementRef<'a>> {
+        let list = self.matches.get(&f.selector_text)?;
+        let &(pos, _) = self.order.get(&entry.id())?;
+        let before = list.partition_point(|&(o, _, _)| o < pos);
+        list[..before]
+            .iter()
+            .rev()
+            .find(|&&(_, end, _)| end < pos)
+            .map(|&(_, _, el)| el)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn rules(items: &str) -> ItemRules {
+        let text = format!("[feeds.t]\nurl = \"x.html\"\n[feeds.t.items]\n{items}\n");
+        let c = crate::config::parse(Path::new("t.toml"), &text).expect("config");
+        c.feeds[0].items.clone()
+    }
+
+    #[test]
+    fn fields_attrs_split_and_entities() {
+        let html = r#"<html lang="en"><head><title> The  Site </title>
+            <meta name="description" content="All the news"></head><body>
+            <article><h3><a href="/a">First&nbsp;one &amp; more</a></h3>
+              <p class="by">Ann Lee | Bo Kim</p><time datetime="2020-10-15">Oct 15</time>
+              <img src="data:image/gif;base64,R0" data-src="/i.jpg"></article>
+            <article><h3>No link</h3></article>
+            <article><p>neither</p></article></body></html>"#;
+        let r = rules(
+            "selector = \"article\"\ntitle = \"h3\"\nauthors = { selector = \".by\", split = \"|\" }\ndate = \"time\"\nimage = \"img\"",
+        );
+        let x = extract(html, &r);
+        assert_eq!(x.matched, 3);
+        assert_eq!(x.entries.len(), 2);
+        let e = &x.entries[0];
+        assert_eq!(e.title.as_deref(), Some("First one & more"));
+        assert_eq!(e.link.as_deref(), Some("/a"));
+        assert_eq!(e.authors, vec!["Ann Lee", "Bo Kim"]);
+        assert_eq!(e.date.as_deref(), Some("2020-10-15"));
+        assert_eq!(e.image.as_deref(), Some("/i.jpg"));
+        assert_eq!(x.entries[1].link, None);
+        assert_eq!(x.page.title.as_deref(), Some("The Site"));
+        assert_eq!(x.page.description.as_deref(), Some("All the news"));
+        assert_eq!(x.page.language.as_deref(), Some("en"));
+        assert_eq!(x.counts.authors, 1);
+    }
+
+    #[test]
+    fn scope_next_preceding_regex_strip() {
+        let html = r#"<body><h2>Mon, 12 Oct 2020</h2><table>
+            <tr class="e"><td><a class="t" href="/1">One</a></td></tr><tr><td class="m">by ann 3 points</td></tr>
+            <tr class="e"><td><a class="t" href="/2">Two</a></td></tr><tr><td class="m">by bo 5 points</td></tr>
+            </table><h2>Tue, 13 Oct 2020</h2><div><a class="e" href="/3">Three</a></div></body>"#;
+        let r = rules(
+            "selector = \".e\"\ntitle = \":scope\"\nlink = { selector = \":scope\", attr = \"href\" }\nauthors = { selector = \".m\", from = \"next\", strip = \"^by \", regex = \"^(\\\\w+)\" }\ndate = { selector = \"h2\", from = \"preceding\" }",
+        );
+        let x = extract(html, &r);
+        let got: Vec<_> = x
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.title.clone().unwrap_or_default(),
+                    e.authors.clone(),
+                    e.date.clone(),
+                )
+            })
+            .collect();
+        // The tr entries' titles come from their whole text; the last entry is the link itself.
+        assert_eq!(
+            got[0],
+            (
+                "One".into(),
+                vec!["ann".to_string()],
+                Some("Mon, 12 Oct 2020".into())
+            )
+        );
+        assert_eq!(
+            got[1],
+            (
+                "Two".into(),
+                vec!["bo".to_string()],
+                Some("Mon, 12 Oct 2020".into())
+            )
+        );
+        assert_eq!(
+            got[2],
+            ("Three".into(), vec![], Some("Tue, 13 Oct 2020".into()))
+        );
+        assert_eq!(x.entries[2].link.as_deref(), Some("/3"));
+    }
+
+    #[test]
+    fn html_summary_keeps_markup() {
+        let html =
+            r#"<div class="p"><a href="/x">T</a><div class="s"><p>Hi <b>there</b></p></div></div>"#;
+        let r =
+            rules("selector = \".p\"\ntitle = \"a\"\nsummary = { selector = \".s\", html = true }");
+        let x = extract(html, &r);
+        assert_eq!(
+            x.entries[0].summary.as_deref(),
+            Some("<p>Hi <b>there</b></p>")
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! Getting a page's bytes: over HTTP(S) with reqwest, or from a local file.
+//!
+//! This stage owns the network policy (timeout, redirect limit, compression, the size cap, the
+//! User-Agent) and nothing else: it hands raw bytes and the response's `Content-Type` to the
+//! decoder. A page larger than `max_page_bytes` is refused while it streams in, so a runaway
+//! response never fills memory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::{Settings, Source};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    #[error("request failed: {0}")]
+    Request(String),
+    #[error("the server answered HTTP {status}{}", reason.as_deref().map(|r| format!(" {r}")).unwrap_or_default())]
+    Status { status: u16, reason: Option<String> },
+    #[error(
+        "the page is larger than max_page_bytes ({limit} bytes); raise max_page_bytes in [settings] if it is really that big"
+    )]
+    TooLarge { limit: u64 },
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A fetched page, not yet decoded.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub bytes: Vec<u8>,
+    /// The `Content-Type` header, for its charset.
+    pub content_type: Option<String>,
+    /// The address after redirects (a `file:` URL for local files).
+    pub url: Url,
+}
+
+/// A reusable fetcher: one HTTP client (connection pool) for a whole run.
+pub struct Fetcher {
+    client: reqwest::Client,
+    max_bytes: u64,
+}
+
+impl Fetcher {
+    pub fn new(settings: &Settings) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        Ok(Fetcher {
+            client,
+            max_bytes: settings.max_page_bytes,
+        })
+    }
+
+    pub async fn fetch(&self, source: &Source) -> Result<Page, FetchError> {
+        match source {
+            Source::Http(url) => self.fetch_http(url).await,
+            Source::File(path) => self.read_file(path),
+        }
+    }
+
+    async fn fetch_http(&self, url: &Url) -> Result<Page, FetchError> {
+        let mut resp = self
+            .client
+            .get(url.clone())
+            .header(
+                reqwest::header::ACCEPT,
+                "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
+            )
+            .send()
+            .await
+            .map_err(|e| FetchError::Request(describe(&e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+                reason: status.canonical_reason().map(str::to_string),
+            });
+        }
+        if resp.content_length().is_some_and(|n| n > self.max_bytes) {
+            return Err(FetchError::TooLarge {
+                limit: self.max_bytes,
+            });
+        }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let final_url = resp.url().clone();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| FetchError::Request(describe(&e)))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > self.max_bytes {
+                return Err(FetchError::TooLarge {
+                    limit: self.max_bytes,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Page {
+            bytes,
+            content_type,
+            url: final_url,
+        })
+    }
+
+    fn read_file(&self, path: &Path) -> Result<Page, FetchError> {
+        let file_err = |source| FetchError::File {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(file_err)?;
+        if meta.len() > self.max_bytes {
+            return Err(FetchError::TooLarge {
+                limit: self.max_bytes,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(file_err)?;
+        let abs = std::path::absolute(path).map_err(file_err)?;
+        let url = Url::from_file_path(&abs).map_err(|()| {
+            file_err(std::io::Error::other(
+                "the path cannot be written as a file: URL",
+            ))
+        })?;
+        Ok(Page {
+            bytes,
+            content_type: None,
+            url,
+        })
+    }
+}
+
+/// A reqwest error with its causes, which carry the useful part ("connection refused").
+fn describe(e: &reqwest::Error) -> String {
+    let mut out = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_redirect() {
+        "too many redirects (more than 10)".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let s_text = s.to_string();
+        if !out.contains(&s_text) {
+            out.push_str(": ");
+            out.push_str(&s_text);
+        }
+        src = s.source();
+    }
+    out
+}

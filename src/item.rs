@@ -1,0 +1,128 @@
+//! The item model shared by the history store and the renderers.
+//!
+//! An [`Item`] is what a feed publishes: links already absolute, dates already instants, the
+//! summary already sanitized when it is HTML. Everything before the history produces
+//! [`NewItem`]s from a page; the history turns them into [`Item`]s with first-seen and
+//! updated times that survive across runs.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// An entry from the current page, normalised, before it meets the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewItem {
+    pub guid: String,
+    /// The GUID is the item's absolute link (RSS `isPermaLink="true"`).
+    pub permalink: bool,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub summary: Option<String>,
+    /// `summary` is sanitized HTML rather than plain text.
+    pub summary_html: bool,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub image: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// `published` was resolved against the fetch time ("3 hours ago", "17:46"): the first
+    /// value seen is kept forever.
+    pub published_relative: bool,
+}
+
+impl NewItem {
+    /// A hash of what a reader sees. A change of it marks the item updated. A relative date
+    /// is left out: its resolution moves with the fetch time, the article does not.
+    pub fn content_hash(&self) -> String {
+        let mut h = Sha256::new();
+        let mut field = |s: &str| {
+            h.update((s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        field(self.title.as_deref().unwrap_or(""));
+        field(self.link.as_deref().unwrap_or(""));
+        field(self.summary.as_deref().unwrap_or(""));
+        field(if self.summary_html { "html" } else { "text" });
+        for a in &self.authors {
+            field(a);
+        }
+        field("|");
+        for c in &self.categories {
+            field(c);
+        }
+        field("|");
+        field(self.image.as_deref().unwrap_or(""));
+        if !self.published_relative
+            && let Some(p) = self.published
+        {
+            field(&p.timestamp().to_string());
+        }
+        hex(&h.finalize())
+    }
+}
+
+/// An item as the history holds it and the renderers publish it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub guid: String,
+    pub permalink: bool,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub summary: Option<String>,
+    pub summary_html: bool,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub image: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// When the item first appeared, or when its content last changed.
+    pub updated: DateTime<Utc>,
+    pub first_seen: DateTime<Utc>,
+}
+
+impl Item {
+    /// The item's date: as published, else when pagefeed first saw it.
+    pub fn date(&self) -> DateTime<Utc> {
+        self.published.unwrap_or(self.first_seen)
+    }
+}
+
+/// The channel-level facts a renderer needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedMeta {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// The site's page (channel link, Atom alternate, JSON `home_page_url`).
+    pub link: String,
+    pub language: Option<String>,
+    /// Dates are written in this zone, as the site shows them.
+    pub time_zone: chrono_tz::Tz,
+    /// `base_url` joined with the feed's name; `<base>/<name>.<ext>` is the self link.
+    pub self_base: Option<url::Url>,
+}
+
+impl FeedMeta {
+    pub fn self_url(&self, ext: &str) -> Option<String> {
+        self.self_base
+            .as_ref()
+            .and_then(|b| b.join(&format!("{}.{ext}", self.name)).ok())
+            .map(|u| u.to_string())
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A stable hex SHA-256 of `parts` (length-prefixed, so ("ab","c") != ("a","bc")).
+pub fn stable_hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    hex(&h.finalize())
+}

@@ -1,0 +1,231 @@
+//! The `pagefeed` command line: parses arguments, loads the config, runs a command and maps
+//! the outcome to an exit status (0 all good, 1 a feed failed, 2 usage or config error).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use clap::{Parser, Subcommand};
+
+use pagefeed::build::{self, BuildOptions, FeedReport, Status};
+use pagefeed::config::{self, Config};
+use pagefeed::fetch::Fetcher;
+
+const DEFAULT_CONFIG: &str = "config/pagefeed.toml";
+
+#[derive(Parser)]
+#[command(
+    name = "pagefeed",
+    version,
+    about = "Turn web pages that have no feed into RSS 2.0, Atom 1.0 and JSON Feed 1.1.",
+    long_about = "Turn web pages that have no feed into RSS 2.0, Atom 1.0 and JSON Feed 1.1.\n\n\
+        A TOML config names each feed's page and the CSS selectors that find its entries. \
+        Items are kept in a SQLite history, so they stay in the feed after they scroll off the page \
+        and never come back as new.\n\n\
+        Start with `pagefeed preview FEED` to check the selectors, then `pagefeed build`.",
+    after_help = "Logging: set RUST_LOG (e.g. RUST_LOG=pagefeed=debug) for more detail on stderr."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch every feed's page and write its feeds (for cron: exit 0 all written, 1 a feed failed, 2 config error).
+    #[command(long_about = "Fetch every feed's page (or the FEEDs named) and write \
+        OUT/<feed>.rss, .atom and .json.\n\n\
+        Files whose bytes did not change are left untouched. A feed that fails (the page \
+        cannot be fetched, or its item selector matches nothing) keeps its last good files; \
+        the other feeds are still written.\n\n\
+        Exit status: 0 every feed written or unchanged; 1 one or more feeds failed; 2 a usage \
+        or config error.")]
+    Build {
+        /// The config file.
+        #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Write feeds here instead of the config's output_dir.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Only these feeds (names from the config); default: all.
+        #[arg(value_name = "FEED")]
+        feeds: Vec<String>,
+    },
+    /// Fetch one feed's page and show what its selectors extract, without writing anything.
+    #[command(
+        long_about = "Fetch one feed's page and show what its selectors extract: \
+        every entry's title, link, date as parsed and authors, and how many entries each field \
+        matched. Nothing is written, not even the history. Use it to write and fix selectors."
+    )]
+    Preview {
+        /// The config file.
+        #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// The feed to preview.
+        #[arg(value_name = "FEED")]
+        feed: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Build { config, out, feeds } => runtime.block_on(run_build(config, out, feeds)),
+        Command::Preview { config, feed } => runtime.block_on(run_preview(config, feed)),
+    }
+}
+
+fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
+    config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+async fn run_build(config_path: PathBuf, out: Option<PathBuf>, feeds: Vec<String>) -> ExitCode {
+    let config = match load_config(&config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let out_dir = out.unwrap_or_else(|| config.settings.output_dir.clone());
+    let selected = if feeds.is_empty() {
+        config.feeds.len()
+    } else {
+        feeds.len()
+    };
+    let progress = Progress::new(selected);
+    let opts = BuildOptions {
+        out_dir,
+        only: feeds,
+        on_feed: Some(Box::new(move |r: &FeedReport| progress.feed_done(r))),
+    };
+    match build::build(&config, &opts).await {
+        Ok(reports) => {
+            if reports.is_empty() {
+                eprintln!(
+                    "no feeds in {}: add a [feeds.NAME] table (see config/pagefeed.toml for an example)",
+                    config.path.display()
+                );
+            }
+            if reports
+                .iter()
+                .any(|r| matches!(r.status, Status::Failed(_)))
+            {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e @ build::BuildError::UnknownFeed { .. }) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run_preview(config_path: PathBuf, name: String) -> ExitCode {
+    let config = match load_config(&config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(feed) = config.feed(&name) else {
+        let known: Vec<_> = config.feeds.iter().map(|f| f.name.as_str()).collect();
+        eprintln!(
+            "error: unknown feed `{name}`; {} defines: {}",
+            config.path.display(),
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let fetcher = match Fetcher::new(&config.settings) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let now = chrono::Utc::now();
+    let page = match fetcher.fetch(&feed.source).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: feed {name}: cannot fetch {}: {e}", feed.source);
+            return ExitCode::from(1);
+        }
+    };
+    match pagefeed::scrape::scrape(feed, &page, now) {
+        Ok(scraped) => {
+            print!("{}", pagefeed::preview::format(feed, &scraped));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: feed {name}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Per-feed lines on stderr, and a progress bar under them when stderr is a terminal and
+/// the run has several feeds.
+struct Progress {
+    total: usize,
+    bar: bool,
+    done: Mutex<usize>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Progress {
+            total,
+            bar: total > 1 && std::io::stderr().is_terminal(),
+            done: Mutex::new(0),
+        }
+    }
+
+    fn feed_done(&self, r: &FeedReport) {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        *done += 1;
+        let mut err = std::io::stderr().lock();
+        if self.bar {
+            let _ = write!(err, "\r\x1b[2K");
+        }
+        for w in &r.warnings {
+            let _ = writeln!(err, "warning: {w}");
+        }
+        let _ = writeln!(err, "{}", r.line());
+        if self.bar && *done < self.total {
+            let width = 30;
+            let filled = width * *done / self.total.max(1);
+            let _ = write!(
+                err,
+                "[{}{}] {}/{} feeds",
+                "=".repeat(filled),
+                " ".repeat(width - filled),
+                *done,
+                self.total
+            );
+        }
+        let _ = err.flush();
+    }
+}

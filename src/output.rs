@@ -1,0 +1,151 @@
+//! Writing feed files safely, and keeping two runs from writing at once.
+//!
+//! A cron job must never leave a half-written or empty feed behind, and a rebuild that
+//! changes nothing must not touch the files (same bytes, same mtime), so conditional GETs of
+//! a static server that serves them keep answering 304. Files are written to a temporary
+//! file in the same folder, synced and renamed over the old one, only when their bytes differ.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "another pagefeed run holds the lock {path} and did not finish within {waited:?}; nothing was written (run again later)"
+    )]
+    Busy { path: PathBuf, waited: Duration },
+}
+
+/// Write `bytes` to `path` unless the file already holds exactly them. Returns whether the
+/// file was (re)written.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, OutputError> {
+    let err = |source| OutputError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Ok(old) = std::fs::read(path)
+        && old == bytes
+    {
+        return Ok(false);
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)?;
+    Ok(true)
+}
+
+/// An exclusive lock on the state, held for a whole run; released on drop.
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Take the lock file beside `state`, waiting up to `wait` for another run to finish.
+    /// `on_wait` is called once if the lock is busy at first.
+    pub fn acquire(
+        state: &Path,
+        wait: Duration,
+        on_wait: impl FnOnce(&Path),
+    ) -> Result<RunLock, OutputError> {
+        let mut name = state.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let err = |source| OutputError::Lock {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(err)?;
+        let start = Instant::now();
+        let mut on_wait = Some(on_wait);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(RunLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if let Some(f) = on_wait.take() {
+                        f(&path);
+                    }
+                    if start.elapsed() >= wait {
+                        return Err(OutputError::Busy { path, waited: wait });
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchanged_bytes_leave_the_file_alone() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("sub/f.rss");
+        assert!(write_if_changed(&p, b"one").expect("write"));
+        let m1 = std::fs::metadata(&p)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!write_if_changed(&p, b"one").expect("write"));
+        let m2 = std::fs::metadata(&p)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        assert_eq!(m1, m2);
+        assert!(write_if_changed(&p, b"two").expect("write"));
+        assert_eq!(std::fs::read(&p).expect("read"), b"two");
+        let leftovers = std::fs::read_dir(dir.path().join("sub"))
+            .expect("dir")
+            .count();
+        assert_eq!(leftovers, 1, "no temporary files left");
+    }
+
+    #[test]
+    fn second_lock_waits_then_gives_up() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let state = dir.path().join("s.db");
+        let _held = RunLock::acquire(&state, Duration::from_secs(1), |_| {}).expect("first");
+        let mut told = false;
+        let r = RunLock::acquire(&state, Duration::from_millis(300), |_| told = true);
+        assert!(matches!(r, Err(OutputError::Busy { .. })));
+        assert!(told);
+    }
+}

@@ -1,0 +1,155 @@
+//! Atom 1.0 (RFC 4287): ids are absolute IRIs, every entry has an author (the feed's title
+//! stands in at feed level where entries name none), text and HTML summaries typed as such.
+
+use atom_syndication::{
+    Category, Entry, Feed, FixedDateTime, Generator, Link, Person, Text, WriteConfig,
+};
+use chrono::{DateTime, Utc};
+
+use super::{GENERATOR, GENERATOR_URI, RenderError, display_title, feed_updated, image_type};
+use crate::item::{FeedMeta, Item, stable_hash};
+
+pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderError> {
+    let fixed =
+        |d: DateTime<Utc>| -> FixedDateTime { d.with_timezone(&meta.time_zone).fixed_offset() };
+    let mut links = Vec::new();
+    let self_url = meta.self_url("atom");
+    if let Some(href) = &self_url {
+        links.push(link(href, "self", Some("application/atom+xml")));
+    }
+    links.push(link(&meta.link, "alternate", Some("text/html")));
+    let needs_feed_author = items.is_empty() || items.iter().any(|i| i.authors.is_empty());
+    let feed = Feed {
+        title: Text::plain(meta.title.clone()),
+        id: self_url.unwrap_or_else(|| {
+            format!(
+                "{}#pagefeed-{}",
+                meta.link.split('#').next().unwrap_or(""),
+                meta.name
+            )
+        }),
+        updated: fixed(feed_updated(items).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)),
+        authors: if needs_feed_author {
+            vec![person(&meta.title)]
+        } else {
+            Vec::new()
+        },
+        generator: Some(Generator {
+            value: GENERATOR.to_string(),
+            uri: Some(GENERATOR_URI.to_string()),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        }),
+        links,
+        subtitle: (!meta.description.is_empty()).then(|| Text::plain(meta.description.clone())),
+        lang: meta.language.clone(),
+        entries: items
+            .iter()
+            .map(|i| Entry {
+                title: Text::plain(display_title(i)),
+                id: atom_id(&i.guid),
+                updated: fixed(i.updated.max(i.date())),
+                published: Some(fixed(i.date())),
+                authors: i.authors.iter().map(|a| person(a)).collect(),
+                categories: i
+                    .categories
+                    .iter()
+                    .map(|c| Category {
+                        term: c.clone(),
+                        ..Category::default()
+                    })
+                    .collect(),
+                links: i
+                    .link
+                    .iter()
+                    .map(|l| link(l, "alternate", Some("text/html")))
+                    .chain(
+                        i.image
+                            .iter()
+                            .map(|img| link(img, "enclosure", Some(image_type(img)))),
+                    )
+                    .collect(),
+                summary: i.summary.as_ref().map(|s| {
+                    if i.summary_html {
+                        Text::html(s.clone())
+                    } else {
+                        Text::plain(s.clone())
+                    }
+                }),
+                ..Entry::default()
+            })
+            .collect(),
+        ..Feed::default()
+    };
+    let mut out = feed
+        .write_with_config(
+            Vec::new(),
+            WriteConfig {
+                write_document_declaration: true,
+                indent_size: Some(2),
+            },
+        )
+        .map_err(|e| RenderError::Write {
+            format: "Atom",
+            message: e.to_string(),
+        })?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn link(href: &str, rel: &str, mime: Option<&str>) -> Link {
+    Link {
+        href: href.to_string(),
+        rel: rel.to_string(),
+        mime_type: mime.map(str::to_string),
+        ..Link::default()
+    }
+}
+
+fn person(name: &str) -> Person {
+    Person {
+        name: name.to_string(),
+        ..Person::default()
+    }
+}
+
+/// An Atom id for a GUID: the GUID itself when it is an absolute IRI, else a `urn:uuid:`
+/// derived from it (stable: the same GUID always gives the same id).
+pub fn atom_id(guid: &str) -> String {
+    if url::Url::parse(guid).is_ok() && !guid.chars().any(char::is_whitespace) {
+        return guid.to_string();
+    }
+    let h = stable_hash(&["pagefeed-guid", guid]);
+    let mut hexs: Vec<char> = h.chars().take(32).collect();
+    // RFC 9562 version 8 (custom) and variant bits, so it is a well-formed UUID.
+    hexs[12] = '8';
+    hexs[16] = match hexs[16].to_digit(16).unwrap_or(0) & 0x3 {
+        0 => '8',
+        1 => '9',
+        2 => 'a',
+        _ => 'b',
+    };
+    let s: String = hexs.into_iter().collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &s[0..8],
+        &s[8..12],
+        &s[12..16],
+        &s[16..20],
+        &s[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::atom_id;
+
+    #[test]
+    fn ids_are_iris() {
+        assert_eq!(atom_id("https://x.org/a"), "https://x.org/a");
+        let id = atom_id("12345");
+        assert!(id.starts_with("urn:uuid:"), "{id}");
+        assert_eq!(id.len(), "urn:uuid:".len() + 36);
+        assert_eq!(id, atom_id("12345"));
+        assert_ne!(id, atom_id("12346"));
+    }
+}

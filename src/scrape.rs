@@ -1,0 +1,171 @@
+//! From fetched bytes to normalised items: decode, extract, then resolve links, parse dates,
+//! sanitize HTML and assign GUIDs.
+//!
+//! This is the whole page-to-items step, shared by `build` and `preview`, and free of I/O:
+//! given the same page, config and fetch time it returns the same items.
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use crate::config::{FeedConfig, Source};
+use crate::extract::{self, Extraction};
+use crate::fetch::Page;
+use crate::item::{NewItem, stable_hash};
+use crate::{dates, decode, links, sanitize};
+
+/// Why a page yielded no feed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("item selector `{selector}` matched nothing on {url}")]
+    NoMatch { selector: String, url: String },
+    #[error(
+        "item selector `{selector}` matched {matched} elements on {url}, but none had a title or a link (title selector `{title}`)"
+    )]
+    NoEntries {
+        selector: String,
+        title: String,
+        matched: usize,
+        url: String,
+    },
+}
+
+/// What one page gave.
+#[derive(Debug, Clone)]
+pub struct Scraped {
+    pub extraction: Extraction,
+    /// Normalised items in page order, one per GUID (the first on the page wins).
+    pub items: Vec<NewItem>,
+    /// The date text each item had, parallel to `items` (for preview).
+    pub date_texts: Vec<Option<String>>,
+    /// Entries dropped because an earlier entry had the same GUID.
+    pub duplicates: usize,
+    /// Problems worth telling the user that do not fail the feed.
+    pub warnings: Vec<String>,
+    /// The site's address: channel link and default base.
+    pub site: Url,
+}
+
+/// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
+pub fn scrape(feed: &FeedConfig, page: &Page, now: DateTime<Utc>) -> Result<Scraped, ScrapeError> {
+    let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
+    let extraction = extract::extract(&html, &feed.items);
+    drop(html);
+    let shown_url = match &feed.source {
+        Source::Http(_) => page.url.to_string(),
+        Source::File(p) => p.display().to_string(),
+    };
+    if extraction.matched == 0 {
+        return Err(ScrapeError::NoMatch {
+            selector: feed.items.selector_text.clone(),
+            url: shown_url,
+        });
+    }
+    if extraction.entries.is_empty() {
+        return Err(ScrapeError::NoEntries {
+            selector: feed.items.selector_text.clone(),
+            title: feed.items.title.selector_text.clone(),
+            matched: extraction.matched,
+            url: shown_url,
+        });
+    }
+
+    // The site: configured, else (for a local file) what the page says it is, else where it came from.
+    let canonical = extraction
+        .page
+        .canonical
+        .as_deref()
+        .and_then(|c| Url::parse(c).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let site = match (&feed.site_url, &feed.source) {
+        (Some(s), _) => s.clone(),
+        (None, Source::File(_)) => canonical.unwrap_or_else(|| page.url.clone()),
+        (None, Source::Http(_)) => page.url.clone(),
+    };
+    let base = links::base_url(&page.url, extraction.page.base_href.as_deref(), Some(&site));
+
+    let mut out = Scraped {
+        items: Vec::with_capacity(extraction.entries.len()),
+        date_texts: Vec::with_capacity(extraction.entries.len()),
+        duplicates: 0,
+        warnings: Vec::new(),
+        site,
+        extraction: Extraction::default(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut bad_dates = 0usize;
+    for (n, e) in extraction.entries.iter().enumerate() {
+        let link = e.link.as_deref().and_then(|l| links::resolve(&base, l));
+        if e.title.is_none() && link.is_none() {
+            continue;
+        }
+        let (guid, permalink) = match (&e.guid, &link) {
+            (Some(g), _) => (g.clone(), false),
+            (None, Some(l)) => (l.clone(), true),
+            (None, None) => {
+                let hash = stable_hash(&[
+                    e.title.as_deref().unwrap_or(""),
+                    e.date.as_deref().unwrap_or(""),
+                ]);
+                (format!("pagefeed:{}", &hash[..32]), false)
+            }
+        };
+        if !seen.insert(guid.clone()) {
+            out.duplicates += 1;
+            continue;
+        }
+        let parsed = e.date.as_deref().and_then(|text| {
+            let p = dates::parse_date(text, &feed.date_formats, feed.time_zone, now);
+            if p.is_none() {
+                bad_dates += 1;
+                if bad_dates <= 3 {
+                    out.warnings.push(format!(
+                        "feed {}: entry {} ({}): cannot read the date `{}`; it is dated by when it was first seen (add a date_format to the feed to read it)",
+                        feed.name,
+                        n + 1,
+                        e.title.as_deref().or(link.as_deref()).unwrap_or("untitled"),
+                        text
+                    ));
+                }
+            }
+            p
+        });
+        let summary = e.summary.as_deref().map(|s| {
+            if feed.items.summary.as_ref().is_some_and(|f| f.html) {
+                sanitize::clean_html(s, &base)
+            } else {
+                s.to_string()
+            }
+        });
+        out.items.push(NewItem {
+            guid,
+            permalink,
+            title: e.title.clone(),
+            link,
+            summary: summary.filter(|s| !s.is_empty()),
+            summary_html: feed.items.summary.as_ref().is_some_and(|f| f.html),
+            authors: e.authors.clone(),
+            categories: e.categories.clone(),
+            image: e.image.as_deref().and_then(|i| links::resolve(&base, i)),
+            published: parsed.map(|p| p.instant),
+            published_relative: parsed.is_some_and(|p| p.relative),
+        });
+        out.date_texts.push(e.date.clone());
+    }
+    if bad_dates > 3 {
+        out.warnings.push(format!(
+            "feed {}: {} more entries with dates that could not be read",
+            feed.name,
+            bad_dates - 3
+        ));
+    }
+    if out.items.is_empty() {
+        return Err(ScrapeError::NoEntries {
+            selector: feed.items.selector_text.clone(),
+            title: feed.items.title.selector_text.clone(),
+            matched: extraction.matched,
+            url: shown_url,
+        });
+    }
+    out.extraction = extraction;
+    Ok(out)
+}
