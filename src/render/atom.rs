@@ -58,9 +58,9 @@ pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErr
                         ..Category::default()
                     })
                     .collect(),
-                links: i
-                    .link
-                    .iter()
+                // An entry needs an alternate link or content: one the page did not link
+                // anywhere is read on the listing page itself.
+                links: std::iter::once(i.link.as_deref().unwrap_or(&meta.link))
                     .map(|l| link(l, "alternate", Some("text/html")))
                     .chain(
                         i.image

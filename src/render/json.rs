@@ -39,9 +39,9 @@ fn item(meta: &FeedMeta, i: &Item) -> Value {
     };
     let mut m = Map::new();
     m.insert("id".into(), json!(i.guid));
-    if let Some(l) = &i.link {
-        m.insert("url".into(), json!(l));
-    }
+    // The spec wants a url on every item: one the page did not link anywhere is read on the
+    // listing page itself.
+    m.insert("url".into(), json!(i.link.as_deref().unwrap_or(&meta.link)));
     let title = display_title(i);
     m.insert("title".into(), json!(title));
     match &i.summary {
