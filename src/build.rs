@@ -13,9 +13,11 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, FeedConfig};
-use crate::fetch::{FetchError, Fetcher, Page};
-use crate::history::{History, HistoryError, PRUNE_FACTOR};
-use crate::item::FeedMeta;
+use sha2::{Digest, Sha256};
+
+use crate::fetch::{FetchError, Fetched, Fetcher, Page};
+use crate::history::{History, HistoryError, PRUNE_FACTOR, SourceState, StoredMeta};
+use crate::item::{FeedMeta, hex, stable_hash};
 use crate::output::{self, OutputError, RunLock};
 use crate::render::{self, RenderError};
 use crate::scrape::{self, ScrapeError, Scraped};
@@ -78,6 +80,8 @@ pub struct FeedReport {
     pub new: usize,
     /// Items in the feed as written (or as kept, on failure).
     pub items: usize,
+    /// The page was not modified since the last run (304, or the same bytes): not re-read.
+    pub page_unchanged: bool,
     pub warnings: Vec<String>,
 }
 
@@ -85,9 +89,17 @@ impl FeedReport {
     /// The one line `build` prints for this feed.
     pub fn line(&self) -> String {
         match &self.status {
+            Status::Written if self.page_unchanged => format!(
+                "{}: page not modified, {} items, written",
+                self.name, self.items
+            ),
             Status::Written => format!(
                 "{}: {} found, {} new, {} items, written",
                 self.name, self.found, self.new, self.items
+            ),
+            Status::Unchanged if self.page_unchanged => format!(
+                "{}: page not modified, {} items, unchanged",
+                self.name, self.items
             ),
             Status::Unchanged => format!(
                 "{}: {} found, {} new, {} items, unchanged",
@@ -123,21 +135,37 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     let mut history = History::open(&state)?;
     let fetcher = Arc::new(Fetcher::new(&config.settings)?);
 
+    // What each feed's last good run saw: validators for a conditional request, and the
+    // page hash. A feed whose config changed since then is fetched and read afresh.
+    let mut previous = Vec::with_capacity(feeds.len());
+    for feed in &feeds {
+        let fp = fingerprint(feed);
+        previous.push(
+            history
+                .source_state(&feed.name)?
+                .filter(|st| st.fingerprint == fp),
+        );
+    }
+
     // Fetch every page concurrently; process them in config order as they are needed.
     let permits = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
     let mut pending = Vec::new();
-    for feed in &feeds {
+    for (feed, prev) in feeds.iter().zip(&previous) {
         let fetcher = Arc::clone(&fetcher);
         let permits = Arc::clone(&permits);
         let source = feed.source.clone();
+        let validators = prev.as_ref().map(|p| p.validators.clone());
         pending.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.ok();
             let now = Utc::now().trunc_subsecs(0);
-            (fetcher.fetch(&source).await, now)
+            (
+                fetcher.fetch_if_changed(&source, validators.as_ref()).await,
+                now,
+            )
         }));
     }
     let mut reports = Vec::with_capacity(feeds.len());
-    for (feed, task) in feeds.iter().zip(pending) {
+    for ((feed, task), prev) in feeds.iter().zip(pending).zip(previous) {
         let (fetched, now) = match task.await {
             Ok(r) => r,
             Err(e) => (
@@ -145,20 +173,32 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
                 Utc::now().trunc_subsecs(0),
             ),
         };
-        let report = build_one(
-            feed,
-            fetched,
+        let ctx = RunContext {
+            history: &mut history,
+            out_dir: &opts.out_dir,
+            base_url: config.settings.base_url.as_ref(),
             now,
-            &mut history,
-            &opts.out_dir,
-            config.settings.base_url.as_ref(),
-        );
+        };
+        let report = build_one(feed, fetched, prev, ctx);
         if let Some(cb) = &opts.on_feed {
             cb(&report);
         }
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// A hash of everything in a feed's config that shapes its items, and of pagefeed's version.
+fn fingerprint(feed: &FeedConfig) -> String {
+    stable_hash(&[env!("CARGO_PKG_VERSION"), &format!("{feed:?}")])
+}
+
+/// What one feed's processing needs from the run.
+struct RunContext<'r> {
+    history: &'r mut History,
+    out_dir: &'r Path,
+    base_url: Option<&'r url::Url>,
+    now: DateTime<Utc>,
 }
 
 fn select_feeds<'c>(
@@ -186,11 +226,9 @@ fn select_feeds<'c>(
 
 fn build_one(
     feed: &FeedConfig,
-    fetched: Result<Page, FetchError>,
-    now: DateTime<Utc>,
-    history: &mut History,
-    out_dir: &Path,
-    base_url: Option<&url::Url>,
+    fetched: Result<Fetched, FetchError>,
+    prev: Option<SourceState>,
+    ctx: RunContext,
 ) -> FeedReport {
     let mut report = FeedReport {
         name: feed.name.clone(),
@@ -198,63 +236,123 @@ fn build_one(
         found: 0,
         new: 0,
         items: 0,
+        page_unchanged: false,
         warnings: Vec::new(),
     };
-    match process(feed, fetched, now, history, out_dir, base_url, &mut report) {
-        Ok(()) => {}
-        Err(e) => {
-            let kept = history.count(&feed.name).unwrap_or(0);
-            let files_exist = feed
-                .formats
-                .iter()
-                .any(|f| out_dir.join(format!("{}.{}", feed.name, f.ext())).exists());
-            let kept_msg = if kept > 0 && files_exist {
-                format!(
-                    "kept the last good feed ({} items)",
-                    kept.min(feed.max_items)
-                )
-            } else {
-                "no feed was written yet".to_string()
-            };
-            let msg = format!("feed {}: {e}; {kept_msg}", feed.name);
-            let _ = history.record_failure(&feed.name, now, &e.to_string());
-            report.items = if files_exist {
+    let RunContext {
+        history,
+        out_dir,
+        base_url,
+        now,
+    } = ctx;
+    if let Err(e) = process(
+        feed,
+        fetched,
+        prev,
+        history,
+        out_dir,
+        base_url,
+        now,
+        &mut report,
+    ) {
+        let kept = history.count(&feed.name).unwrap_or(0);
+        let files_exist = feed
+            .formats
+            .iter()
+            .any(|f| out_dir.join(format!("{}.{}", feed.name, f.ext())).exists());
+        let kept_msg = if kept > 0 && files_exist {
+            format!(
+                "kept the last good feed ({} items)",
                 kept.min(feed.max_items)
-            } else {
-                0
-            };
-            report.status = Status::Failed(msg);
-        }
+            )
+        } else {
+            "no feed was written yet".to_string()
+        };
+        let msg = format!("feed {}: {e}; {kept_msg}", feed.name);
+        tracing::warn!(feed = %feed.name, source = %feed.source, "{msg}");
+        let _ = history.record_failure(&feed.name, now, &e.to_string());
+        report.items = if files_exist {
+            kept.min(feed.max_items)
+        } else {
+            0
+        };
+        report.status = Status::Failed(msg);
     }
     report
 }
 
+#[allow(clippy::too_many_arguments)]
 fn process(
     feed: &FeedConfig,
-    fetched: Result<Page, FetchError>,
-    now: DateTime<Utc>,
+    fetched: Result<Fetched, FetchError>,
+    prev: Option<SourceState>,
     history: &mut History,
     out_dir: &Path,
     base_url: Option<&url::Url>,
+    now: DateTime<Utc>,
     report: &mut FeedReport,
 ) -> Result<(), FeedError> {
-    let page = fetched.map_err(|source| FeedError::Fetch {
+    let fetched = fetched.map_err(|source| FeedError::Fetch {
         url: feed.source.to_string(),
         source,
     })?;
-    let scraped = scrape::scrape(feed, &page, now)?;
-    report.found = scraped.items.len();
-    report.warnings = scraped.warnings.clone();
-    let stats = history.merge(
-        &feed.name,
-        &scraped.items,
-        now,
-        feed.max_items * PRUNE_FACTOR,
-    )?;
-    report.new = stats.new;
+    // The page is the same as last time (a 304, or the same bytes read with the same
+    // config): nothing to extract or store; the feed is rendered from the history as is.
+    let unchanged_meta = match (&fetched, &prev) {
+        (Fetched::NotModified, Some(p)) => Some(p.meta.clone()),
+        (Fetched::Page(page), Some(p)) if p.page_hash == page_hash(&p.fingerprint, page) => {
+            Some(p.meta.clone())
+        }
+        _ => None,
+    };
+    let meta = if let Some(stored) = unchanged_meta {
+        report.page_unchanged = true;
+        history.record_unchanged(&feed.name, now)?;
+        meta_from_stored(feed, stored, base_url)
+    } else {
+        let page = match fetched {
+            Fetched::Page(p) => p,
+            // A 304 without a stored state cannot happen (no validators were sent); fail loud.
+            Fetched::NotModified => {
+                return Err(FeedError::Fetch {
+                    url: feed.source.to_string(),
+                    source: FetchError::Status {
+                        status: 304,
+                        reason: Some("Not Modified, but no earlier copy is stored".to_string()),
+                    },
+                });
+            }
+        };
+        let scraped = scrape::scrape(feed, &page, now)?;
+        report.found = scraped.items.len();
+        report.warnings = scraped.warnings.clone();
+        let stats = history.merge(
+            &feed.name,
+            &scraped.items,
+            now,
+            feed.max_items * PRUNE_FACTOR,
+        )?;
+        report.new = stats.new;
+        let meta = feed_meta(feed, &scraped, base_url);
+        let fp = fingerprint(feed);
+        history.save_source_state(
+            &feed.name,
+            &SourceState {
+                page_hash: page_hash(&fp, &page),
+                fingerprint: fp,
+                validators: page.validators.clone(),
+                meta: StoredMeta {
+                    title: meta.title.clone(),
+                    description: meta.description.clone(),
+                    link: meta.link.clone(),
+                    language: meta.language.clone(),
+                },
+            },
+        )?;
+        meta
+    };
     let items = history.latest(&feed.name, feed.max_items)?;
     report.items = items.len();
-    let meta = feed_meta(feed, &scraped, base_url);
     let mut files = Vec::with_capacity(feed.formats.len());
     for format in &feed.formats {
         files.push((format, render::render(*format, &meta, &items)?));
@@ -270,6 +368,27 @@ fn process(
         Status::Unchanged
     };
     Ok(())
+}
+
+fn page_hash(fingerprint: &str, page: &Page) -> String {
+    let mut h = Sha256::new();
+    h.update(fingerprint.as_bytes());
+    h.update(page.content_type.as_deref().unwrap_or("").as_bytes());
+    h.update([0]);
+    h.update(&page.bytes);
+    hex(&h.finalize())
+}
+
+fn meta_from_stored(feed: &FeedConfig, m: StoredMeta, base_url: Option<&url::Url>) -> FeedMeta {
+    FeedMeta {
+        name: feed.name.clone(),
+        title: m.title,
+        description: m.description,
+        link: m.link,
+        language: m.language,
+        time_zone: feed.time_zone,
+        self_base: base_url.cloned(),
+    }
 }
 
 /// Channel facts: the config first, then what the page says, then fallbacks.

@@ -282,7 +282,11 @@ impl Locator<'_> {
 
     /// The `[table]` header in force at `offset`, e.g. `feeds.nknews.items`.
     fn section(&self, offset: usize) -> Option<String> {
-        let before = &self.text[..floor_char_boundary(self.text, offset.min(self.text.len()))];
+        // Include the line the offset is on: a span may start at a table header itself.
+        let end = self.text[offset.min(self.text.len())..]
+            .find('\n')
+            .map_or(self.text.len(), |n| offset + n);
+        let before = &self.text[..floor_char_boundary(self.text, end)];
         before.lines().rev().find_map(|line| {
             let t = line.trim();
             let inner = t.strip_prefix('[')?.split(']').next()?;

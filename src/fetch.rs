@@ -16,7 +16,7 @@ use crate::config::{Settings, Source};
 pub enum FetchError {
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
-    #[error("request failed: {0}")]
+    #[error("{0}")]
     Request(String),
     #[error("the server answered HTTP {status}{}", reason.as_deref().map(|r| format!(" {r}")).unwrap_or_default())]
     Status { status: u16, reason: Option<String> },
@@ -39,6 +39,23 @@ pub struct Page {
     pub content_type: Option<String>,
     /// The address after redirects (a `file:` URL for local files).
     pub url: Url,
+    /// The response's validators, sent back on the next fetch.
+    pub validators: Validators,
+}
+
+/// HTTP cache validators of a page (`ETag`, `Last-Modified`), kept between runs so the next
+/// request can be conditional and cost the site nothing when the page did not change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// The result of a fetch: a page, or the server's word that it did not change.
+#[derive(Debug, Clone)]
+pub enum Fetched {
+    Page(Page),
+    NotModified,
 }
 
 /// A reusable fetcher: one HTTP client (connection pool) for a whole run.
@@ -62,25 +79,55 @@ impl Fetcher {
         })
     }
 
+    /// Fetch `source` unconditionally.
     pub async fn fetch(&self, source: &Source) -> Result<Page, FetchError> {
-        match source {
-            Source::Http(url) => self.fetch_http(url).await,
-            Source::File(path) => self.read_file(path),
+        match self.fetch_if_changed(source, None).await? {
+            Fetched::Page(p) => Ok(p),
+            // Only a conditional request can get a 304; treat a stray one as an error.
+            Fetched::NotModified => Err(FetchError::Status {
+                status: 304,
+                reason: Some("Not Modified".to_string()),
+            }),
         }
     }
 
-    async fn fetch_http(&self, url: &Url) -> Result<Page, FetchError> {
-        let mut resp = self
-            .client
-            .get(url.clone())
-            .header(
-                reqwest::header::ACCEPT,
-                "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
-            )
+    /// Fetch `source`, conditionally when `validators` are given.
+    pub async fn fetch_if_changed(
+        &self,
+        source: &Source,
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
+        match source {
+            Source::Http(url) => self.fetch_http(url, validators).await,
+            Source::File(path) => self.read_file(path).map(Fetched::Page),
+        }
+    }
+
+    async fn fetch_http(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
+        let mut req = self.client.get(url.clone()).header(
+            reqwest::header::ACCEPT,
+            "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
+        );
+        if let Some(v) = validators {
+            if let Some(etag) = &v.etag {
+                req = req.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &v.last_modified {
+                req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let mut resp = req
             .send()
             .await
             .map_err(|e| FetchError::Request(describe(&e)))?;
         let status = resp.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED && validators.is_some() {
+            return Ok(Fetched::NotModified);
+        }
         if !status.is_success() {
             return Err(FetchError::Status {
                 status: status.as_u16(),
@@ -98,6 +145,16 @@ impl Fetcher {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let final_url = resp.url().clone();
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let validators = Validators {
+            etag: header(reqwest::header::ETAG),
+            last_modified: header(reqwest::header::LAST_MODIFIED),
+        };
         let mut bytes = Vec::new();
         while let Some(chunk) = resp
             .chunk()
@@ -111,11 +168,12 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Page {
+        Ok(Fetched::Page(Page {
             bytes,
             content_type,
             url: final_url,
-        })
+            validators,
+        }))
     }
 
     fn read_file(&self, path: &Path) -> Result<Page, FetchError> {
@@ -140,27 +198,33 @@ impl Fetcher {
             bytes,
             content_type: None,
             url,
+            validators: Validators::default(),
         })
     }
 }
 
-/// A reqwest error with its causes, which carry the useful part ("connection refused").
+/// A reqwest error said briefly: what went wrong and its root cause ("Connection refused"),
+/// without reqwest's wrapper text that repeats the URL.
 fn describe(e: &reqwest::Error) -> String {
-    let mut out = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_redirect() {
-        "too many redirects (more than 10)".to_string()
-    } else {
-        e.to_string()
-    };
+    let mut root = None;
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
-        let s_text = s.to_string();
-        if !out.contains(&s_text) {
-            out.push_str(": ");
-            out.push_str(&s_text);
-        }
+        root = Some(s.to_string());
         src = s.source();
     }
-    out
+    let what = if e.is_timeout() {
+        "timed out (raise timeout in [settings] if the site is slow)"
+    } else if e.is_redirect() {
+        "too many redirects (more than 10)"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "the response body could not be read"
+    } else {
+        "request failed"
+    };
+    match root {
+        Some(r) if !e.is_timeout() => format!("{what}: {r}"),
+        _ => what.to_string(),
+    }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::fetch::Validators;
 use crate::item::{Item, NewItem};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,10 +60,36 @@ CREATE TABLE IF NOT EXISTS feeds (
     last_attempt INTEGER,
     last_success INTEGER,
     last_error TEXT,
-    item_count INTEGER NOT NULL DEFAULT 0
+    item_count INTEGER NOT NULL DEFAULT 0,
+    fingerprint TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    page_hash TEXT,
+    meta TEXT
 );
 PRAGMA user_version = 1;
 ";
+
+/// What the history remembers of a feed's source between runs: the validators for a
+/// conditional request, a hash of the last page (with the config that read it), and the
+/// channel facts rendered last time, so an unchanged page needs no extraction at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceState {
+    /// Hash of the feed's config (and pagefeed's version) that produced the stored items.
+    pub fingerprint: String,
+    pub validators: Validators,
+    pub page_hash: String,
+    pub meta: StoredMeta,
+}
+
+/// The channel facts taken from the page, as last rendered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredMeta {
+    pub title: String,
+    pub description: String,
+    pub link: String,
+    pub language: Option<String>,
+}
 
 /// What storing one page's items did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -224,6 +251,75 @@ impl History {
                 "INSERT INTO feeds (name, last_attempt, last_error) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET last_attempt = ?2, last_error = ?3",
                 params![feed, now.timestamp(), error],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Remember what the last successful fetch of `feed` looked like.
+    pub fn save_source_state(&self, feed: &str, st: &SourceState) -> Result<(), HistoryError> {
+        let meta = serde_json::to_string(&st.meta).unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO feeds (name, fingerprint, etag, last_modified, page_hash, meta)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (name) DO UPDATE SET fingerprint = ?2, etag = ?3,
+                    last_modified = ?4, page_hash = ?5, meta = ?6",
+                params![
+                    feed,
+                    st.fingerprint,
+                    st.validators.etag,
+                    st.validators.last_modified,
+                    st.page_hash,
+                    meta
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// What the last successful fetch of `feed` looked like, if there was one.
+    pub fn source_state(&self, feed: &str) -> Result<Option<SourceState>, HistoryError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT fingerprint, etag, last_modified, page_hash, meta FROM feeds
+                 WHERE name = ?1 AND fingerprint IS NOT NULL AND meta IS NOT NULL",
+                params![feed],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(
+            row.and_then(|(fingerprint, etag, last_modified, page_hash, meta)| {
+                Some(SourceState {
+                    fingerprint,
+                    validators: Validators {
+                        etag,
+                        last_modified,
+                    },
+                    page_hash: page_hash.unwrap_or_default(),
+                    meta: serde_json::from_str(&meta).ok()?,
+                })
+            }),
+        )
+    }
+
+    /// Mark a refresh of `feed` that found the page unchanged as a success.
+    pub fn record_unchanged(&self, feed: &str, now: DateTime<Utc>) -> Result<(), HistoryError> {
+        self.conn
+            .execute(
+                "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL
+                 WHERE name = ?1",
+                params![feed, now.timestamp()],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
