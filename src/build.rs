@@ -12,15 +12,17 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
 
-use crate::config::{Config, FeedConfig};
+use crate::config::{Config, FeedConfig, FeedKind, Source};
 use sha2::{Digest, Sha256};
 
 use crate::fetch::{FetchError, Fetched, Fetcher, Page};
 use crate::history::{History, HistoryError, PRUNE_FACTOR, SourceState, StoredMeta};
-use crate::item::{FeedMeta, hex, stable_hash};
+use crate::item::{FeedMeta, Item, ItemSource, hex, stable_hash};
+use crate::merge;
 use crate::output::{self, OutputError, RunLock};
 use crate::render::{self, RenderError};
 use crate::scrape::{self, ScrapeError, Scraped};
+use crate::upstream::{self, UpstreamError};
 
 /// How many pages are fetched at once.
 const FETCH_CONCURRENCY: usize = 8;
@@ -34,6 +36,8 @@ pub enum FeedError {
     Fetch { url: String, source: FetchError },
     #[error(transparent)]
     Scrape(#[from] ScrapeError),
+    #[error("{url}: {source}")]
+    Upstream { url: String, source: UpstreamError },
     #[error(transparent)]
     History(#[from] HistoryError),
     #[error(transparent)]
@@ -122,7 +126,7 @@ pub struct BuildOptions {
     pub on_feed: Option<OnFeed>,
 }
 
-/// Build the selected feeds of `config`.
+/// Build the selected feeds of `config` (and the sources of selected merged feeds).
 pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedReport>, BuildError> {
     let feeds = select_feeds(config, &opts.only)?;
     let state = config.settings.state.clone();
@@ -134,11 +138,13 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     })?;
     let mut history = History::open(&state)?;
     let fetcher = Arc::new(Fetcher::new(&config.settings)?);
+    let (fetched_feeds, merged_feeds): (Vec<&FeedConfig>, Vec<&FeedConfig>) =
+        feeds.into_iter().partition(|f| f.source().is_some());
 
     // What each feed's last good run saw: validators for a conditional request, and the
     // page hash. A feed whose config changed since then is fetched and read afresh.
-    let mut previous = Vec::with_capacity(feeds.len());
-    for feed in &feeds {
+    let mut previous = Vec::with_capacity(fetched_feeds.len());
+    for feed in &fetched_feeds {
         let fp = fingerprint(feed);
         previous.push(
             history
@@ -150,22 +156,32 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     // Fetch every page concurrently; process them in config order as they are needed.
     let permits = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
     let mut pending = Vec::new();
-    for (feed, prev) in feeds.iter().zip(&previous) {
+    for (feed, prev) in fetched_feeds.iter().zip(&previous) {
         let fetcher = Arc::clone(&fetcher);
         let permits = Arc::clone(&permits);
-        let source = feed.source.clone();
+        let source = feed.source().cloned();
+        let accept = match feed.kind {
+            FeedKind::Upstream { .. } => ACCEPT_FEED,
+            _ => ACCEPT_PAGE,
+        };
         let validators = prev.as_ref().map(|p| p.validators.clone());
         pending.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.ok();
             let now = Utc::now().trunc_subsecs(0);
-            (
-                fetcher.fetch_if_changed(&source, validators.as_ref()).await,
-                now,
-            )
+            let fetched = match &source {
+                Some(s) => {
+                    fetcher
+                        .fetch_if_changed(s, validators.as_ref(), accept)
+                        .await
+                }
+                None => Err(FetchError::Request("the feed has no source".into())),
+            };
+            (fetched, now)
         }));
     }
-    let mut reports = Vec::with_capacity(feeds.len());
-    for ((feed, task), prev) in feeds.iter().zip(pending).zip(previous) {
+    let mut reports = Vec::with_capacity(fetched_feeds.len() + merged_feeds.len());
+    let mut failed: Vec<String> = Vec::new();
+    for ((feed, task), prev) in fetched_feeds.iter().zip(pending).zip(previous) {
         let (fetched, now) = match task.await {
             Ok(r) => r,
             Err(e) => (
@@ -174,12 +190,40 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
             ),
         };
         let ctx = RunContext {
+            config,
             history: &mut history,
             out_dir: &opts.out_dir,
-            base_url: config.settings.base_url.as_ref(),
             now,
         };
-        let report = build_one(feed, fetched, prev, ctx);
+        let report = build_one(feed, Work::Fetched(Box::new((fetched, prev))), ctx);
+        if matches!(report.status, Status::Failed(_)) {
+            failed.push(feed.name.clone());
+        }
+        if let Some(cb) = &opts.on_feed {
+            cb(&report);
+        }
+        reports.push(report);
+    }
+    // Merged feeds after all their sources, innermost first.
+    let now = Utc::now().trunc_subsecs(0);
+    for feed in merge_order(config, &merged_feeds) {
+        let ctx = RunContext {
+            config,
+            history: &mut history,
+            out_dir: &opts.out_dir,
+            now,
+        };
+        let mut report = build_one(feed, Work::Merge, ctx);
+        let broken: Vec<String> = all_sources(config, feed)
+            .into_iter()
+            .filter(|s| failed.contains(s))
+            .collect();
+        for s in broken {
+            report.warnings.push(format!(
+                "feed {}: source `{s}` failed this run; its last good items are kept in the merge",
+                feed.name
+            ));
+        }
         if let Some(cb) = &opts.on_feed {
             cb(&report);
         }
@@ -188,17 +232,74 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     Ok(reports)
 }
 
+/// `Accept` for listing pages and for upstream feeds.
+const ACCEPT_PAGE: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
+const ACCEPT_FEED: &str = "application/rss+xml,application/atom+xml,application/feed+json,application/rdf+xml;q=0.9,application/xml;q=0.8,text/xml;q=0.8,*/*;q=0.5";
+
 /// A hash of everything in a feed's config that shapes its items, and of pagefeed's version.
 fn fingerprint(feed: &FeedConfig) -> String {
-    stable_hash(&[env!("CARGO_PKG_VERSION"), &format!("{feed:?}")])
+    stable_hash(&[
+        env!("CARGO_PKG_VERSION"),
+        &format!("{:?}", feed.kind),
+        &format!(
+            "{:?}",
+            (
+                &feed.site_url,
+                &feed.title,
+                &feed.description,
+                &feed.language,
+                feed.time_zone,
+                &feed.date_formats
+            )
+        ),
+    ])
+}
+
+/// The merged feeds in an order where every merged source comes before the feeds using it.
+fn merge_order<'c>(config: &'c Config, merged: &[&'c FeedConfig]) -> Vec<&'c FeedConfig> {
+    fn depth(config: &Config, f: &FeedConfig) -> usize {
+        f.merge_sources()
+            .iter()
+            .filter_map(|s| config.feed(s))
+            .map(|s| 1 + depth(config, s))
+            .max()
+            .unwrap_or(0)
+    }
+    let mut out = merged.to_vec();
+    out.sort_by_key(|f| depth(config, f));
+    out
+}
+
+/// Every feed a merged feed draws on, directly or through other merged feeds.
+fn all_sources<'c>(config: &'c Config, feed: &'c FeedConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&str> = feed.merge_sources().iter().map(String::as_str).collect();
+    while let Some(name) = stack.pop() {
+        if out.iter().any(|o: &String| o == name) {
+            continue;
+        }
+        out.push(name.to_string());
+        if let Some(f) = config.feed(name) {
+            stack.extend(f.merge_sources().iter().map(String::as_str));
+        }
+    }
+    out
 }
 
 /// What one feed's processing needs from the run.
 struct RunContext<'r> {
+    config: &'r Config,
     history: &'r mut History,
     out_dir: &'r Path,
-    base_url: Option<&'r url::Url>,
     now: DateTime<Utc>,
+}
+
+/// What there is to do for one feed.
+enum Work {
+    /// Its page or upstream feed was fetched (or not), with what the last good run saw.
+    Fetched(Box<(Result<Fetched, FetchError>, Option<SourceState>)>),
+    /// It merges other feeds.
+    Merge,
 }
 
 fn select_feeds<'c>(
@@ -208,28 +309,30 @@ fn select_feeds<'c>(
     if only.is_empty() {
         return Ok(config.feeds.iter().collect());
     }
-    only.iter()
-        .map(|name| {
-            config.feed(name).ok_or_else(|| BuildError::UnknownFeed {
-                name: name.clone(),
-                config: config.path.display().to_string(),
-                known: config
-                    .feeds
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-        })
-        .collect()
+    let mut names: Vec<String> = Vec::new();
+    for name in only {
+        let feed = config.feed(name).ok_or_else(|| BuildError::UnknownFeed {
+            name: name.clone(),
+            config: config.path.display().to_string(),
+            known: config
+                .feeds
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+        names.push(name.clone());
+        // A merged feed is only as fresh as its sources: refresh them too.
+        names.extend(all_sources(config, feed));
+    }
+    Ok(config
+        .feeds
+        .iter()
+        .filter(|f| names.contains(&f.name))
+        .collect())
 }
 
-fn build_one(
-    feed: &FeedConfig,
-    fetched: Result<Fetched, FetchError>,
-    prev: Option<SourceState>,
-    ctx: RunContext,
-) -> FeedReport {
+fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
     let mut report = FeedReport {
         name: feed.name.clone(),
         status: Status::Unchanged,
@@ -240,27 +343,29 @@ fn build_one(
         warnings: Vec::new(),
     };
     let RunContext {
+        config,
         history,
         out_dir,
-        base_url,
         now,
     } = ctx;
-    if let Err(e) = process(
-        feed,
-        fetched,
-        prev,
-        history,
-        out_dir,
-        base_url,
-        now,
-        &mut report,
-    ) {
+    let result = match work {
+        Work::Fetched(work) => {
+            let (fetched, prev) = *work;
+            refresh(feed, fetched, prev, history, now, &mut report)
+                .and_then(|meta| publish(config, feed, meta, history, out_dir, now, &mut report))
+        }
+        Work::Merge => {
+            let meta = published_meta(config, history, feed);
+            publish(config, feed, meta, history, out_dir, now, &mut report)
+        }
+    };
+    if let Err(e) = result {
         let kept = history.count(&feed.name).unwrap_or(0);
         let files_exist = feed
             .formats
             .iter()
             .any(|f| out_dir.join(format!("{}.{}", feed.name, f.ext())).exists());
-        let kept_msg = if kept > 0 && files_exist {
+        let kept_msg = if files_exist {
             format!(
                 "kept the last good feed ({} items)",
                 kept.min(feed.max_items)
@@ -269,7 +374,7 @@ fn build_one(
             "no feed was written yet".to_string()
         };
         let msg = format!("feed {}: {e}; {kept_msg}", feed.name);
-        tracing::warn!(feed = %feed.name, source = %feed.source, "{msg}");
+        tracing::warn!(feed = %feed.name, "{msg}");
         let _ = history.record_failure(&feed.name, now, &e.to_string());
         report.items = if files_exist {
             kept.min(feed.max_items)
@@ -281,78 +386,122 @@ fn build_one(
     report
 }
 
-#[allow(clippy::too_many_arguments)]
-fn process(
+/// Read a fetched page or upstream feed into the history; returns the channel facts.
+fn refresh(
     feed: &FeedConfig,
     fetched: Result<Fetched, FetchError>,
     prev: Option<SourceState>,
     history: &mut History,
-    out_dir: &Path,
-    base_url: Option<&url::Url>,
     now: DateTime<Utc>,
     report: &mut FeedReport,
-) -> Result<(), FeedError> {
+) -> Result<StoredMeta, FeedError> {
+    let url = feed.source().map(|s| s.to_string()).unwrap_or_default();
     let fetched = fetched.map_err(|source| FeedError::Fetch {
-        url: feed.source.to_string(),
+        url: url.clone(),
         source,
     })?;
     // The page is the same as last time (a 304, or the same bytes read with the same
     // config): nothing to extract or store; the feed is rendered from the history as is.
-    let unchanged_meta = match (&fetched, &prev) {
-        (Fetched::NotModified, Some(p)) => Some(p.meta.clone()),
-        (Fetched::Page(page), Some(p)) if p.page_hash == page_hash(&p.fingerprint, page) => {
-            Some(p.meta.clone())
+    match (&fetched, &prev) {
+        (Fetched::NotModified, Some(p)) => {
+            report.page_unchanged = true;
+            history.record_unchanged(&feed.name, now)?;
+            return Ok(p.meta.clone());
         }
-        _ => None,
-    };
-    let meta = if let Some(stored) = unchanged_meta {
-        report.page_unchanged = true;
-        history.record_unchanged(&feed.name, now)?;
-        meta_from_stored(feed, stored, base_url)
-    } else {
-        let page = match fetched {
-            Fetched::Page(p) => p,
-            // A 304 without a stored state cannot happen (no validators were sent); fail loud.
-            Fetched::NotModified => {
-                return Err(FeedError::Fetch {
-                    url: feed.source.to_string(),
-                    source: FetchError::Status {
-                        status: 304,
-                        reason: Some("Not Modified, but no earlier copy is stored".to_string()),
-                    },
-                });
-            }
-        };
-        let scraped = scrape::scrape(feed, &page, now)?;
-        report.found = scraped.items.len();
-        report.warnings = scraped.warnings.clone();
-        let stats = history.merge(
-            &feed.name,
-            &scraped.items,
-            now,
-            feed.max_items * PRUNE_FACTOR,
-        )?;
-        report.new = stats.new;
-        let meta = feed_meta(feed, &scraped, base_url);
-        let fp = fingerprint(feed);
-        history.save_source_state(
-            &feed.name,
-            &SourceState {
-                page_hash: page_hash(&fp, &page),
-                fingerprint: fp,
-                validators: page.validators.clone(),
-                meta: StoredMeta {
-                    title: meta.title.clone(),
-                    description: meta.description.clone(),
-                    link: meta.link.clone(),
-                    language: meta.language.clone(),
+        (Fetched::Page(page), Some(p)) if p.page_hash == page_hash(&p.fingerprint, page) => {
+            report.page_unchanged = true;
+            history.record_unchanged(&feed.name, now)?;
+            return Ok(p.meta.clone());
+        }
+        _ => {}
+    }
+    let page = match fetched {
+        Fetched::Page(p) => p,
+        // A 304 without a stored state cannot happen (no validators were sent); fail loud.
+        Fetched::NotModified => {
+            return Err(FeedError::Fetch {
+                url,
+                source: FetchError::Status {
+                    status: 304,
+                    reason: Some("Not Modified, but no earlier copy is stored".to_string()),
                 },
-            },
-        )?;
-        meta
+            });
+        }
     };
-    let items = history.latest(&feed.name, feed.max_items)?;
+    let (items, meta) = match &feed.kind {
+        FeedKind::Scrape { items: rules, .. } => {
+            let scraped = scrape::scrape(feed, rules, &page, now)?;
+            report.warnings = scraped.warnings.clone();
+            let meta = scraped_meta(feed, &scraped);
+            (scraped.items, meta)
+        }
+        FeedKind::Upstream { .. } => {
+            let up =
+                upstream::parse_upstream(&page, now).map_err(|source| FeedError::Upstream {
+                    url: url.clone(),
+                    source,
+                })?;
+            report.warnings = up
+                .warnings
+                .iter()
+                .map(|w| format!("feed {}: {w}", feed.name))
+                .collect();
+            let title = feed
+                .title
+                .clone()
+                .or(up.meta.title)
+                .unwrap_or_else(|| feed.name.clone());
+            let meta = StoredMeta {
+                description: feed
+                    .description
+                    .clone()
+                    .or(up.meta.description)
+                    .unwrap_or_else(|| format!("Items of {title}")),
+                title,
+                link: feed
+                    .site_url
+                    .as_ref()
+                    .map(|u| u.to_string())
+                    .or(up.meta.link)
+                    .unwrap_or_else(|| page.url.to_string()),
+                language: feed.language.clone().or(up.meta.language),
+            };
+            (up.items, meta)
+        }
+        FeedKind::Merge { .. } => unreachable!("merged feeds are not fetched"),
+    };
+    report.found = items.len();
+    let stats = history.merge(&feed.name, &items, now, feed.max_items * PRUNE_FACTOR)?;
+    report.new = stats.new;
+    let fp = fingerprint(feed);
+    history.save_source_state(
+        &feed.name,
+        &SourceState {
+            page_hash: page_hash(&fp, &page),
+            fingerprint: fp,
+            validators: page.validators.clone(),
+            meta: meta.clone(),
+        },
+    )?;
+    Ok(meta)
+}
+
+/// Render a feed's items in every format and write the files that changed.
+fn publish(
+    config: &Config,
+    feed: &FeedConfig,
+    stored: StoredMeta,
+    history: &mut History,
+    out_dir: &Path,
+    now: DateTime<Utc>,
+    report: &mut FeedReport,
+) -> Result<(), FeedError> {
+    let meta = meta_from_stored(feed, stored, config.settings.base_url.as_ref());
+    let items = feed_items(config, history, feed, now)?;
     report.items = items.len();
+    if let FeedKind::Merge { .. } = feed.kind {
+        report.found = items.len();
+    }
     let mut files = Vec::with_capacity(feed.formats.len());
     for format in &feed.formats {
         files.push((format, render::render(*format, &meta, &items)?));
@@ -370,6 +519,154 @@ fn process(
     Ok(())
 }
 
+/// The items a feed publishes: from its history (or, merged, its sources'), filtered,
+/// prefixed and cut to `max_items`.
+fn feed_items(
+    config: &Config,
+    history: &History,
+    feed: &FeedConfig,
+    now: DateTime<Utc>,
+) -> Result<Vec<Item>, HistoryError> {
+    // Filters may drop items: read further back so the feed still fills up.
+    let want = if feed.filters.is_empty() {
+        feed.max_items
+    } else {
+        feed.max_items * PRUNE_FACTOR
+    };
+    let mut items = match &feed.kind {
+        FeedKind::Merge { sources } => {
+            let mut parts = Vec::with_capacity(sources.len());
+            for name in sources {
+                let Some(src) = config.feed(name) else {
+                    continue;
+                };
+                let src_meta = meta_from_stored(
+                    src,
+                    published_meta(config, history, src),
+                    config.settings.base_url.as_ref(),
+                );
+                // A source's own filters and prefix apply: it is merged as it publishes.
+                let mut src_items = feed_items(config, history, src, now)?;
+                src_items.truncate(want.max(src.max_items));
+                parts.push(merge::SourceItems {
+                    source: item_source(src, &src_meta),
+                    items: src_items,
+                });
+            }
+            merge::merge(parts, feed.filters.dedupe_title)
+        }
+        _ => history.latest(&feed.name, want)?,
+    };
+    items = merge::apply_filters(items, &feed.filters, now);
+    items.truncate(feed.max_items);
+    if let Some(prefix) = &feed.filters.title_prefix {
+        let own = feed.title.clone().unwrap_or_else(|| feed.name.clone());
+        merge::apply_title_prefix(&mut items, prefix, &own);
+    }
+    Ok(items)
+}
+
+/// Channel facts of a scraped feed: the config first, then what the page says, then fallbacks.
+pub fn scraped_meta(feed: &FeedConfig, scraped: &Scraped) -> StoredMeta {
+    let page = &scraped.extraction.page;
+    let title = feed
+        .title
+        .clone()
+        .or_else(|| page.title.clone())
+        .unwrap_or_else(|| feed.name.clone());
+    StoredMeta {
+        description: feed
+            .description
+            .clone()
+            .or_else(|| page.description.clone())
+            .unwrap_or_else(|| format!("Entries of {title} ({})", scraped.site)),
+        title,
+        link: scraped.site.to_string(),
+        language: feed.language.clone().or_else(|| page.language.clone()),
+    }
+}
+
+/// The full channel facts of a scraped feed, as `build` renders them.
+pub fn feed_meta(feed: &FeedConfig, scraped: &Scraped, base_url: Option<&url::Url>) -> FeedMeta {
+    meta_from_stored(feed, scraped_meta(feed, scraped), base_url)
+}
+
+/// How items of `src` are attributed in a merged feed.
+fn item_source(src: &FeedConfig, meta: &FeedMeta) -> ItemSource {
+    let feed_url = match (&src.kind, src.source()) {
+        (FeedKind::Upstream { .. }, Some(Source::Http(u))) => Some(u.to_string()),
+        _ => meta.self_url("rss"),
+    };
+    ItemSource {
+        name: src.name.clone(),
+        title: meta.title.clone(),
+        link: meta.link.clone(),
+        atom_id: render::feed_id(meta),
+        feed_url,
+    }
+}
+
+/// The channel facts of any feed as pagefeed publishes it: for a fetched feed, what its last
+/// good run stored (or the config's values before it ever succeeded); for a merged feed,
+/// the config's values with fallbacks from its sources.
+fn published_meta(config: &Config, history: &History, feed: &FeedConfig) -> StoredMeta {
+    let base = config.settings.base_url.as_ref().map(|u| u.to_string());
+    match &feed.kind {
+        FeedKind::Merge { sources } => {
+            let titles: Vec<String> = sources
+                .iter()
+                .filter_map(|s| config.feed(s))
+                .map(|s| published_meta(config, history, s).title)
+                .collect();
+            let first_link = sources
+                .iter()
+                .filter_map(|s| config.feed(s))
+                .map(|s| published_meta(config, history, s).link)
+                .next();
+            let title = feed.title.clone().unwrap_or_else(|| titles.join(" + "));
+            StoredMeta {
+                description: feed
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| format!("Items of {}, merged", titles.join(", "))),
+                title,
+                link: feed
+                    .site_url
+                    .as_ref()
+                    .map(|u| u.to_string())
+                    .or(base)
+                    .or(first_link)
+                    .unwrap_or_default(),
+                language: feed.language.clone(),
+            }
+        }
+        _ => match history.source_state(&feed.name).ok().flatten() {
+            Some(st) => st.meta,
+            None => {
+                let title = feed.title.clone().unwrap_or_else(|| feed.name.clone());
+                StoredMeta {
+                    description: feed
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| format!("Items of {title}")),
+                    title,
+                    link: feed
+                        .site_url
+                        .as_ref()
+                        .map(|u| u.to_string())
+                        .or_else(|| match feed.source() {
+                            Some(Source::Http(u)) => Some(u.to_string()),
+                            _ => None,
+                        })
+                        .or(base)
+                        .unwrap_or_default(),
+                    language: feed.language.clone(),
+                }
+            }
+        },
+    }
+}
+
 fn page_hash(fingerprint: &str, page: &Page) -> String {
     let mut h = Sha256::new();
     h.update(fingerprint.as_bytes());
@@ -379,37 +676,13 @@ fn page_hash(fingerprint: &str, page: &Page) -> String {
     hex(&h.finalize())
 }
 
-fn meta_from_stored(feed: &FeedConfig, m: StoredMeta, base_url: Option<&url::Url>) -> FeedMeta {
+pub fn meta_from_stored(feed: &FeedConfig, m: StoredMeta, base_url: Option<&url::Url>) -> FeedMeta {
     FeedMeta {
         name: feed.name.clone(),
         title: m.title,
         description: m.description,
         link: m.link,
         language: m.language,
-        time_zone: feed.time_zone,
-        self_base: base_url.cloned(),
-    }
-}
-
-/// Channel facts: the config first, then what the page says, then fallbacks.
-pub fn feed_meta(feed: &FeedConfig, scraped: &Scraped, base_url: Option<&url::Url>) -> FeedMeta {
-    let page = &scraped.extraction.page;
-    let title = feed
-        .title
-        .clone()
-        .or_else(|| page.title.clone())
-        .unwrap_or_else(|| feed.name.clone());
-    let description = feed
-        .description
-        .clone()
-        .or_else(|| page.description.clone())
-        .unwrap_or_else(|| format!("Entries of {} ({})", title, scraped.site));
-    FeedMeta {
-        name: feed.name.clone(),
-        title,
-        description,
-        link: scraped.site.to_string(),
-        language: feed.language.clone().or_else(|| page.language.clone()),
         time_zone: feed.time_zone,
         self_base: base_url.cloned(),
     }

@@ -130,11 +130,46 @@ pub struct ItemRules {
     pub guid: Option<Field>,
 }
 
+/// What a feed is made from.
+#[derive(Debug, Clone)]
+pub enum FeedKind {
+    /// A listing page read with CSS selectors (`url` + `[feeds.NAME.items]`).
+    Scrape {
+        source: Source,
+        items: Box<ItemRules>,
+    },
+    /// A feed the site publishes itself (`feed_url`).
+    Upstream { source: Source },
+    /// Other feeds of this config merged into one (`merge`).
+    Merge { sources: Vec<String> },
+}
+
+/// Filters and decorations that apply to any feed's items.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// An item must match one of these (when any are given) ...
+    pub include: Vec<Regex>,
+    /// ... and none of these; both are tried on title, summary, authors and categories.
+    pub exclude: Vec<Regex>,
+    /// Items older than this are left out.
+    pub max_age: Option<Duration>,
+    /// Also treat items with the same normalised title as duplicates (merged feeds).
+    pub dedupe_title: bool,
+    /// Put before every title; `{source}` is the source feed's title.
+    pub title_prefix: Option<String>,
+}
+
+impl Filters {
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty() && self.max_age.is_none()
+    }
+}
+
 /// One feed, compiled.
 #[derive(Debug, Clone)]
 pub struct FeedConfig {
     pub name: String,
-    pub source: Source,
+    pub kind: FeedKind,
     pub site_url: Option<Url>,
     pub title: Option<String>,
     pub description: Option<String>,
@@ -143,7 +178,33 @@ pub struct FeedConfig {
     pub date_formats: Vec<String>,
     pub max_items: usize,
     pub formats: Vec<Format>,
-    pub items: ItemRules,
+    pub filters: Filters,
+}
+
+impl FeedConfig {
+    /// Where the feed's page or upstream feed comes from; `None` for merged feeds.
+    pub fn source(&self) -> Option<&Source> {
+        match &self.kind {
+            FeedKind::Scrape { source, .. } | FeedKind::Upstream { source } => Some(source),
+            FeedKind::Merge { .. } => None,
+        }
+    }
+
+    /// The item selectors of a scraped feed.
+    pub fn items(&self) -> Option<&ItemRules> {
+        match &self.kind {
+            FeedKind::Scrape { items, .. } => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The feeds a merged feed takes its items from.
+    pub fn merge_sources(&self) -> &[String] {
+        match &self.kind {
+            FeedKind::Merge { sources } => sources,
+            _ => &[],
+        }
+    }
 }
 
 /// The whole compiled config.
@@ -186,7 +247,9 @@ struct RawSettings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
-    url: Spanned<String>,
+    url: Option<Spanned<String>>,
+    feed_url: Option<Spanned<String>>,
+    merge: Option<Spanned<Vec<Spanned<String>>>>,
     site_url: Option<Spanned<String>>,
     title: Option<String>,
     description: Option<String>,
@@ -195,7 +258,12 @@ struct RawFeed {
     date_format: Option<Spanned<OneOrMany>>,
     max_items: Option<Spanned<i64>>,
     formats: Option<Spanned<Vec<Spanned<String>>>>,
-    items: RawItems,
+    include: Option<Spanned<OneOrMany>>,
+    exclude: Option<Spanned<OneOrMany>>,
+    max_age: Option<Spanned<String>>,
+    dedupe: Option<Spanned<String>>,
+    title_prefix: Option<String>,
+    items: Option<Spanned<RawItems>>,
 }
 
 #[derive(Deserialize)]
@@ -403,15 +471,76 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     };
 
     let mut feeds = Vec::new();
+    let mut merge_spans = std::collections::HashMap::new();
     for (name, feed) in raw.feeds {
         let span = feed.span();
+        if let Some(m) = &feed.get_ref().merge {
+            merge_spans.insert(name.clone(), m.span());
+        }
         feeds.push(compile_feed(&loc, &dir, &name, span, feed.into_inner())?);
     }
+    check_merge_graph(&loc, &feeds, &merge_spans)?;
     Ok(Config {
         path: path.to_path_buf(),
         settings,
         feeds,
     })
+}
+
+/// Every name in a `merge` list must be a feed of the config, and no feed may reach itself.
+fn check_merge_graph(
+    loc: &Locator,
+    feeds: &[FeedConfig],
+    spans: &std::collections::HashMap<String, std::ops::Range<usize>>,
+) -> Result<(), ConfigError> {
+    let known: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
+    for f in feeds {
+        for s in f.merge_sources() {
+            if !known.contains(&s.as_str()) {
+                return Err(loc.error(
+                    spans.get(&f.name).cloned(),
+                    &format!(
+                        "feed {}: `merge` names `{s}`, which is not a feed of this config (feeds: {})",
+                        f.name,
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    // Depth-first search from each feed; a name met again on the current path is a cycle.
+    fn visit<'a>(
+        feeds: &'a [FeedConfig],
+        name: &'a str,
+        path: &mut Vec<&'a str>,
+    ) -> Result<(), Vec<&'a str>> {
+        if let Some(pos) = path.iter().position(|p| *p == name) {
+            let mut cycle = path[pos..].to_vec();
+            cycle.push(name);
+            return Err(cycle);
+        }
+        let Some(f) = feeds.iter().find(|f| f.name == name) else {
+            return Ok(());
+        };
+        path.push(name);
+        for s in f.merge_sources() {
+            visit(feeds, s, path)?;
+        }
+        path.pop();
+        Ok(())
+    }
+    for f in feeds {
+        visit(feeds, &f.name, &mut Vec::new()).map_err(|cycle| {
+            loc.error(
+                spans.get(&f.name).cloned(),
+                &format!(
+                    "feeds merge each other in a cycle: {}; a merged feed cannot contain itself",
+                    cycle.join(" -> ")
+                ),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 fn valid_feed_name(name: &str) -> bool {
@@ -439,28 +568,128 @@ fn compile_feed(
             ),
         ));
     }
-    let url_text = raw.url.get_ref().trim();
-    let source = if url_text.starts_with("http://") || url_text.starts_with("https://") {
-        Source::Http(parse_http_url(url_text).map_err(|m| err(raw.url.span(), "url", &m))?)
-    } else if url_text.contains("://") {
-        return Err(err(
-            raw.url.span(),
-            "url",
-            "only http(s) URLs or local file paths are supported",
-        ));
-    } else if url_text.is_empty() {
-        return Err(err(
-            raw.url.span(),
-            "url",
-            "is empty: give the listing page's http(s) URL or a file path",
-        ));
-    } else {
-        let p = Path::new(url_text);
-        Source::File(if p.is_absolute() {
-            p.to_path_buf()
+    let parse_source = |v: &Spanned<String>, key: &str| -> Result<Source, ConfigError> {
+        let text = v.get_ref().trim();
+        if text.starts_with("http://") || text.starts_with("https://") {
+            Ok(Source::Http(
+                parse_http_url(text).map_err(|m| err(v.span(), key, &m))?,
+            ))
+        } else if text.contains("://") {
+            Err(err(
+                v.span(),
+                key,
+                "only http(s) URLs or local file paths are supported",
+            ))
+        } else if text.is_empty() {
+            Err(err(
+                v.span(),
+                key,
+                "is empty: give an http(s) URL or a file path",
+            ))
         } else {
-            dir.join(p)
-        })
+            let p = Path::new(text);
+            Ok(Source::File(if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                dir.join(p)
+            }))
+        }
+    };
+    let kinds = [
+        raw.url.is_some(),
+        raw.feed_url.is_some(),
+        raw.merge.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err(loc.error(
+            Some(span),
+            &format!(
+                "feed {name}: give exactly one of `url` (a page to scrape, with [feeds.{name}.items]), `feed_url` (a feed to republish) or `merge` (other feeds to combine)"
+            ),
+        ));
+    }
+    if raw.url.is_none()
+        && let Some(items) = &raw.items
+    {
+        return Err(err(
+            items.span(),
+            "items",
+            "selectors are only for scraped pages (`url`); a `feed_url` or `merge` feed has none",
+        ));
+    }
+    let kind = if let Some(url) = &raw.url {
+        let source = parse_source(url, "url")?;
+        let Some(items) = &raw.items else {
+            return Err(err(
+                span.clone(),
+                "items",
+                &format!(
+                    "is missing: a scraped feed needs [feeds.{name}.items] with at least `selector` and `title`"
+                ),
+            ));
+        };
+        FeedKind::Scrape {
+            source,
+            items: Box::new(compile_items(loc, name, items.get_ref())?),
+        }
+    } else if let Some(url) = &raw.feed_url {
+        FeedKind::Upstream {
+            source: parse_source(url, "feed_url")?,
+        }
+    } else if let Some(list) = &raw.merge {
+        if list.get_ref().is_empty() {
+            return Err(err(list.span(), "merge", "lists no feed"));
+        }
+        let mut sources: Vec<String> = Vec::new();
+        for s in list.get_ref() {
+            if s.get_ref() == name {
+                return Err(err(s.span(), "merge", "a feed cannot merge itself"));
+            }
+            if !sources.contains(s.get_ref()) {
+                sources.push(s.get_ref().clone());
+            }
+        }
+        FeedKind::Merge { sources }
+    } else {
+        unreachable!("exactly one kind was checked above")
+    };
+    let regexes = |v: &Option<Spanned<OneOrMany>>, key: &str| -> Result<Vec<Regex>, ConfigError> {
+        let Some(v) = v else {
+            return Ok(Vec::new());
+        };
+        let list = match v.get_ref() {
+            OneOrMany::One(s) => std::slice::from_ref(s),
+            OneOrMany::Many(l) => l.as_slice(),
+        };
+        list.iter()
+            .map(|r| {
+                Regex::new(r).map_err(|e| err(v.span(), key, &format!("invalid regex `{r}`: {e}")))
+            })
+            .collect()
+    };
+    let filters = Filters {
+        include: regexes(&raw.include, "include")?,
+        exclude: regexes(&raw.exclude, "exclude")?,
+        max_age: match &raw.max_age {
+            None => None,
+            Some(v) => Some(parse_duration(v.get_ref()).map_err(|m| err(v.span(), "max_age", &m))?),
+        },
+        dedupe_title: match &raw.dedupe {
+            None => false,
+            Some(v) if v.get_ref() == "title" => true,
+            Some(v) if v.get_ref() == "guid" || v.get_ref() == "link" => false,
+            Some(v) => {
+                return Err(err(
+                    v.span(),
+                    "dedupe",
+                    &format!(
+                        "`{}` is not known: use \"title\" (duplicates by GUID and link are always removed)",
+                        v.get_ref()
+                    ),
+                ));
+            }
+        },
+        title_prefix: raw.title_prefix.clone().filter(|p| !p.is_empty()),
     };
     let site_url = match &raw.site_url {
         None => None,
@@ -550,18 +779,35 @@ fn compile_feed(
         }
     };
 
-    let it = raw.items;
+    Ok(FeedConfig {
+        name: name.to_string(),
+        kind,
+        filters,
+        site_url,
+        title: raw.title.filter(|t| !t.trim().is_empty()),
+        description: raw.description.filter(|t| !t.trim().is_empty()),
+        language,
+        time_zone,
+        date_formats,
+        max_items,
+        formats,
+    })
+}
+
+fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, ConfigError> {
     let selector = compile_selector(it.selector.get_ref()).map_err(|m| {
-        err(
-            it.selector.span(),
-            "items.selector",
-            &format!("invalid CSS selector `{}`: {m}", it.selector.get_ref()),
+        loc.error(
+            Some(it.selector.span()),
+            &format!(
+                "feed {name}, key `items.selector`: invalid CSS selector `{}`: {m}",
+                it.selector.get_ref()
+            ),
         )
     })?;
     let field = |key: &str, f: &Spanned<RawField>| compile_field(loc, name, key, f);
     let opt =
         |key: &str, f: &Option<Spanned<RawField>>| f.as_ref().map(|f| field(key, f)).transpose();
-    let items = ItemRules {
+    Ok(ItemRules {
         selector_text: it.selector.get_ref().clone(),
         selector,
         title: field("title", &it.title)?,
@@ -572,19 +818,6 @@ fn compile_feed(
         image: opt("image", &it.image)?,
         categories: opt("categories", &it.categories)?,
         guid: opt("guid", &it.guid)?,
-    };
-    Ok(FeedConfig {
-        name: name.to_string(),
-        source,
-        site_url,
-        title: raw.title.filter(|t| !t.trim().is_empty()),
-        description: raw.description.filter(|t| !t.trim().is_empty()),
-        language,
-        time_zone,
-        date_formats,
-        max_items,
-        formats,
-        items,
     })
 }
 
@@ -708,12 +941,17 @@ authors = { selector = ".byline", split = "|" }
             Some("https://feeds.example.org/x/")
         );
         let f = &c.feeds[0];
-        assert_eq!(f.source, Source::File(PathBuf::from("conf/page.html")));
+        assert_eq!(
+            f.source(),
+            Some(&Source::File(PathBuf::from("conf/page.html")))
+        );
         assert_eq!(f.time_zone, chrono_tz::Asia::Seoul);
         assert_eq!(f.date_formats, vec!["%d.%m.%Y".to_string()]);
         assert_eq!(f.formats, Format::ALL.to_vec());
         assert_eq!(
-            f.items.authors.as_ref().and_then(|a| a.split.as_deref()),
+            f.items()
+                .and_then(|i| i.authors.as_ref())
+                .and_then(|a| a.split.as_deref()),
             Some("|")
         );
     }

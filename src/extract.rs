@@ -447,7 +447,7 @@ mod tests {
     fn rules(items: &str) -> ItemRules {
         let text = format!("[feeds.t]\nurl = \"x.html\"\n[feeds.t.items]\n{items}\n");
         let c = crate::config::parse(Path::new("t.toml"), &text).expect("config");
-        c.feeds[0].items.clone()
+        c.feeds[0].items().cloned().expect("scraped feed")
     }
 
     #[test]

@@ -81,7 +81,14 @@ impl Fetcher {
 
     /// Fetch `source` unconditionally.
     pub async fn fetch(&self, source: &Source) -> Result<Page, FetchError> {
-        match self.fetch_if_changed(source, None).await? {
+        match self
+            .fetch_if_changed(
+                source,
+                None,
+                "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
+            )
+            .await?
+        {
             Fetched::Page(p) => Ok(p),
             // Only a conditional request can get a 304; treat a stray one as an error.
             Fetched::NotModified => Err(FetchError::Status {
@@ -91,14 +98,15 @@ impl Fetcher {
         }
     }
 
-    /// Fetch `source`, conditionally when `validators` are given.
+    /// Fetch `source`, conditionally when `validators` are given, asking for `accept`.
     pub async fn fetch_if_changed(
         &self,
         source: &Source,
         validators: Option<&Validators>,
+        accept: &str,
     ) -> Result<Fetched, FetchError> {
         match source {
-            Source::Http(url) => self.fetch_http(url, validators).await,
+            Source::Http(url) => self.fetch_http(url, validators, accept).await,
             Source::File(path) => self.read_file(path).map(Fetched::Page),
         }
     }
@@ -107,11 +115,12 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: Option<&Validators>,
+        accept: &str,
     ) -> Result<Fetched, FetchError> {
-        let mut req = self.client.get(url.clone()).header(
-            reqwest::header::ACCEPT,
-            "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
-        );
+        let mut req = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, accept);
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
                 req = req.header(reqwest::header::IF_NONE_MATCH, etag);

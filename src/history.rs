@@ -364,6 +364,7 @@ impl History {
                     published: r.get::<_, Option<i64>>(9)?.map(instant),
                     updated: instant(r.get(10)?),
                     first_seen: instant(r.get(11)?),
+                    source: None,
                 })
             })
             .map_err(|e| self.err(e))?;

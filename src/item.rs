@@ -75,6 +75,24 @@ pub struct Item {
     /// When the item first appeared, or when its content last changed.
     pub updated: DateTime<Utc>,
     pub first_seen: DateTime<Utc>,
+    /// The feed the item came from, in a merged feed.
+    pub source: Option<ItemSource>,
+}
+
+/// Where a merged item came from, as the renderers attribute it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemSource {
+    /// The source feed's name in the config (also added as a category).
+    pub name: String,
+    /// Its title, as pagefeed publishes it.
+    pub title: String,
+    /// Its site's page.
+    pub link: String,
+    /// Its Atom id, as pagefeed publishes it.
+    pub atom_id: String,
+    /// The address of its RSS (RSS `<source url>`): `feed_url` for an upstream feed,
+    /// pagefeed's own RSS file for the others; `None` when that has no public address.
+    pub feed_url: Option<String>,
 }
 
 impl Item {

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use pagefeed::build::{self, BuildOptions, FeedReport, Status};
 use pagefeed::config::{self, Config};
 use pagefeed::fetch::Fetcher;
+use pagefeed::opml;
 
 const DEFAULT_CONFIG: &str = "config/pagefeed.toml";
 
@@ -52,6 +53,27 @@ enum Command {
         #[arg(value_name = "FEED")]
         feeds: Vec<String>,
     },
+    /// Print the config's feeds as an OPML 2.0 list, for feed readers (xmlUrl = base_url + name + .rss).
+    Opml {
+        /// The config file.
+        #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Add the subscriptions of a feed reader's OPML export to the config as `feed_url` feeds.
+    #[command(
+        long_about = "Add the subscriptions of a feed reader's OPML export to the \
+        config, one [feeds.NAME] table with `feed_url` and `title` each, appended at the end of \
+        the file. The config's existing lines are not touched; subscriptions whose URL is \
+        already a feed_url of the config are skipped."
+    )]
+    ImportOpml {
+        /// The OPML file to import.
+        #[arg(value_name = "OPML")]
+        file: PathBuf,
+        /// The config file to append to.
+        #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
     /// Fetch one feed's page and show what its selectors extract, without writing anything.
     #[command(
         long_about = "Fetch one feed's page and show what its selectors extract: \
@@ -90,6 +112,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Build { config, out, feeds } => runtime.block_on(run_build(config, out, feeds)),
         Command::Preview { config, feed } => runtime.block_on(run_preview(config, feed)),
+        Command::Opml { config } => run_opml(&config),
+        Command::ImportOpml { file, config } => run_import_opml(&file, &config),
     }
 }
 
@@ -159,6 +183,12 @@ async fn run_preview(config_path: PathBuf, name: String) -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    let (Some(source), Some(rules)) = (feed.source(), feed.items()) else {
+        eprintln!(
+            "error: feed {name} is not a scraped page (it has no [feeds.{name}.items] selectors); preview shows what selectors extract"
+        );
+        return ExitCode::from(2);
+    };
     let fetcher = match Fetcher::new(&config.settings) {
         Ok(f) => f,
         Err(e) => {
@@ -167,16 +197,16 @@ async fn run_preview(config_path: PathBuf, name: String) -> ExitCode {
         }
     };
     let now = chrono::Utc::now();
-    let page = match fetcher.fetch(&feed.source).await {
+    let page = match fetcher.fetch(source).await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: feed {name}: cannot fetch {}: {e}", feed.source);
+            eprintln!("error: feed {name}: cannot fetch {source}: {e}");
             return ExitCode::from(1);
         }
     };
-    match pagefeed::scrape::scrape(feed, &page, now) {
+    match pagefeed::scrape::scrape(feed, rules, &page, now) {
         Ok(scraped) => {
-            print!("{}", pagefeed::preview::format(feed, &scraped));
+            print!("{}", pagefeed::preview::format(feed, rules, &scraped));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -184,6 +214,68 @@ async fn run_preview(config_path: PathBuf, name: String) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn run_opml(config_path: &std::path::Path) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match opml::feeds_from_config(&config) {
+        Ok(feeds) => {
+            print!("{}", opml::export("pagefeed feeds", &feeds));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_import_opml(file: &std::path::Path, config_path: &std::path::Path) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let parsed = match opml::read_opml(file) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for note in &parsed.notes {
+        eprintln!("note: {note}");
+    }
+    let names: Vec<String> = config.feeds.iter().map(|f| f.name.clone()).collect();
+    let urls: Vec<String> = config
+        .feeds
+        .iter()
+        .filter(|f| matches!(f.kind, config::FeedKind::Upstream { .. }))
+        .filter_map(|f| f.source().map(|s| s.to_string()))
+        .collect();
+    let (tables, added, skipped) = opml::to_config_tables(&parsed.subscriptions, &names, &urls);
+    let source_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string());
+    if let Err(e) = opml::append_to_config(config_path, &tables, &source_name) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
+    eprintln!(
+        "added {} feeds to {} ({} skipped as already present){}",
+        added.len(),
+        config_path.display(),
+        skipped,
+        if added.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", added.join(", "))
+        }
+    );
+    ExitCode::SUCCESS
 }
 
 /// Per-feed lines on stderr, and a progress bar under them when stderr is a terminal and

@@ -6,18 +6,18 @@
 
 use std::fmt::Write;
 
-use crate::config::FeedConfig;
+use crate::config::{FeedConfig, ItemRules};
 use crate::scrape::Scraped;
 
 /// Format `scraped` as a table for the terminal.
-pub fn format(feed: &FeedConfig, scraped: &Scraped) -> String {
+pub fn format(feed: &FeedConfig, rules: &ItemRules, scraped: &Scraped) -> String {
     let mut out = String::new();
     let x = &scraped.extraction;
     let _ = writeln!(
         out,
         "feed {}: item selector `{}` matched {} elements; {} entries{}",
         feed.name,
-        feed.items.selector_text,
+        rules.selector_text,
         x.matched,
         scraped.items.len(),
         if scraped.duplicates > 0 {
@@ -70,12 +70,12 @@ pub fn format(feed: &FeedConfig, scraped: &Scraped) -> String {
     let rows: [(&str, bool, usize); 8] = [
         ("title", true, c.title),
         ("link", true, c.link),
-        ("summary", feed.items.summary.is_some(), c.summary),
-        ("authors", feed.items.authors.is_some(), c.authors),
-        ("date", feed.items.date.is_some(), c.date),
-        ("image", feed.items.image.is_some(), c.image),
-        ("categories", feed.items.categories.is_some(), c.categories),
-        ("guid", feed.items.guid.is_some(), c.guid),
+        ("summary", rules.summary.is_some(), c.summary),
+        ("authors", rules.authors.is_some(), c.authors),
+        ("date", rules.date.is_some(), c.date),
+        ("image", rules.image.is_some(), c.image),
+        ("categories", rules.categories.is_some(), c.categories),
+        ("guid", rules.guid.is_some(), c.guid),
     ];
     for (name, configured, count) in rows {
         if configured {
@@ -89,7 +89,7 @@ pub fn format(feed: &FeedConfig, scraped: &Scraped) -> String {
         .iter()
         .filter(|i| i.published.is_some())
         .count();
-    if feed.items.date.is_some() {
+    if rules.date.is_some() {
         let _ = writeln!(
             out,
             "  dates read  {parsed:>5}/{}  (~ = relative, resolved at first sight)",

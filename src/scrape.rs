@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::config::{FeedConfig, Source};
+use crate::config::{FeedConfig, ItemRules, Source};
 use crate::extract::{self, Extraction};
 use crate::fetch::Page;
 use crate::item::{NewItem, stable_hash};
@@ -46,24 +46,29 @@ pub struct Scraped {
 }
 
 /// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
-pub fn scrape(feed: &FeedConfig, page: &Page, now: DateTime<Utc>) -> Result<Scraped, ScrapeError> {
+pub fn scrape(
+    feed: &FeedConfig,
+    rules: &ItemRules,
+    page: &Page,
+    now: DateTime<Utc>,
+) -> Result<Scraped, ScrapeError> {
     let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
-    let extraction = extract::extract(&html, &feed.items);
+    let extraction = extract::extract(&html, rules);
     drop(html);
-    let shown_url = match &feed.source {
-        Source::Http(_) => page.url.to_string(),
-        Source::File(p) => p.display().to_string(),
+    let shown_url = match feed.source() {
+        Some(Source::File(p)) => p.display().to_string(),
+        _ => page.url.to_string(),
     };
     if extraction.matched == 0 {
         return Err(ScrapeError::NoMatch {
-            selector: feed.items.selector_text.clone(),
+            selector: rules.selector_text.clone(),
             url: shown_url,
         });
     }
     if extraction.entries.is_empty() {
         return Err(ScrapeError::NoEntries {
-            selector: feed.items.selector_text.clone(),
-            title: feed.items.title.selector_text.clone(),
+            selector: rules.selector_text.clone(),
+            title: rules.title.selector_text.clone(),
             matched: extraction.matched,
             url: shown_url,
         });
@@ -76,10 +81,10 @@ pub fn scrape(feed: &FeedConfig, page: &Page, now: DateTime<Utc>) -> Result<Scra
         .as_deref()
         .and_then(|c| Url::parse(c).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"));
-    let site = match (&feed.site_url, &feed.source) {
+    let site = match (&feed.site_url, feed.source()) {
         (Some(s), _) => s.clone(),
-        (None, Source::File(_)) => canonical.unwrap_or_else(|| page.url.clone()),
-        (None, Source::Http(_)) => page.url.clone(),
+        (None, Some(Source::File(_))) => canonical.unwrap_or_else(|| page.url.clone()),
+        (None, _) => page.url.clone(),
     };
     let base = links::base_url(&page.url, extraction.page.base_href.as_deref(), Some(&site));
 
@@ -130,7 +135,7 @@ pub fn scrape(feed: &FeedConfig, page: &Page, now: DateTime<Utc>) -> Result<Scra
             p
         });
         let summary = e.summary.as_deref().map(|s| {
-            if feed.items.summary.as_ref().is_some_and(|f| f.html) {
+            if rules.summary.as_ref().is_some_and(|f| f.html) {
                 sanitize::clean_html(s, &base)
             } else {
                 s.to_string()
@@ -142,7 +147,7 @@ pub fn scrape(feed: &FeedConfig, page: &Page, now: DateTime<Utc>) -> Result<Scra
             title: e.title.clone(),
             link,
             summary: summary.filter(|s| !s.is_empty()),
-            summary_html: feed.items.summary.as_ref().is_some_and(|f| f.html),
+            summary_html: rules.summary.as_ref().is_some_and(|f| f.html),
             authors: e.authors.clone(),
             categories: e.categories.clone(),
             image: e.image.as_deref().and_then(|i| links::resolve(&base, i)),
@@ -160,8 +165,8 @@ pub fn scrape(feed: &FeedConfig, page: &Page, now: DateTime<Utc>) -> Result<Scra
     }
     if out.items.is_empty() {
         return Err(ScrapeError::NoEntries {
-            selector: feed.items.selector_text.clone(),
-            title: feed.items.title.selector_text.clone(),
+            selector: rules.selector_text.clone(),
+            title: rules.title.selector_text.clone(),
             matched: extraction.matched,
             url: shown_url,
         });

@@ -21,13 +21,7 @@ pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErr
     let needs_feed_author = items.is_empty() || items.iter().any(|i| i.authors.is_empty());
     let feed = Feed {
         title: Text::plain(meta.title.clone()),
-        id: self_url.unwrap_or_else(|| {
-            format!(
-                "{}#pagefeed-{}",
-                meta.link.split('#').next().unwrap_or(""),
-                meta.name
-            )
-        }),
+        id: feed_id(meta),
         updated: fixed(feed_updated(items).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)),
         authors: if needs_feed_author {
             vec![person(&meta.title)]
@@ -53,6 +47,7 @@ pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErr
                 categories: i
                     .categories
                     .iter()
+                    .chain(i.source.as_ref().map(|s| &s.name))
                     .map(|c| Category {
                         term: c.clone(),
                         ..Category::default()
@@ -68,6 +63,12 @@ pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErr
                             .map(|img| link(img, "enclosure", Some(image_type(img)))),
                     )
                     .collect(),
+                source: i.source.as_ref().map(|src| atom_syndication::Source {
+                    title: Text::plain(src.title.clone()),
+                    id: src.atom_id.clone(),
+                    links: vec![link(&src.link, "alternate", Some("text/html"))],
+                    ..atom_syndication::Source::default()
+                }),
                 summary: i.summary.as_ref().map(|s| {
                     if i.summary_html {
                         Text::html(s.clone())
@@ -110,6 +111,18 @@ fn person(name: &str) -> Person {
         name: name.to_string(),
         ..Person::default()
     }
+}
+
+/// The feed's Atom id: its self URL when `base_url` is set, else the site's page with a
+/// fragment naming the feed (stable, and distinct for two feeds of one page).
+pub fn feed_id(meta: &FeedMeta) -> String {
+    meta.self_url("atom").unwrap_or_else(|| {
+        format!(
+            "{}#pagefeed-{}",
+            meta.link.split('#').next().unwrap_or(""),
+            meta.name
+        )
+    })
 }
 
 /// An Atom id for a GUID: the GUID itself when it is an absolute IRI, else a `urn:uuid:`

@@ -67,8 +67,21 @@ fn item(meta: &FeedMeta, i: &Item) -> Value {
         let authors: Vec<Value> = i.authors.iter().map(|a| json!({ "name": a })).collect();
         m.insert("authors".into(), Value::Array(authors));
     }
-    if !i.categories.is_empty() {
-        m.insert("tags".into(), json!(i.categories));
+    let tags: Vec<&String> = i
+        .categories
+        .iter()
+        .chain(i.source.as_ref().map(|s| &s.name))
+        .collect();
+    if !tags.is_empty() {
+        m.insert("tags".into(), json!(tags));
+    }
+    // JSON Feed has no source element; an extension object (the spec's `_` prefix) says where
+    // a merged item came from.
+    if let Some(s) = &i.source {
+        m.insert(
+            "_pagefeed".into(),
+            json!({ "source": { "name": s.name, "title": s.title, "home_page_url": s.link, "feed_url": s.feed_url } }),
+        );
     }
     Value::Object(m)
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Format;
 use crate::item::{FeedMeta, Item};
 
-pub use self::atom::render_atom;
+pub use self::atom::{atom_id, feed_id, render_atom};
 pub use self::json::render_json;
 pub use self::rss::render_rss;
 

@@ -70,6 +70,7 @@ fn item(meta: &FeedMeta, i: &Item) -> rss::Item {
         categories: i
             .categories
             .iter()
+            .chain(i.source.as_ref().map(|s| &s.name))
             .map(|c| Category {
                 name: c.clone(),
                 domain: None,
@@ -79,6 +80,12 @@ fn item(meta: &FeedMeta, i: &Item) -> rss::Item {
             url: url.clone(),
             length: "0".to_string(),
             mime_type: image_type(url).to_string(),
+        }),
+        source: i.source.as_ref().and_then(|s| {
+            s.feed_url.as_ref().map(|url| rss::Source {
+                url: url.clone(),
+                title: Some(s.title.clone()),
+            })
         }),
         dublin_core_ext: (!i.authors.is_empty()).then(|| DublinCoreExtension {
             creators: i.authors.clone(),

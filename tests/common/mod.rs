@@ -83,6 +83,8 @@ fn reason(status: u16) -> &'static str {
 struct Shared {
     routes: Mutex<HashMap<String, Response>>,
     hits: Mutex<HashMap<String, usize>>,
+    /// The headers of the last request per path (names lower-cased).
+    last_headers: Mutex<HashMap<String, Vec<(String, String)>>>,
     stop: AtomicBool,
 }
 
@@ -139,6 +141,16 @@ impl Server {
     pub fn hits(&self, path: &str) -> usize {
         lock(&self.shared.hits).get(path).copied().unwrap_or(0)
     }
+
+    /// The value of header `name` in the last request to `path`.
+    pub fn last_header(&self, path: &str, name: &str) -> Option<String> {
+        let name = name.to_ascii_lowercase();
+        lock(&self.shared.last_headers)
+            .get(path)?
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    }
 }
 
 impl Drop for Server {
@@ -155,6 +167,7 @@ impl Drop for Server {
 /// The parts of a request head the server needs.
 struct Request {
     path: String,
+    headers: Vec<(String, String)>,
     close: bool,
 }
 
@@ -178,6 +191,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let mut close = version == "HTTP/1.0";
     let mut content_length = 0usize;
     let mut head_bytes = line.len();
+    let mut headers = Vec::new();
     loop {
         let mut h = String::new();
         let n = reader.read_line(&mut h).ok()?;
@@ -194,6 +208,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         }
         let (name, value) = h.split_once(':')?;
         let value = value.trim();
+        headers.push((name.trim().to_ascii_lowercase(), value.to_string()));
         if name.eq_ignore_ascii_case("content-length") {
             content_length = value.parse().ok()?;
         } else if name.eq_ignore_ascii_case("connection") {
@@ -216,7 +231,11 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         .split_once('?')
         .map_or(target.as_str(), |(p, _)| p)
         .to_string();
-    Some(Request { path, close })
+    Some(Request {
+        path,
+        headers,
+        close,
+    })
 }
 
 fn serve_connection(stream: TcpStream, shared: &Shared) {
@@ -231,6 +250,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             return;
         }
         *lock(&shared.hits).entry(req.path.clone()).or_default() += 1;
+        lock(&shared.last_headers).insert(req.path.clone(), req.headers.clone());
         let resp = lock(&shared.routes)
             .get(&req.path)
             .cloned()
