@@ -26,27 +26,26 @@ pub struct SourceItems {
 /// Merge `sources` (in config order) into one list, newest first, without duplicates.
 /// Items that already carry a source (from a nested merge) keep it.
 pub fn merge(sources: Vec<SourceItems>, dedupe_title: bool) -> Vec<Item> {
-    let mut all: Vec<(usize, Item)> = Vec::new();
+    // (source rank, position in the source's own newest-first order, item)
+    let mut all: Vec<(usize, usize, Item)> = Vec::new();
     for (rank, s) in sources.into_iter().enumerate() {
-        for mut item in s.items {
+        for (pos, mut item) in s.items.into_iter().enumerate() {
             if item.source.is_none() {
                 item.source = Some(s.source.clone());
             }
-            all.push((rank, item));
+            all.push((rank, pos, item));
         }
     }
-    // Earliest first, so the first copy met of each article is the one that wins.
-    all.sort_by(|(ra, a), (rb, b)| {
-        a.date()
-            .cmp(&b.date())
-            .then(ra.cmp(rb))
-            .then_with(|| a.guid.cmp(&b.guid))
+    // Earliest first, so the first copy met of each article is the one that wins; on a tie
+    // the source listed first.
+    all.sort_by(|(ra, pa, a), (rb, pb, b)| {
+        a.date().cmp(&b.date()).then(ra.cmp(rb)).then(pa.cmp(pb))
     });
     let mut guids = HashSet::new();
     let mut links = HashSet::new();
     let mut titles = HashSet::new();
     let mut kept = Vec::with_capacity(all.len());
-    for (_, item) in all {
+    for (rank, pos, item) in all {
         let link = item.link.as_deref().map(canonical_link);
         let title = if dedupe_title {
             item.title
@@ -69,16 +68,14 @@ pub fn merge(sources: Vec<SourceItems>, dedupe_title: bool) -> Vec<Item> {
             titles.insert(t);
         }
         if !dup {
-            kept.push(item);
+            kept.push((rank, pos, item));
         }
     }
-    sort_newest_first(&mut kept);
-    kept
-}
-
-/// Newest first; the GUID breaks ties so the order never depends on input order.
-pub fn sort_newest_first(items: &mut [Item]) {
-    items.sort_by(|a, b| b.date().cmp(&a.date()).then_with(|| a.guid.cmp(&b.guid)));
+    // Newest first; items of one date keep their source's order (a page's own order).
+    kept.sort_by(|(ra, pa, a), (rb, pb, b)| {
+        b.date().cmp(&a.date()).then(ra.cmp(rb)).then(pa.cmp(pb))
+    });
+    kept.into_iter().map(|(_, _, i)| i).collect()
 }
 
 /// A link reduced to what identifies the article: scheme and host lower-cased, default port,

@@ -905,6 +905,7 @@ const ATOM: &str = "http://www.w3.org/2005/Atom";
 const ATOM_03: &str = "http://purl.org/atom/ns#";
 const RSS_10: &str = "http://purl.org/rss/1.0/";
 const MEDIA: &str = "http://search.yahoo.com/mrss/";
+const CONTENT: &str = "http://purl.org/rss/1.0/modules/content/";
 
 /// Namespace names feed-rs does not know, and the ones it does that mean the same to it.
 fn canonical_ns(uri: &str) -> &str {
@@ -1286,21 +1287,11 @@ impl<'a> Scan<'a> {
         match self.root() {
             Root::Atom => self.atom_repairs(&mut edits),
             Root::Rss => {
-                // feed-rs reads <rss> only with version 2.0, 0.91 or 0.92.
-                match self.attr_range(0, "version") {
-                    Some(r) => {
-                        if !matches!(self.s(&r).trim(), "2.0" | "0.91" | "0.92") {
-                            edits.push((r, "2.0".to_string()));
-                        }
-                    }
-                    None => {
-                        if let Some(t) = self.elems.first().and_then(|el| self.tags.get(el.open)) {
-                            edits.push((t.name.end..t.name.end, " version=\"2.0\"".to_string()));
-                        }
-                    }
-                }
+                self.rss_version(&mut edits);
+                self.rss_repairs(&mut edits);
             }
-            Root::Rdf | Root::Other(_) | Root::None => {}
+            Root::Rdf => self.rss_repairs(&mut edits),
+            Root::Other(_) | Root::None => {}
         }
         // A bare `&` in text (a very common error) would stop the XML parser.
         for r in &self.texts {
@@ -1359,32 +1350,94 @@ impl<'a> Scan<'a> {
                 edits.extend(self.rename(e, "pagefeed-skipped"));
                 continue;
             }
-            let Some(range) = self.attr_range(e, "type") else {
-                continue;
-            };
-            let ty = unescape(self.s(&range));
-            let lower = ty.trim().to_ascii_lowercase();
-            let fixed = match lower.as_str() {
-                "text" | "html" | "xhtml" => Some(lower.clone()),
-                "text/plain" => Some("text".to_string()),
-                "text/html" => Some("html".to_string()),
-                "application/xhtml+xml" if mode.as_deref() == Some("escaped") => {
-                    Some("html".to_string())
-                }
-                "application/xhtml+xml" => Some("xhtml".to_string()),
-                _ if local != "content" => Some("text".to_string()),
-                _ if self.attr(e, "src").is_some() => None,
-                l if l.ends_with("+xml") || l.ends_with("/xml") => Some("xhtml".to_string()),
-                l if l.starts_with("text/") => Some("text".to_string()),
-                _ => {
+            let has_src = self.attr(e, "src").is_some();
+            let range = self.attr_range(e, "type");
+            let ty = range.as_ref().map(|r| unescape(self.s(r)));
+            let lower = ty.as_deref().map(|t| t.trim().to_ascii_lowercase());
+            // With `src`, the type is the linked document's media type: left as it is.
+            let fixed = match lower.as_deref() {
+                _ if has_src => None,
+                None => None,
+                Some(l @ ("text" | "html" | "xhtml")) => Some(l),
+                Some("text/plain") => Some("text"),
+                Some("text/html") => Some("html"),
+                Some("application/xhtml+xml") if mode.as_deref() == Some("escaped") => Some("html"),
+                Some("application/xhtml+xml") => Some("xhtml"),
+                Some(_) if local != "content" => Some("text"),
+                Some(l) if l.ends_with("+xml") || l.ends_with("/xml") => Some("xhtml"),
+                Some(l) if l.starts_with("text/") => Some("text"),
+                Some(_) => {
                     edits.extend(self.rename(e, "pagefeed-skipped"));
-                    None
+                    continue;
                 }
             };
-            if let Some(f) = fixed
-                && f != ty
+            if let (Some(f), Some(r), Some(t)) = (fixed, range, ty.as_deref())
+                && f != t
             {
-                edits.push((range, f));
+                edits.push((r, f.to_string()));
+            }
+            if fixed == Some("html") && !has_src {
+                edits.extend(self.wrap_cdata(e));
+            }
+        }
+    }
+
+    /// HTML written into an element unescaped (`<description><p>Hi</p></description>`, common
+    /// in RSS and in Atom `type="html"`) is lost to feed-rs, which reads such elements as text
+    /// only; inside a CDATA section it is the text the feed meant.
+    fn wrap_cdata(&self, e: usize) -> Vec<Edit> {
+        let Some(el) = self.elems.get(e) else {
+            return Vec::new();
+        };
+        if el.last == e {
+            return Vec::new(); // no child elements: nothing to protect
+        }
+        let (Some(open), Some(close)) = (
+            self.tags.get(el.open),
+            el.close.and_then(|c| self.tags.get(c)),
+        ) else {
+            return Vec::new();
+        };
+        let inner = self.text.get(open.end..close.start).unwrap_or_default();
+        if inner.contains("<![CDATA[") || inner.contains("]]>") {
+            return Vec::new();
+        }
+        vec![
+            (open.end..open.end, "<![CDATA[".to_string()),
+            (close.start..close.start, "]]>".to_string()),
+        ]
+    }
+
+    /// feed-rs reads `<rss>` only with version 2.0, 0.91 or 0.92 (the same parser for all).
+    fn rss_version(&self, edits: &mut Vec<Edit>) {
+        match self.attr_range(0, "version") {
+            Some(r) => {
+                if !matches!(self.s(&r).trim(), "2.0" | "0.91" | "0.92") {
+                    edits.push((r, "2.0".to_string()));
+                }
+            }
+            None => {
+                if let Some(t) = self.elems.first().and_then(|el| self.tags.get(el.open)) {
+                    edits.push((t.name.end..t.name.end, " version=\"2.0\"".to_string()));
+                }
+            }
+        }
+    }
+
+    fn rss_repairs(&self, edits: &mut Vec<Edit>) {
+        for e in 1..self.elems.len() {
+            let container = self
+                .elems
+                .get(e)
+                .and_then(|el| el.parent)
+                .is_some_and(|p| matches!(self.local(p), "channel" | "item") && self.rssish(p));
+            let texty = match (self.ns(e), self.local(e)) {
+                (Some(CONTENT), "encoded") => true,
+                (_, "title" | "description") => self.rssish(e),
+                _ => false,
+            };
+            if container && texty {
+                edits.extend(self.wrap_cdata(e));
             }
         }
     }
@@ -2329,5 +2382,80 @@ mod tests {
         assert!(is_reference("&#123;"));
         assert!(!is_reference("&b=2"));
         assert!(!is_reference("& "));
+    }
+}
+#[cfg(test)]
+mod probe {
+    use super::*;
+    fn run(url: &str, body: &[u8]) {
+        let p = Page {
+            bytes: body.to_vec(),
+            content_type: None,
+            url: Url::parse(url).unwrap(),
+            validators: Default::default(),
+        };
+        let t = std::time::Instant::now();
+        let r = parse_upstream(&p, Utc::now());
+        match r {
+            Ok(u) => {
+                eprintln!(
+                    "META {:?}\nWARN {:?}\nN={} in {:?}",
+                    u.meta,
+                    u.warnings,
+                    u.items.len(),
+                    t.elapsed()
+                );
+                for i in u.items.iter().take(3) {
+                    eprintln!("  {:?}", i);
+                }
+            }
+            Err(e) => eprintln!("ERR {e}"),
+        }
+    }
+    #[test]
+    fn probe() {
+        run("https://p.example/feed", br#"<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><title>P</title>
+<item><title>E1</title><guid>
+  e1
+</guid><link>https://p.example/e1</link><podcast:person role="Chief Vibe Officer">X</podcast:person></item>
+<item><title>E2</title><guid>e2</guid><podcast:person role="Chief Vibe Officer">Y</podcast:person></item>
+</channel></rss>"#);
+        run("https://a.example/feed", br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+<entry><id>1</id><title>x</title><content type="text/xml"><note><p>hi</p></note></content></entry>
+<entry><id>2</id><title>y</title><content type="html">  <p>unescaped <b>html</b></p></content></entry>
+<entry><id>3</id><title type="TEXT">z</title><content src="https://a.example/3.html" type="text/html"/><summary type="html">&lt;p&gt;sum&lt;/p&gt;</summary></entry>
+</feed>"#);
+        let mut u16 = vec![0xFF, 0xFE];
+        for c in "<?xml version=\"1.0\" encoding=\"UTF-16\"?><rss version=\"2.0\"><channel><title>Ünï</title><item><title>é</title><link>/x</link></item></channel></rss>".encode_utf16() { u16.extend_from_slice(&c.to_le_bytes()); }
+        run("https://u.example/feed", &u16);
+        // big feed
+        let mut big = String::from(
+            "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><title>Big</title>",
+        );
+        for i in 0..2000 {
+            big.push_str(&format!("<item><title>Item {i} &amp; more</title><link>https://b.example/{i}</link><guid>g{i}</guid><pubDate>Mon, 03 Jun 2024 08:15:00 +0100</pubDate><description><![CDATA[<p>Some <b>text</b> for item {i} with <a href=\"/x/{i}\">a link</a>.</p>]]></description><media:thumbnail url=\"/t/{i}.jpg\"/></item>"));
+        }
+        big.push_str("</channel></rss>");
+        run("https://b.example/feed", big.as_bytes());
+        let url = Url::parse("https://b.example/feed").unwrap();
+        let t = std::time::Instant::now();
+        let sc = Scan::new(&big, &url);
+        let ed = sc.repairs();
+        let doc = apply_edits(&big, ed);
+        let ents = Scan::new(&doc, &url).entries();
+        eprintln!("scan x2 {:?} ({})", t.elapsed(), ents.len());
+        let t = std::time::Instant::now();
+        let _ = run_feed_rs(doc.as_bytes(), &url, Utc::now());
+        eprintln!("feed-rs {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        for i in 0..2000 {
+            let _ = sanitize::clean_html(
+                &format!(
+                    "<p>Some <b>text</b> for item {i} with <a href=\"/x/{i}\">a link</a>.</p>"
+                ),
+                &url,
+            );
+        }
+        eprintln!("ammonia {:?}", t.elapsed());
     }
 }
