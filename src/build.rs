@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
 
-use crate::config::{Config, FeedConfig, FeedKind, Source};
+use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
 use sha2::{Digest, Sha256};
 
 use crate::fetch::{FetchError, Fetched, Fetcher, Page};
@@ -233,11 +233,11 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
 }
 
 /// `Accept` for listing pages and for upstream feeds.
-const ACCEPT_PAGE: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
-const ACCEPT_FEED: &str = "application/rss+xml,application/atom+xml,application/feed+json,application/rdf+xml;q=0.9,application/xml;q=0.8,text/xml;q=0.8,*/*;q=0.5";
+pub const ACCEPT_PAGE: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
+pub const ACCEPT_FEED: &str = "application/rss+xml,application/atom+xml,application/feed+json,application/rdf+xml;q=0.9,application/xml;q=0.8,text/xml;q=0.8,*/*;q=0.5";
 
 /// A hash of everything in a feed's config that shapes its items, and of pagefeed's version.
-fn fingerprint(feed: &FeedConfig) -> String {
+pub fn fingerprint(feed: &FeedConfig) -> String {
     stable_hash(&[
         env!("CARGO_PKG_VERSION"),
         &format!("{:?}", feed.kind),
@@ -351,13 +351,15 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
     let result = match work {
         Work::Fetched(work) => {
             let (fetched, prev) = *work;
-            refresh(feed, fetched, prev, history, now, &mut report)
-                .and_then(|meta| publish(config, feed, meta, history, out_dir, now, &mut report))
+            refresh(feed, fetched, prev, history, now).and_then(|r| {
+                report.found = r.found;
+                report.new = r.new;
+                report.page_unchanged = r.page_unchanged;
+                report.warnings = r.warnings;
+                publish(config, feed, history, out_dir, now, &mut report)
+            })
         }
-        Work::Merge => {
-            let meta = published_meta(config, history, feed);
-            publish(config, feed, meta, history, out_dir, now, &mut report)
-        }
+        Work::Merge => publish(config, feed, history, out_dir, now, &mut report),
     };
     if let Err(e) = result {
         let kept = history.count(&feed.name).unwrap_or(0);
@@ -387,14 +389,13 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
 }
 
 /// Read a fetched page or upstream feed into the history; returns the channel facts.
-fn refresh(
+pub fn refresh(
     feed: &FeedConfig,
     fetched: Result<Fetched, FetchError>,
     prev: Option<SourceState>,
     history: &mut History,
     now: DateTime<Utc>,
-    report: &mut FeedReport,
-) -> Result<StoredMeta, FeedError> {
+) -> Result<Refreshed, FeedError> {
     let url = feed.source().map(|s| s.to_string()).unwrap_or_default();
     let fetched = fetched.map_err(|source| FeedError::Fetch {
         url: url.clone(),
@@ -403,15 +404,13 @@ fn refresh(
     // The page is the same as last time (a 304, or the same bytes read with the same
     // config): nothing to extract or store; the feed is rendered from the history as is.
     match (&fetched, &prev) {
-        (Fetched::NotModified, Some(p)) => {
-            report.page_unchanged = true;
+        (Fetched::NotModified, Some(_)) => {
             history.record_unchanged(&feed.name, now)?;
-            return Ok(p.meta.clone());
+            return Ok(Refreshed::page_unchanged());
         }
         (Fetched::Page(page), Some(p)) if p.page_hash == page_hash(&p.fingerprint, page) => {
-            report.page_unchanged = true;
             history.record_unchanged(&feed.name, now)?;
-            return Ok(p.meta.clone());
+            return Ok(Refreshed::page_unchanged());
         }
         _ => {}
     }
@@ -428,10 +427,11 @@ fn refresh(
             });
         }
     };
+    let warnings: Vec<String>;
     let (items, meta) = match &feed.kind {
         FeedKind::Scrape { items: rules, .. } => {
             let scraped = scrape::scrape(feed, rules, &page, now)?;
-            report.warnings = scraped.warnings.clone();
+            warnings = scraped.warnings.clone();
             let meta = scraped_meta(feed, &scraped);
             (scraped.items, meta)
         }
@@ -441,7 +441,7 @@ fn refresh(
                     url: url.clone(),
                     source,
                 })?;
-            report.warnings = up
+            warnings = up
                 .warnings
                 .iter()
                 .map(|w| format!("feed {}: {w}", feed.name))
@@ -470,9 +470,7 @@ fn refresh(
         }
         FeedKind::Merge { .. } => unreachable!("merged feeds are not fetched"),
     };
-    report.found = items.len();
     let stats = history.merge(&feed.name, &items, now, feed.max_items * PRUNE_FACTOR)?;
-    report.new = stats.new;
     let fp = fingerprint(feed);
     history.save_source_state(
         &feed.name,
@@ -480,34 +478,80 @@ fn refresh(
             page_hash: page_hash(&fp, &page),
             fingerprint: fp,
             validators: page.validators.clone(),
-            meta: meta.clone(),
+            meta,
         },
     )?;
-    Ok(meta)
+    Ok(Refreshed {
+        found: items.len(),
+        new: stats.new,
+        page_unchanged: false,
+        warnings,
+    })
+}
+
+/// What reading a fetched page or feed into the history did.
+#[derive(Debug, Clone, Default)]
+pub struct Refreshed {
+    pub found: usize,
+    pub new: usize,
+    /// A 304, or the same bytes as last time: nothing was read.
+    pub page_unchanged: bool,
+    pub warnings: Vec<String>,
+}
+
+impl Refreshed {
+    fn page_unchanged() -> Self {
+        Refreshed {
+            page_unchanged: true,
+            ..Refreshed::default()
+        }
+    }
+}
+
+/// A feed rendered in its formats, ready to write or serve.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub files: Vec<(Format, Vec<u8>)>,
+    pub items: usize,
+    pub meta: FeedMeta,
+}
+
+/// Render `feed` from the history (merged feeds from their sources') in all its formats.
+pub fn render_feed(
+    config: &Config,
+    history: &History,
+    feed: &FeedConfig,
+    now: DateTime<Utc>,
+) -> Result<Rendered, FeedError> {
+    let meta = meta_from_stored(config, feed, published_meta(config, history, feed));
+    let items = feed_items(config, history, feed, now)?;
+    let mut files = Vec::with_capacity(feed.formats.len());
+    for format in &feed.formats {
+        files.push((*format, render::render(*format, &meta, &items)?));
+    }
+    Ok(Rendered {
+        files,
+        items: items.len(),
+        meta,
+    })
 }
 
 /// Render a feed's items in every format and write the files that changed.
 fn publish(
     config: &Config,
     feed: &FeedConfig,
-    stored: StoredMeta,
     history: &mut History,
     out_dir: &Path,
     now: DateTime<Utc>,
     report: &mut FeedReport,
 ) -> Result<(), FeedError> {
-    let meta = meta_from_stored(feed, stored, config.settings.base_url.as_ref());
-    let items = feed_items(config, history, feed, now)?;
-    report.items = items.len();
+    let rendered = render_feed(config, history, feed, now)?;
+    report.items = rendered.items;
     if let FeedKind::Merge { .. } = feed.kind {
-        report.found = items.len();
-    }
-    let mut files = Vec::with_capacity(feed.formats.len());
-    for format in &feed.formats {
-        files.push((format, render::render(*format, &meta, &items)?));
+        report.found = rendered.items;
     }
     let mut wrote = false;
-    for (format, bytes) in files {
+    for (format, bytes) in rendered.files {
         let path = out_dir.join(format!("{}.{}", feed.name, format.ext()));
         wrote |= output::write_if_changed(&path, &bytes)?;
     }
@@ -540,11 +584,7 @@ fn feed_items(
                 let Some(src) = config.feed(name) else {
                     continue;
                 };
-                let src_meta = meta_from_stored(
-                    src,
-                    published_meta(config, history, src),
-                    config.settings.base_url.as_ref(),
-                );
+                let src_meta = meta_from_stored(config, src, published_meta(config, history, src));
                 // A source's own filters and prefix apply: it is merged as it publishes.
                 let mut src_items = feed_items(config, history, src, now)?;
                 src_items.truncate(want.max(src.max_items));
@@ -588,7 +628,17 @@ pub fn scraped_meta(feed: &FeedConfig, scraped: &Scraped) -> StoredMeta {
 
 /// The full channel facts of a scraped feed, as `build` renders them.
 pub fn feed_meta(feed: &FeedConfig, scraped: &Scraped, base_url: Option<&url::Url>) -> FeedMeta {
-    meta_from_stored(feed, scraped_meta(feed, scraped), base_url)
+    let m = scraped_meta(feed, scraped);
+    FeedMeta {
+        name: feed.name.clone(),
+        title: m.title,
+        description: m.description,
+        link: m.link,
+        language: m.language,
+        time_zone: feed.time_zone,
+        self_base: base_url.cloned(),
+        hub: None,
+    }
 }
 
 /// How items of `src` are attributed in a merged feed.
@@ -609,7 +659,7 @@ fn item_source(src: &FeedConfig, meta: &FeedMeta) -> ItemSource {
 /// The channel facts of any feed as pagefeed publishes it: for a fetched feed, what its last
 /// good run stored (or the config's values before it ever succeeded); for a merged feed,
 /// the config's values with fallbacks from its sources.
-fn published_meta(config: &Config, history: &History, feed: &FeedConfig) -> StoredMeta {
+pub fn published_meta(config: &Config, history: &History, feed: &FeedConfig) -> StoredMeta {
     let base = config.settings.base_url.as_ref().map(|u| u.to_string());
     match &feed.kind {
         FeedKind::Merge { sources } => {
@@ -676,7 +726,7 @@ fn page_hash(fingerprint: &str, page: &Page) -> String {
     hex(&h.finalize())
 }
 
-pub fn meta_from_stored(feed: &FeedConfig, m: StoredMeta, base_url: Option<&url::Url>) -> FeedMeta {
+pub fn meta_from_stored(config: &Config, feed: &FeedConfig, m: StoredMeta) -> FeedMeta {
     FeedMeta {
         name: feed.name.clone(),
         title: m.title,
@@ -684,6 +734,7 @@ pub fn meta_from_stored(feed: &FeedConfig, m: StoredMeta, base_url: Option<&url:
         link: m.link,
         language: m.language,
         time_zone: feed.time_zone,
-        self_base: base_url.cloned(),
+        self_base: config.settings.base_url.clone(),
+        hub: config.settings.websub_hub.as_ref().map(|u| u.to_string()),
     }
 }

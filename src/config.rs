@@ -90,6 +90,64 @@ pub struct Settings {
     pub user_agent: String,
     pub timeout: Duration,
     pub max_page_bytes: u64,
+    /// `serve`: where to listen.
+    pub listen: String,
+    /// `serve`: the default refresh schedule.
+    pub refresh: Schedule,
+    /// `serve`: fetches in flight at once, across all feeds.
+    pub concurrency: usize,
+    /// `serve`: at least this long between two requests to one host.
+    pub host_delay: Duration,
+    /// `serve`: enables `POST /feeds/<name>/refresh`.
+    pub admin_token: Option<String>,
+    /// A WebSub hub announced in the feeds and pinged when they change.
+    pub websub_hub: Option<Url>,
+}
+
+/// When a feed is refreshed by `serve`.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    Every(Duration),
+    Cron(Box<croner::Cron>),
+}
+
+impl Schedule {
+    /// The next refresh after `after`.
+    pub fn next_after(
+        &self,
+        after: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Schedule::Every(d) => {
+                after + chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::hours(1))
+            }
+            Schedule::Cron(c) => c
+                .find_next_occurrence(&after, false)
+                .unwrap_or(after + chrono::Duration::hours(1)),
+        }
+    }
+
+    /// The interval, or for cron the time between the next two occurrences.
+    pub fn period(&self, now: chrono::DateTime<chrono::Utc>) -> Duration {
+        let a = self.next_after(now);
+        (self.next_after(a) - a)
+            .to_std()
+            .unwrap_or(Duration::from_secs(3600))
+    }
+}
+
+/// Parse a schedule: an interval like `30m` or a five-field cron expression.
+pub fn parse_schedule(text: &str) -> Result<Schedule, String> {
+    let t = text.trim();
+    if t.split_whitespace().count() >= 5 {
+        t.parse::<croner::Cron>()
+            .map(|c| Schedule::Cron(Box::new(c)))
+            .map_err(|e| format!("`{t}` is not a valid cron expression: {e}"))
+    } else {
+        parse_duration(t).map(Schedule::Every).map_err(|e| {
+            format!("{e}; a schedule is an interval (\"30m\", \"6h\") or a cron expression (\"*/15 * * * *\")")
+        })
+    }
 }
 
 /// Where a field's selector is evaluated, relative to the entry element.
@@ -179,6 +237,8 @@ pub struct FeedConfig {
     pub max_items: usize,
     pub formats: Vec<Format>,
     pub filters: Filters,
+    /// `serve`: this feed's own schedule (else the default).
+    pub refresh: Option<Schedule>,
 }
 
 impl FeedConfig {
@@ -242,6 +302,12 @@ struct RawSettings {
     user_agent: Option<String>,
     timeout: Option<Spanned<String>>,
     max_page_bytes: Option<Spanned<i64>>,
+    listen: Option<Spanned<String>>,
+    refresh: Option<Spanned<String>>,
+    concurrency: Option<Spanned<i64>>,
+    host_delay: Option<Spanned<String>>,
+    admin_token: Option<Spanned<String>>,
+    websub_hub: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -263,6 +329,7 @@ struct RawFeed {
     max_age: Option<Spanned<String>>,
     dedupe: Option<Spanned<String>>,
     title_prefix: Option<String>,
+    refresh: Option<Spanned<String>>,
     items: Option<Spanned<RawItems>>,
 }
 
@@ -459,7 +526,63 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             ));
         }
     };
+    let listen = match &s.listen {
+        None => "127.0.0.1:8080".to_string(),
+        Some(v) => {
+            let t = v.get_ref().trim();
+            if t.parse::<std::net::SocketAddr>().is_err() {
+                return Err(loc.error(
+                    Some(v.span()),
+                    &format!(
+                        "listen: `{t}` is not an address like \"127.0.0.1:8080\" or \"[::1]:8080\""
+                    ),
+                ));
+            }
+            t.to_string()
+        }
+    };
+    let refresh = match &s.refresh {
+        None => Schedule::Every(Duration::from_secs(30 * 60)),
+        Some(v) => parse_schedule(v.get_ref())
+            .map_err(|m| loc.error(Some(v.span()), &format!("refresh: {m}")))?,
+    };
+    let concurrency = match &s.concurrency {
+        None => 8,
+        Some(v) if (1..=1024).contains(v.get_ref()) => *v.get_ref() as usize,
+        Some(v) => {
+            return Err(loc.error(Some(v.span()), "concurrency must be between 1 and 1024"));
+        }
+    };
+    let host_delay = match &s.host_delay {
+        None => Duration::from_secs(1),
+        Some(v) if v.get_ref().trim() == "0" || v.get_ref().trim() == "0s" => Duration::ZERO,
+        Some(v) => parse_duration(v.get_ref())
+            .map_err(|m| loc.error(Some(v.span()), &format!("host_delay: {m}")))?,
+    };
+    let admin_token = match &s.admin_token {
+        None => None,
+        Some(v) if v.get_ref().trim().len() < 8 => {
+            return Err(loc.error(
+                Some(v.span()),
+                "admin_token is too short: use at least 8 characters (better: a long random string)",
+            ));
+        }
+        Some(v) => Some(v.get_ref().trim().to_string()),
+    };
+    let websub_hub = match &s.websub_hub {
+        None => None,
+        Some(v) => Some(
+            parse_http_url(v.get_ref())
+                .map_err(|m| loc.error(Some(v.span()), &format!("websub_hub: {m}")))?,
+        ),
+    };
     let settings = Settings {
+        listen,
+        refresh,
+        concurrency,
+        host_delay,
+        admin_token,
+        websub_hub,
         output_dir,
         state,
         base_url,
@@ -691,6 +814,10 @@ fn compile_feed(
         },
         title_prefix: raw.title_prefix.clone().filter(|p| !p.is_empty()),
     };
+    let refresh = match &raw.refresh {
+        None => None,
+        Some(v) => Some(parse_schedule(v.get_ref()).map_err(|m| err(v.span(), "refresh", &m))?),
+    };
     let site_url = match &raw.site_url {
         None => None,
         Some(v) => Some(parse_http_url(v.get_ref()).map_err(|m| err(v.span(), "site_url", &m))?),
@@ -783,6 +910,7 @@ fn compile_feed(
         name: name.to_string(),
         kind,
         filters,
+        refresh,
         site_url,
         title: raw.title.filter(|t| !t.trim().is_empty()),
         description: raw.description.filter(|t| !t.trim().is_empty()),

@@ -115,6 +115,8 @@ pub struct FeedMeta {
     pub time_zone: chrono_tz::Tz,
     /// `base_url` joined with the feed's name; `<base>/<name>.<ext>` is the self link.
     pub self_base: Option<url::Url>,
+    /// The WebSub hub that readers may subscribe at (`<atom:link rel="hub">`).
+    pub hub: Option<String>,
 }
 
 impl FeedMeta {

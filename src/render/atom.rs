@@ -18,6 +18,9 @@ pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErr
         links.push(link(href, "self", Some("application/atom+xml")));
     }
     links.push(link(&meta.link, "alternate", Some("text/html")));
+    if let Some(hub) = &meta.hub {
+        links.push(link(hub, "hub", None));
+    }
     let needs_feed_author = items.is_empty() || items.iter().any(|i| i.authors.is_empty());
     let feed = Feed {
         title: Text::plain(meta.title.clone()),

@@ -20,13 +20,21 @@ pub fn render_rss(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErro
         "dc".to_string(),
         rss::extension::dublincore::NAMESPACE.to_string(),
     );
-    let self_link = meta.self_url("rss").map(|href| {
+    let mut links = Vec::new();
+    if let Some(href) = meta.self_url("rss") {
         let mut l = Link::default();
         l.set_href(href);
         l.set_rel("self");
         l.set_mime_type(Some("application/rss+xml".to_string()));
-        AtomExtension { links: vec![l] }
-    });
+        links.push(l);
+    }
+    if let Some(hub) = &meta.hub {
+        let mut l = Link::default();
+        l.set_href(hub.clone());
+        l.set_rel("hub");
+        links.push(l);
+    }
+    let self_link = (!links.is_empty()).then_some(AtomExtension { links });
     let channel = Channel {
         title: meta.title.clone(),
         link: meta.link.clone(),
