@@ -423,6 +423,7 @@ pub fn refresh(
                 source: FetchError::Status {
                     status: 304,
                     reason: Some("Not Modified, but no earlier copy is stored".to_string()),
+                    retry_after: None,
                 },
             });
         }

@@ -595,7 +595,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
 
     let mut feeds = Vec::new();
     let mut merge_spans = std::collections::HashMap::new();
-    for (name, feed) in raw.feeds {
+    // Keep the file's order (the map sorts by name): runs, OPML and status pages follow it.
+    let mut raw_feeds: Vec<(String, Spanned<RawFeed>)> = raw.feeds.into_iter().collect();
+    raw_feeds.sort_by_key(|(_, f)| f.span().start);
+    for (name, feed) in raw_feeds {
         let span = feed.span();
         if let Some(m) = &feed.get_ref().merge {
             merge_spans.insert(name.clone(), m.span());

@@ -19,7 +19,12 @@ pub enum FetchError {
     #[error("{0}")]
     Request(String),
     #[error("the server answered HTTP {status}{}", reason.as_deref().map(|r| format!(" {r}")).unwrap_or_default())]
-    Status { status: u16, reason: Option<String> },
+    Status {
+        status: u16,
+        reason: Option<String>,
+        /// The server's `Retry-After`, for 429 and 503.
+        retry_after: Option<Duration>,
+    },
     #[error(
         "the page is larger than max_page_bytes ({limit} bytes); raise max_page_bytes in [settings] if it is really that big"
     )]
@@ -94,6 +99,7 @@ impl Fetcher {
             Fetched::NotModified => Err(FetchError::Status {
                 status: 304,
                 reason: Some("Not Modified".to_string()),
+                retry_after: None,
             }),
         }
     }
@@ -138,9 +144,15 @@ impl Fetcher {
             return Ok(Fetched::NotModified);
         }
         if !status.is_success() {
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
             return Err(FetchError::Status {
                 status: status.as_u16(),
                 reason: status.canonical_reason().map(str::to_string),
+                retry_after,
             });
         }
         if resp.content_length().is_some_and(|n| n > self.max_bytes) {
@@ -210,6 +222,36 @@ impl Fetcher {
             validators: Validators::default(),
         })
     }
+}
+
+impl FetchError {
+    /// Worth trying again soon: timeouts, connection failures, 5xx, 429.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Request(_) => true,
+            FetchError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+
+    /// How long the server asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// `Retry-After`: delay in seconds, or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
 /// A reqwest error said briefly: what went wrong and its root cause ("Connection refused"),

@@ -91,6 +91,14 @@ pub struct StoredMeta {
     pub language: Option<String>,
 }
 
+/// A feed's refresh record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRow {
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
 /// What storing one page's items did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MergeStats {
@@ -322,6 +330,24 @@ impl History {
                 params![feed, now.timestamp()],
             )
             .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The last refresh attempt, success and error of `feed`, if it was ever refreshed.
+    pub fn feed_status(&self, feed: &str) -> Result<Option<FeedRow>, HistoryError> {
+        self.conn
+            .query_row(
+                "SELECT last_attempt, last_success, last_error FROM feeds WHERE name = ?1",
+                params![feed],
+                |r| {
+                    Ok(FeedRow {
+                        last_attempt: r.get::<_, Option<i64>>(0)?.map(instant),
+                        last_success: r.get::<_, Option<i64>>(1)?.map(instant),
+                        last_error: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
             .map_err(|e| self.err(e))
     }
 

@@ -22,4 +22,5 @@ pub mod preview;
 pub mod render;
 pub mod sanitize;
 pub mod scrape;
+pub mod serve;
 pub mod upstream;

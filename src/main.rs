@@ -53,6 +53,24 @@ enum Command {
         #[arg(value_name = "FEED")]
         feeds: Vec<String>,
     },
+    /// Run the service: refresh every feed on its schedule and serve the feeds over HTTP.
+    #[command(
+        long_about = "Run the service: refresh every feed on its schedule (settings.refresh, \
+        or a feed's own `refresh`: an interval like \"30m\" or a cron expression) and serve the \
+        feeds over HTTP with ETag, Last-Modified, 304 and gzip/brotli.\n\n\
+        Routes: /feeds/NAME.rss|.atom|.json, / (status page), /opml, /healthz, /metrics \
+        (Prometheus), POST /feeds/NAME/refresh (with `Authorization: Bearer <admin_token>`).\n\n\
+        Logs go to stderr; set RUST_LOG (default: info) to change what is shown. \
+        SIGINT/SIGTERM stop it cleanly."
+    )]
+    Serve {
+        /// The config file.
+        #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Address to listen on (overrides settings.listen), e.g. 127.0.0.1:8080.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// Print the config's feeds as an OPML 2.0 list, for feed readers (xmlUrl = base_url + name + .rss).
     Opml {
         /// The config file.
@@ -91,14 +109,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A service logs what it does; one-shot commands print their own result lines.
+    let default_level = match cli.command {
+        Command::Serve { .. } => "info",
+        _ => "error",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,6 +137,7 @@ fn main() -> ExitCode {
         Command::Build { config, out, feeds } => runtime.block_on(run_build(config, out, feeds)),
         Command::Preview { config, feed } => runtime.block_on(run_preview(config, feed)),
         Command::Opml { config } => run_opml(&config),
+        Command::Serve { config, listen } => runtime.block_on(run_serve(config, listen)),
         Command::ImportOpml { file, config } => run_import_opml(&file, &config),
     }
 }
@@ -211,6 +236,20 @@ async fn run_preview(config_path: PathBuf, name: String) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: feed {name}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run_serve(config_path: PathBuf, listen: Option<String>) -> ExitCode {
+    let config = match load_config(&config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match pagefeed::serve::run(config, listen).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }

@@ -70,6 +70,9 @@ pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErr
                     title: Text::plain(src.title.clone()),
                     id: src.atom_id.clone(),
                     links: vec![link(&src.link, "alternate", Some("text/html"))],
+                    // The source's own last update is not known here; the item's is the
+                    // latest moment the source is known to have been current.
+                    updated: fixed(i.updated.max(i.date())),
                     ..atom_syndication::Source::default()
                 }),
                 summary: i.summary.as_ref().map(|s| {

@@ -8,7 +8,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -62,6 +62,46 @@ impl Response {
         self.delay = delay;
         self
     }
+
+    /// Add the header `name: value`.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The value of the response header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Whether a request with `headers` (names lower-cased) may be answered `304` for `resp`.
+fn not_modified(resp: &Response, headers: &[(String, String)]) -> bool {
+    if resp.status != 200 {
+        return false;
+    }
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+    };
+    if let Some(inm) = get("if-none-match") {
+        let Some(etag) = resp.header("ETag") else {
+            return false;
+        };
+        let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+        return inm
+            .split(',')
+            .any(|t| t.trim() == "*" || strip(t) == strip(etag));
+    }
+    match (get("if-modified-since"), resp.header("Last-Modified")) {
+        (Some(since), Some(lm)) => since == lm.trim(),
+        _ => false,
+    }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -85,6 +125,10 @@ struct Shared {
     hits: Mutex<HashMap<String, usize>>,
     /// The headers of the last request per path (names lower-cased).
     last_headers: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// Paths served in conditional mode (see [`Server::route_conditional`]).
+    conditional: Mutex<HashSet<String>>,
+    /// The status of the last answer per path.
+    last_status: Mutex<HashMap<String, u16>>,
     stop: AtomicBool,
 }
 
@@ -132,9 +176,25 @@ impl Server {
         format!("{}{path}", self.origin())
     }
 
-    /// Serve `response` at `path` from now on (replacing what was there).
+    /// Serve `response` at `path` from now on (replacing what was there, and ending any
+    /// conditional mode of `path`).
     pub fn route(&self, path: &str, response: Response) {
+        lock(&self.shared.conditional).remove(path);
         lock(&self.shared.routes).insert(path.to_string(), response);
+    }
+
+    /// Serve `response` at `path` as a server that honours conditional requests: a request
+    /// whose `If-None-Match` names the response's `ETag` (or, without `If-None-Match`, whose
+    /// `If-Modified-Since` equals its `Last-Modified`) gets `304 Not Modified` with those two
+    /// headers and no body. Give the response its validators with [`Response::with_header`].
+    pub fn route_conditional(&self, path: &str, response: Response) {
+        lock(&self.shared.routes).insert(path.to_string(), response);
+        lock(&self.shared.conditional).insert(path.to_string());
+    }
+
+    /// The status of the last answer to `path` (`None` before its first request).
+    pub fn last_status(&self, path: &str) -> Option<u16> {
+        lock(&self.shared.last_status).get(path).copied()
     }
 
     /// How many requests `path` received.
@@ -251,10 +311,27 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         }
         *lock(&shared.hits).entry(req.path.clone()).or_default() += 1;
         lock(&shared.last_headers).insert(req.path.clone(), req.headers.clone());
-        let resp = lock(&shared.routes)
+        let mut resp = lock(&shared.routes)
             .get(&req.path)
             .cloned()
             .unwrap_or_else(|| Response::status(404));
+        if lock(&shared.conditional).contains(&req.path) && not_modified(&resp, &req.headers) {
+            let validators: Vec<(String, String)> = resp
+                .headers
+                .iter()
+                .filter(|(k, _)| {
+                    k.eq_ignore_ascii_case("etag") || k.eq_ignore_ascii_case("last-modified")
+                })
+                .cloned()
+                .collect();
+            resp = Response {
+                status: 304,
+                headers: validators,
+                body: Vec::new(),
+                delay: resp.delay,
+            };
+        }
+        lock(&shared.last_status).insert(req.path.clone(), resp.status);
         if !resp.delay.is_zero() {
             std::thread::sleep(resp.delay);
         }

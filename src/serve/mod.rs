@@ -1,0 +1,126 @@
+//! `pagefeed serve`: the long-running service.
+//!
+//! One process refreshes every feed on its own schedule and serves the feeds from memory.
+//! The pieces, each in its own file: `store` holds the published bytes of every feed
+//! (precompressed, with their validators); `http` answers readers and aggregators;
+//! `metrics` counts what happened; `scheduler` decides when each feed is refreshed and keeps
+//! fetches polite (concurrency, per-host delay, backoff); `websub` tells a hub about changes;
+//! `shutdown` turns SIGINT/SIGTERM into an orderly stop.
+
+pub mod http;
+pub mod metrics;
+pub mod scheduler;
+pub mod shutdown;
+pub mod store;
+pub mod websub;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::build::LOCK_WAIT;
+use crate::config::Config;
+use crate::fetch::{FetchError, Fetcher};
+use crate::history::{History, HistoryError};
+use crate::output::{OutputError, RunLock};
+
+use self::http::{AppState, RefreshHandle};
+use self::metrics::Metrics;
+use self::scheduler::Scheduler;
+use self::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Lock(#[from] OutputError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(
+        "cannot listen on {addr}: {source} (is another server using it? pick another with --listen)"
+    )]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Server(std::io::Error),
+}
+
+/// How long shutdown waits for refreshes that are writing.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Run the service until SIGINT/SIGTERM. `listen` overrides the config's address.
+pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeError> {
+    let config = Arc::new(config);
+    let addr = listen.unwrap_or_else(|| config.settings.listen.clone());
+    let _lock = RunLock::acquire(&config.settings.state, LOCK_WAIT, |p| {
+        eprintln!(
+            "waiting for another pagefeed run to finish (lock {}) ...",
+            p.display()
+        );
+    })?;
+    let history = Arc::new(Mutex::new(History::open(&config.settings.state)?));
+    let store = Arc::new(Store::new(&config));
+    let metrics = Arc::new(Metrics::new());
+    let fetcher = Fetcher::new(&config.settings)?;
+    let scheduler = Arc::new(Scheduler::new(
+        Arc::clone(&config),
+        history,
+        fetcher,
+        Arc::clone(&store),
+        Arc::clone(&metrics),
+    ));
+    // Serve what the history holds before the first refresh: a restart is never empty.
+    scheduler.load_stored().await;
+
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    let running = Arc::new(AtomicBool::new(true));
+    let refresh: RefreshHandle = {
+        let s = Arc::clone(&scheduler);
+        Arc::new(move |name: String| {
+            let s = Arc::clone(&s);
+            Box::pin(async move { s.refresh(&name, false).await })
+        })
+    };
+    let app = http::router(AppState {
+        store,
+        config: Arc::clone(&config),
+        metrics,
+        refresh,
+        running: Arc::clone(&running),
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let tasks = scheduler.spawn_all(stop_rx.clone());
+    tracing::info!(%addr, feeds = config.feeds.len(), "serving");
+    eprintln!(
+        "pagefeed serve: listening on http://{addr}/ ({} feeds)",
+        config.feeds.len()
+    );
+
+    let mut stop_for_server = stop_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stop_for_server.wait_for(|s| *s).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+
+    shutdown::signal().await;
+    tracing::info!("shutting down: no new refreshes; finishing writes");
+    eprintln!("pagefeed serve: shutting down");
+    running.store(false, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        t.abort();
+    }
+    scheduler.writes_finished(SHUTDOWN_GRACE).await;
+    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(10), server).await {
+        return Err(ServeError::Server(e));
+    }
+    Ok(())
+}

@@ -1,0 +1,565 @@
+//! When each feed is refreshed, and how politely.
+//!
+//! Every fetched feed (scraped or upstream) has its own task that sleeps until the feed is
+//! due, refreshes it and computes the next time from the feed's schedule (an interval or a
+//! cron expression) with a little jitter, so feeds configured alike do not all fire at once.
+//! A slow or failing feed only ever delays itself. Across feeds, a semaphore bounds the
+//! fetches in flight and a per-host gate spaces requests to one host by `host_delay`.
+//! Transient failures are retried with exponential backoff, honouring `Retry-After`.
+//!
+//! Merged feeds have no schedule of their own: they are rendered again whenever one of their
+//! sources changed. Concurrent refreshes of one feed (a schedule firing while an admin asks
+//! for one) collapse into a single fetch whose outcome both get.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use tokio::sync::{Notify, Semaphore, broadcast, watch};
+
+use crate::build::{self, Rendered};
+use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
+use crate::fetch::{FetchError, Fetched, Fetcher};
+use crate::history::History;
+
+use super::http::RefreshOutcome;
+use super::metrics::{FetchOutcome, Metrics};
+use super::store::Store;
+use super::websub::WebSub;
+
+/// Retries of one scheduled refresh after a transient failure.
+const MAX_RETRIES: u32 = 3;
+/// The first backoff; it doubles with each retry.
+const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+/// A `Retry-After` longer than this ends the retries; the next scheduled refresh waits for it.
+const LONGEST_RETRY_WAIT: Duration = Duration::from_secs(300);
+
+/// The shared state of the refreshing side of `serve`.
+pub struct Scheduler {
+    config: Arc<Config>,
+    history: Arc<Mutex<History>>,
+    fetcher: Fetcher,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    websub: Option<WebSub>,
+    permits: Semaphore,
+    hosts: HostGate,
+    inflight: Mutex<HashMap<String, broadcast::Sender<RefreshOutcome>>>,
+    /// Refreshes writing to the history right now (shutdown waits for them).
+    writing: AtomicUsize,
+    writes_done: Notify,
+    /// The earliest time the next refresh of a feed may start, after a long `Retry-After`.
+    not_before: Mutex<HashMap<String, DateTime<Utc>>>,
+}
+
+/// Spaces requests to one host by at least the configured delay.
+struct HostGate {
+    delay: Duration,
+    next: Mutex<HashMap<String, Instant>>,
+}
+
+impl HostGate {
+    async fn wait(&self, host: &str) {
+        if self.delay.is_zero() {
+            return;
+        }
+        let at = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = next.get(host).copied().filter(|t| *t > now).unwrap_or(now);
+            next.insert(host.to_string(), slot + self.delay);
+            slot
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+impl Scheduler {
+    pub fn new(
+        config: Arc<Config>,
+        history: Arc<Mutex<History>>,
+        fetcher: Fetcher,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let websub = config.settings.websub_hub.clone().map(WebSub::new);
+        Scheduler {
+            permits: Semaphore::new(config.settings.concurrency),
+            hosts: HostGate {
+                delay: config.settings.host_delay,
+                next: Mutex::new(HashMap::new()),
+            },
+            config,
+            history,
+            fetcher,
+            store,
+            metrics,
+            websub,
+            inflight: Mutex::new(HashMap::new()),
+            writing: AtomicUsize::new(0),
+            writes_done: Notify::new(),
+            not_before: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Publish every feed the history already holds, so a restart serves at once.
+    pub async fn load_stored(self: &Arc<Self>) {
+        let this = Arc::clone(self);
+        let loaded = tokio::task::spawn_blocking(move || {
+            let history = this.history.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Utc::now().trunc_subsecs(0);
+            let mut out = Vec::new();
+            for feed in &this.config.feeds {
+                let row = history.feed_status(&feed.name).ok().flatten();
+                let has_data = match &feed.kind {
+                    FeedKind::Merge { .. } => true,
+                    _ => history.source_state(&feed.name).ok().flatten().is_some(),
+                };
+                let rendered = if has_data {
+                    build::render_feed(&this.config, &history, feed, now).ok()
+                } else {
+                    None
+                };
+                out.push((feed.name.clone(), row, rendered));
+            }
+            out
+        })
+        .await;
+        let Ok(loaded) = loaded else {
+            return;
+        };
+        for (name, row, rendered) in loaded {
+            let since = row
+                .as_ref()
+                .and_then(|r| r.last_success)
+                .unwrap_or_else(Utc::now);
+            if let Some(r) = &rendered
+                && r.items > 0
+            {
+                self.store.publish(&name, r, since);
+                self.metrics.items(&name, r.items);
+            }
+            if let Some(row) = row {
+                self.store.update_status(&name, |s| {
+                    s.last_refresh = row.last_attempt;
+                    s.last_success = row.last_success;
+                    s.last_error = row.last_error.clone();
+                });
+            }
+        }
+    }
+
+    /// Start one schedule task per fetched feed; they stop when `stop` turns true.
+    pub fn spawn_all(
+        self: &Arc<Self>,
+        stop: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        self.config
+            .feeds
+            .iter()
+            .filter(|f| f.source().is_some())
+            .map(|f| {
+                let this = Arc::clone(self);
+                let name = f.name.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move { this.run_schedule(name, stop).await })
+            })
+            .collect()
+    }
+
+    async fn run_schedule(self: Arc<Self>, name: String, mut stop: watch::Receiver<bool>) {
+        let Some(feed) = self.config.feed(&name).cloned() else {
+            return;
+        };
+        let schedule = feed
+            .refresh
+            .clone()
+            .unwrap_or_else(|| self.config.settings.refresh.clone());
+        let mut due = self.first_due(&feed, &schedule).await;
+        loop {
+            if let Some(nb) = self.take_not_before(&name) {
+                due = due.max(nb);
+            }
+            self.store
+                .update_status(&name, |s| s.next_refresh = Some(due));
+            let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+            let _ = self.refresh(&name, true).await;
+            let now = Utc::now();
+            due = schedule.next_after(now) + jitter(&name, schedule.period(now));
+        }
+    }
+
+    /// A feed never stored is due now; one whose last success is older than its period is
+    /// due soon; any other at its next scheduled time.
+    async fn first_due(
+        &self,
+        feed: &FeedConfig,
+        schedule: &crate::config::Schedule,
+    ) -> DateTime<Utc> {
+        let history = Arc::clone(&self.history);
+        let name = feed.name.clone();
+        let row = tokio::task::spawn_blocking(move || {
+            let h = history.lock().unwrap_or_else(|p| p.into_inner());
+            let stored = h.source_state(&name).ok().flatten().is_some();
+            (stored, h.feed_status(&name).ok().flatten())
+        })
+        .await
+        .unwrap_or((false, None));
+        let now = Utc::now();
+        match row {
+            (true, Some(r)) => match r.last_success {
+                Some(last) => {
+                    let next = schedule.next_after(last);
+                    if next <= now {
+                        now + jitter(&feed.name, Duration::from_secs(50))
+                    } else {
+                        next
+                    }
+                }
+                None => now,
+            },
+            _ => now,
+        }
+    }
+
+    fn take_not_before(&self, name: &str) -> Option<DateTime<Utc>> {
+        self.not_before
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
+    }
+
+    /// Refresh `name` now. Concurrent calls for one feed share one fetch and its outcome.
+    /// `retry`: retry transient failures with backoff (schedules do; admin requests do not).
+    pub async fn refresh(self: &Arc<Self>, name: &str, retry: bool) -> RefreshOutcome {
+        let rx = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            match inflight.get(name) {
+                Some(tx) => Some(tx.subscribe()),
+                None => {
+                    let (tx, _) = broadcast::channel(1);
+                    inflight.insert(name.to_string(), tx);
+                    None
+                }
+            }
+        };
+        if let Some(mut rx) = rx {
+            return match rx.recv().await {
+                Ok(o) => o,
+                Err(_) => failed(name, "the refresh in progress was interrupted".into()),
+            };
+        }
+        // Clean up the in-flight entry even if this future is dropped mid-way.
+        struct Done<'a>(&'a Scheduler, &'a str, Option<RefreshOutcome>);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                let tx = self
+                    .0
+                    .inflight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(self.1);
+                if let (Some(tx), Some(o)) = (tx, self.2.take()) {
+                    let _ = tx.send(o);
+                }
+            }
+        }
+        let mut done = Done(self, name, None);
+        let outcome = self.refresh_uncollapsed(name, retry).await;
+        done.2 = Some(outcome.clone());
+        drop(done);
+        outcome
+    }
+
+    async fn refresh_uncollapsed(self: &Arc<Self>, name: &str, retry: bool) -> RefreshOutcome {
+        let Some(feed) = self.config.feed(name).cloned() else {
+            return failed(name, format!("unknown feed `{name}`"));
+        };
+        let Some(source) = feed.source().cloned() else {
+            // A merged feed: render it again from its sources' histories.
+            return self
+                .process(&feed, None, Utc::now().trunc_subsecs(0), Instant::now())
+                .await;
+        };
+        let started = Instant::now();
+        let history = Arc::clone(&self.history);
+        let fp = build::fingerprint(&feed);
+        let fname = feed.name.clone();
+        let prev = tokio::task::spawn_blocking(move || {
+            let h = history.lock().unwrap_or_else(|p| p.into_inner());
+            h.source_state(&fname)
+                .ok()
+                .flatten()
+                .filter(|st| st.fingerprint == fp)
+        })
+        .await
+        .ok()
+        .flatten();
+        let accept = match feed.kind {
+            FeedKind::Upstream { .. } => build::ACCEPT_FEED,
+            _ => build::ACCEPT_PAGE,
+        };
+        let mut attempt = 0;
+        let (fetched, now) = loop {
+            let now = Utc::now().trunc_subsecs(0);
+            if let Source::Http(u) = &source {
+                self.hosts.wait(u.host_str().unwrap_or("")).await;
+            }
+            let result = {
+                let _permit = self.permits.acquire().await.ok();
+                self.fetcher
+                    .fetch_if_changed(&source, prev.as_ref().map(|p| &p.validators), accept)
+                    .await
+            };
+            match &result {
+                Err(e) if retry && e.is_transient() && attempt < MAX_RETRIES => {
+                    let backoff = FIRST_BACKOFF * 2u32.pow(attempt);
+                    let wait = e.retry_after().unwrap_or(backoff);
+                    if wait > LONGEST_RETRY_WAIT {
+                        self.not_before
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(
+                                name.to_string(),
+                                now + chrono::Duration::from_std(wait).unwrap_or_default(),
+                            );
+                        break (result, now);
+                    }
+                    tracing::info!(feed = name, error = %e, retry_in = ?wait, "transient failure; retrying");
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                _ => break (result, now),
+            }
+        };
+        self.process(&feed, Some((fetched, prev)), now, started)
+            .await
+    }
+
+    /// Store what was fetched, render the feed and the merged feeds that use it, publish
+    /// them, and tell the hub. `fetched` is `None` for a merged feed.
+    async fn process(
+        self: &Arc<Self>,
+        feed: &FeedConfig,
+        fetched: Option<(
+            Result<Fetched, FetchError>,
+            Option<crate::history::SourceState>,
+        )>,
+        now: DateTime<Utc>,
+        started: Instant,
+    ) -> RefreshOutcome {
+        let this = Arc::clone(self);
+        let f = feed.clone();
+        // The write runs to its end even if this task is aborted (shutdown waits for it).
+        let job = tokio::task::spawn_blocking(move || {
+            this.writing.fetch_add(1, Ordering::SeqCst);
+            let _done = WriteGuard(&this);
+            let mut history = this.history.lock().unwrap_or_else(|p| p.into_inner());
+            let refreshed = match fetched {
+                Some((fetched, prev)) => {
+                    build::refresh(&f, fetched, prev, &mut history, now).map(Some)
+                }
+                None => Ok(None),
+            };
+            let refreshed = match refreshed {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = history.record_failure(&f.name, now, &e.to_string());
+                    return Err(e.to_string());
+                }
+            };
+            let mut renders: Vec<(String, Rendered)> = Vec::new();
+            let mut names = vec![f.name.clone()];
+            names.extend(dependents(&this.config, &f.name));
+            for name in names {
+                if let Some(feed) = this.config.feed(&name)
+                    && let Ok(r) = build::render_feed(&this.config, &history, feed, now)
+                {
+                    renders.push((name, r));
+                }
+            }
+            Ok((refreshed, renders))
+        })
+        .await;
+        let result = match job {
+            Ok(r) => r,
+            Err(e) => Err(format!("refresh task failed: {e}")),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Err(error) => {
+                let msg = format!(
+                    "feed {}: {error}; still serving the last good feed",
+                    feed.name
+                );
+                tracing::warn!(feed = %feed.name, url = %feed.source().map(|s| s.to_string()).unwrap_or_default(), "{msg}");
+                self.metrics
+                    .fetch(&feed.name, FetchOutcome::Failed, seconds);
+                self.store.update_status(&feed.name, |s| {
+                    s.last_refresh = Some(now);
+                    s.last_error = Some(error.clone());
+                });
+                failed(&feed.name, error)
+            }
+            Ok((refreshed, renders)) => {
+                let mut changed_urls = Vec::new();
+                let mut own_changed = false;
+                let mut own_items = 0;
+                for (name, r) in &renders {
+                    let changed = self.store.publish(name, r, now);
+                    self.metrics.items(name, r.items);
+                    if *name == feed.name {
+                        own_changed = !changed.is_empty();
+                        own_items = r.items;
+                    }
+                    changed_urls.extend(self_urls(&self.config, name, &changed));
+                }
+                let fetch_outcome = match &refreshed {
+                    Some(r) if r.page_unchanged => FetchOutcome::NotModified,
+                    _ if own_changed => FetchOutcome::Changed,
+                    _ => FetchOutcome::Unchanged,
+                };
+                if refreshed.is_some() {
+                    self.metrics.fetch(&feed.name, fetch_outcome, seconds);
+                }
+                for w in refreshed.iter().flat_map(|r| r.warnings.iter()) {
+                    tracing::warn!(feed = %feed.name, "{w}");
+                }
+                self.store.update_status(&feed.name, |s| {
+                    s.last_refresh = Some(now);
+                    s.last_success = Some(now);
+                    s.last_error = None;
+                });
+                tracing::info!(feed = %feed.name, changed = own_changed, items = own_items, seconds, "refreshed");
+                if let Some(hub) = &self.websub
+                    && !changed_urls.is_empty()
+                {
+                    hub.publish(changed_urls).await;
+                }
+                RefreshOutcome {
+                    feed: feed.name.clone(),
+                    status: if own_changed { "changed" } else { "unchanged" }.to_string(),
+                    items: own_items,
+                    error: None,
+                }
+            }
+        }
+    }
+
+    /// Wait (at most `limit`) until no refresh is writing.
+    pub async fn writes_finished(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.writing.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            let notified = self.writes_done.notified();
+            if self.writing.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+        }
+    }
+}
+
+/// Counts a history write as finished when dropped.
+struct WriteGuard<'a>(&'a Scheduler);
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.writing.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.writes_done.notify_waiters();
+        }
+    }
+}
+
+fn failed(name: &str, error: String) -> RefreshOutcome {
+    RefreshOutcome {
+        feed: name.to_string(),
+        status: "failed".to_string(),
+        items: 0,
+        error: Some(error),
+    }
+}
+
+/// The merged feeds that draw on `name`, directly or through other merged feeds, innermost
+/// first.
+fn dependents(config: &Config, name: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut frontier = vec![name.to_string()];
+    while let Some(n) = frontier.pop() {
+        for f in &config.feeds {
+            if f.merge_sources().contains(&n) && !out.contains(&f.name) {
+                out.push(f.name.clone());
+                frontier.push(f.name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The public URLs of a feed's changed formats (for WebSub); none without `base_url`.
+fn self_urls(config: &Config, name: &str, formats: &[Format]) -> Vec<String> {
+    let Some(base) = &config.settings.base_url else {
+        return Vec::new();
+    };
+    formats
+        .iter()
+        .filter(|f| matches!(f, Format::Rss | Format::Atom))
+        .filter_map(|f| base.join(&format!("{name}.{}", f.ext())).ok())
+        .map(|u| u.to_string())
+        .collect()
+}
+
+/// A stable pseudo-random delay in [0, min(period / 10, 30 s)], different per feed and run.
+fn jitter(name: &str, period: Duration) -> chrono::Duration {
+    let cap = (period / 10).min(Duration::from_secs(30));
+    if cap.is_zero() {
+        return chrono::Duration::zero();
+    }
+    let seed = format!("{name}{:?}", Instant::now());
+    let h = crate::item::stable_hash(&[&seed]);
+    let n = u64::from_str_radix(&h[..12], 16).unwrap_or(0);
+    let ms = n % (cap.as_millis() as u64 + 1);
+    chrono::Duration::milliseconds(ms as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_small() {
+        for _ in 0..50 {
+            let j = jitter("feed", Duration::from_secs(1800));
+            assert!(j >= chrono::Duration::zero() && j <= chrono::Duration::seconds(30));
+        }
+        assert_eq!(jitter("f", Duration::ZERO), chrono::Duration::zero());
+    }
+
+    #[tokio::test]
+    async fn host_gate_spaces_requests_to_one_host() {
+        let gate = HostGate {
+            delay: Duration::from_millis(1500),
+            next: Mutex::new(HashMap::new()),
+        };
+        let start = Instant::now();
+        gate.wait("a").await;
+        gate.wait("b").await;
+        assert!(
+            start.elapsed() < Duration::from_millis(1000),
+            "other hosts do not wait"
+        );
+        gate.wait("a").await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(1500),
+            "same host waits"
+        );
+    }
+}
