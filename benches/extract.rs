@@ -52,6 +52,7 @@ fn page(html: &str) -> Page {
         bytes: html.as_bytes().to_vec(),
         content_type: None,
         url: Url::parse("file:///bench/page.html").expect("page url"),
+        validators: Default::default(),
     }
 }
 
@@ -218,13 +219,13 @@ fn benches(c: &mut Criterion) {
                 .measurement_time(Duration::from_secs(10));
         } else if entries >= 1_000 {
             group
-                .sample_size(30)
+                .sample_size(20)
                 .warm_up_time(Duration::from_secs(2))
                 .measurement_time(Duration::from_secs(8));
         } else {
             group
                 .warm_up_time(Duration::from_secs(2))
-                .measurement_time(Duration::from_secs(5));
+                .measurement_time(Duration::from_secs(8));
         }
 
         group.bench_with_input(BenchmarkId::new("baseline", entries), &html, |bch, h| {
