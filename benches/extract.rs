@@ -135,6 +135,7 @@ fn to_item(n: &NewItem, seen: DateTime<Utc>) -> Item {
         published: n.published,
         updated: seen,
         first_seen: seen,
+        source: None,
     }
 }
 
@@ -150,6 +151,11 @@ fn newest(items: &[NewItem], max_items: usize, seen: DateTime<Utc>) -> Vec<Item>
         .collect()
 }
 
+/// The item selectors of the (scraped) benchmark feed.
+fn rules(feed: &FeedConfig) -> &pagefeed::config::ItemRules {
+    feed.items().expect("the benchmark feed is a scraped page")
+}
+
 fn render_all(meta: &FeedMeta, items: &[Item]) -> usize {
     FORMATS
         .iter()
@@ -158,7 +164,7 @@ fn render_all(meta: &FeedMeta, items: &[Item]) -> usize {
 }
 
 fn pagefeed_run(cfg: &Config, feed: &FeedConfig, page: &Page, now: DateTime<Utc>) -> usize {
-    let scraped = scrape::scrape(feed, page, now).expect("scrape");
+    let scraped = scrape::scrape(feed, rules(feed), page, now).expect("scrape");
     let meta = build::feed_meta(feed, &scraped, cfg.settings.base_url.as_ref());
     let items = newest(&scraped.items, feed.max_items, now);
     render_all(&meta, &items)
@@ -168,7 +174,7 @@ fn pagefeed_run(cfg: &Config, feed: &FeedConfig, page: &Page, now: DateTime<Utc>
 fn describe(entries: usize, html: &str, cfg: &Config, b: &Baseline) {
     let feed = &cfg.feeds[0];
     let rows = baseline(html, b);
-    let scraped = scrape::scrape(feed, &page(html), fixed_now()).expect("scrape");
+    let scraped = scrape::scrape(feed, rules(feed), &page(html), fixed_now()).expect("scrape");
     let dated = scraped
         .items
         .iter()
@@ -240,9 +246,9 @@ fn benches(c: &mut Criterion) {
                 bch.iter(|| black_box(Html::parse_document(black_box(h))))
             });
             group.bench_with_input(BenchmarkId::new("scrape_only", entries), &pg, |bch, p| {
-                bch.iter(|| black_box(scrape::scrape(feed, black_box(p), now).expect("scrape")))
+                bch.iter(|| black_box(scrape::scrape(feed, rules(feed), black_box(p), now).expect("scrape")))
             });
-            let scraped = scrape::scrape(feed, &pg, now).expect("scrape");
+            let scraped = scrape::scrape(feed, rules(feed), &pg, now).expect("scrape");
             let meta = build::feed_meta(feed, &scraped, cfg.settings.base_url.as_ref());
             let items = newest(&scraped.items, feed.max_items, now);
             group.bench_with_input(

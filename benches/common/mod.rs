@@ -399,7 +399,7 @@ fn entry(out: &mut String, rng: &mut Rng, n: usize, entries: usize) {
     );
     let first = rng.pick(AUTHORS);
     let mut authors = vec![first];
-    if rng.next() % 3 == 0 {
+    if rng.next().is_multiple_of(3) {
         let second = rng.pick(AUTHORS);
         if second != first {
             authors.push(second);
