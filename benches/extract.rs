@@ -246,7 +246,9 @@ fn benches(c: &mut Criterion) {
                 bch.iter(|| black_box(Html::parse_document(black_box(h))))
             });
             group.bench_with_input(BenchmarkId::new("scrape_only", entries), &pg, |bch, p| {
-                bch.iter(|| black_box(scrape::scrape(feed, rules(feed), black_box(p), now).expect("scrape")))
+                bch.iter(|| {
+                    black_box(scrape::scrape(feed, rules(feed), black_box(p), now).expect("scrape"))
+                })
             });
             let scraped = scrape::scrape(feed, rules(feed), &pg, now).expect("scrape");
             let meta = build::feed_meta(feed, &scraped, cfg.settings.base_url.as_ref());

@@ -598,8 +598,7 @@ fn feed_items(
         }
         _ => history.latest(&feed.name, want)?,
     };
-    items = merge::apply_filters(items, &feed.filters, now);
-    items.truncate(feed.max_items);
+    items = merge::apply_filters(items, &feed.filters, now, feed.max_items);
     if let Some(prefix) = &feed.filters.title_prefix {
         let own = feed.title.clone().unwrap_or_else(|| feed.name.clone());
         merge::apply_title_prefix(&mut items, prefix, &own);
@@ -664,16 +663,21 @@ pub fn published_meta(config: &Config, history: &History, feed: &FeedConfig) -> 
     let base = config.settings.base_url.as_ref().map(|u| u.to_string());
     match &feed.kind {
         FeedKind::Merge { sources } => {
-            let titles: Vec<String> = sources
-                .iter()
-                .filter_map(|s| config.feed(s))
-                .map(|s| published_meta(config, history, s).title)
-                .collect();
-            let first_link = sources
-                .iter()
-                .filter_map(|s| config.feed(s))
-                .map(|s| published_meta(config, history, s).link)
-                .next();
+            // The sources' facts are only needed for what the config leaves out.
+            let needs_sources = feed.title.is_none()
+                || feed.description.is_none()
+                || (feed.site_url.is_none() && base.is_none());
+            let metas: Vec<StoredMeta> = if needs_sources {
+                sources
+                    .iter()
+                    .filter_map(|s| config.feed(s))
+                    .map(|s| published_meta(config, history, s))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let titles: Vec<&str> = metas.iter().map(|m| m.title.as_str()).collect();
+            let first_link = metas.first().map(|m| m.link.clone());
             let title = feed.title.clone().unwrap_or_else(|| titles.join(" + "));
             StoredMeta {
                 description: feed

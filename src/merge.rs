@@ -81,6 +81,9 @@ pub fn merge(sources: Vec<SourceItems>, dedupe_title: bool) -> Vec<Item> {
 /// A link reduced to what identifies the article: scheme and host lower-cased, default port,
 /// fragment, `utm_*`, `fbclid` and `gclid` removed, trailing slash ignored.
 pub fn canonical_link(link: &str) -> String {
+    if let Some(fast) = canonical_fast(link) {
+        return fast;
+    }
     let Ok(mut u) = Url::parse(link) else {
         return link.trim().to_string();
     };
@@ -106,6 +109,29 @@ pub fn canonical_link(link: &str) -> String {
     s
 }
 
+/// The common case without a full URL parse: an http(s) link with a lower-case host, no
+/// port, query, fragment or anything in its path that URL parsing would rewrite. `None`
+/// means "parse it properly".
+fn canonical_fast(link: &str) -> Option<String> {
+    let rest = link
+        .strip_prefix("https://")
+        .or_else(|| link.strip_prefix("http://"))?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let path_ok = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_~/".contains(&b) || b == b'.')
+        && !path.contains("/.")
+        && !path.contains("//");
+    if !(host_ok && path_ok) {
+        return None;
+    }
+    Some(link.strip_suffix('/').unwrap_or(link).to_string())
+}
+
 /// A title reduced for comparison: lower case, letters and digits only, single spaces.
 pub fn normalize_title(title: &str) -> String {
     let mut out = String::with_capacity(title.len());
@@ -124,9 +150,12 @@ pub fn normalize_title(title: &str) -> String {
     out
 }
 
-/// Keep the items that pass `include`, `exclude` and `max_age` (measured from `now`).
-pub fn apply_filters(items: Vec<Item>, f: &Filters, now: DateTime<Utc>) -> Vec<Item> {
+/// Keep the first `limit` items that pass `include`, `exclude` and `max_age` (measured from
+/// `now`). Items after the limit are never tested, so a long merged list costs little.
+pub fn apply_filters(items: Vec<Item>, f: &Filters, now: DateTime<Utc>, limit: usize) -> Vec<Item> {
     if f.is_empty() {
+        let mut items = items;
+        items.truncate(limit);
         return items;
     }
     let oldest = f
@@ -147,6 +176,7 @@ pub fn apply_filters(items: Vec<Item>, f: &Filters, now: DateTime<Utc>) -> Vec<I
                 && !f.exclude.iter().any(|r| texts().any(|t| r.is_match(t)))
                 && oldest.is_none_or(|o| i.date() >= o)
         })
+        .take(limit)
         .collect()
 }
 
@@ -198,6 +228,32 @@ mod tests {
                 feed_url: None,
             },
             items,
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_parser() {
+        for l in [
+            "https://example.org/a/b",
+            "https://example.org/a/b/",
+            "http://example.org",
+            "https://example.org/",
+            "https://ex-ample.org/p_1~x.html",
+        ] {
+            let fast = canonical_fast(l).expect("fast path applies");
+            let mut u = Url::parse(l).expect("url").to_string();
+            if u.ends_with('/') {
+                u.pop();
+            }
+            assert_eq!(fast, u, "{l}");
+        }
+        for l in [
+            "https://Example.org/a",
+            "https://x.org:8080/",
+            "https://x.org/a/../b",
+            "https://x.org/a?b=1",
+        ] {
+            assert_eq!(canonical_fast(l), None, "{l}");
         }
     }
 
@@ -268,7 +324,7 @@ mod tests {
             max_age: Some(std::time::Duration::from_secs(500)),
             ..Filters::default()
         };
-        let mut kept = apply_filters(items, &f, at(1200));
+        let mut kept = apply_filters(items, &f, at(1200), 10);
         let guids: Vec<_> = kept.iter().map(|i| i.guid.as_str()).collect();
         assert_eq!(guids, ["1", "3"]);
         apply_title_prefix(&mut kept, "[{source}] ", "Own");

@@ -6,6 +6,7 @@
 //! precompressed bodies by `Accept-Encoding`, compares validators and clones header values
 //! and `Bytes`. Feed names are only ever matched against the config, never used as paths.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 use std::future::Future;
 use std::pin::Pin;
@@ -17,8 +18,8 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
-    ETAG, HOST, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER, VARY,
+    ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_TYPE, ETAG, HOST, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER, VARY,
     WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -67,15 +68,18 @@ const MAX_AGE: u64 = 3600;
 const RETRY_AFTER_UNKNOWN: u64 = 10;
 
 /// The whole HTTP service.
+///
+/// Feeds (`GET|HEAD /feeds/<name>.<ext>`) are answered from the fallback rather than from a
+/// route with a path parameter: that skips the router's parameter extraction (allocations
+/// per request) on the one path that carries the traffic.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(status_page))
-        .route("/feeds/{file}", get(feed))
         .route("/feeds/{name}/refresh", post(refresh))
         .route("/opml", get(opml))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .fallback(not_found)
+        .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(Arc::new(state))
 }
@@ -83,17 +87,60 @@ pub fn router(state: AppState) -> Router {
 // ---------------------------------------------------------------------------------------------
 // Feeds.
 
-async fn feed(
-    State(app): State<App>,
-    file: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let response = match file {
-        Ok(Path(file)) => serve_feed(&app, &file, req.method(), req.headers(), Utc::now()),
-        Err(_) => text(StatusCode::NOT_FOUND, "not found\n"),
+/// Feeds, and 404 for everything else no route takes.
+async fn fallback(State(app): State<App>, req: Request) -> Response {
+    let response = match feed_file(req.uri().path()) {
+        None => text(StatusCode::NOT_FOUND, "not found\n"),
+        Some(_) if !matches!(*req.method(), Method::GET | Method::HEAD) => {
+            let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            res.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET,HEAD"));
+            res
+        }
+        Some(file) => match percent_decode(file) {
+            Some(file) => serve_feed(&app, &file, req.method(), req.headers(), Utc::now()),
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
+        },
     };
     app.metrics.request(response.status().as_u16());
     response
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The `<name>.<ext>` of a `/feeds/<name>.<ext>` path, still percent-encoded.
+fn feed_file(path: &str) -> Option<&str> {
+    path.strip_prefix("/feeds/")
+        .filter(|f| !f.is_empty() && !f.contains('/'))
+}
+
+/// `%XX` escapes decoded; `None` when an escape is broken or the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
+    if !s.contains('%') {
+        return Some(Cow::Borrowed(s));
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hi = hex_value(*bytes.get(i + 1)?)?;
+            let lo = hex_value(*bytes.get(i + 2)?)?;
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 fn serve_feed(
@@ -693,11 +740,6 @@ fn same_secret(given: &str, expected: &str) -> bool {
 
 // ---------------------------------------------------------------------------------------------
 // Errors.
-
-async fn not_found(State(app): State<App>) -> Response {
-    app.metrics.request(404);
-    text(StatusCode::NOT_FOUND, "not found\n")
-}
 
 async fn method_not_allowed(State(app): State<App>) -> Response {
     app.metrics.request(405);

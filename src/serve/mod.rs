@@ -82,10 +82,7 @@ pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeErro
             source,
         })?;
     // With port 0 the system picks one: say which, so scripts and tests can find it.
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or(addr);
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
     let running = Arc::new(AtomicBool::new(true));
     let refresh: RefreshHandle = {
         let s = Arc::clone(&scheduler);

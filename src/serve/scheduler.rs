@@ -192,9 +192,13 @@ impl Scheduler {
             if *stop.borrow() {
                 return;
             }
-            let _ = self.refresh(&name, true).await;
+            // The next time is known before this refresh publishes, so the feed it serves
+            // says how long it will stay fresh (Cache-Control) from its first response.
             let now = Utc::now();
             due = schedule.next_after(now) + jitter(&name, schedule.period(now));
+            self.store
+                .update_status(&name, |s| s.next_refresh = Some(due));
+            let _ = self.refresh(&name, true).await;
         }
     }
 

@@ -129,6 +129,8 @@ struct Shared {
     conditional: Mutex<HashSet<String>>,
     /// The status of the last answer per path.
     last_status: Mutex<HashMap<String, u16>>,
+    /// Every request per path, in arrival order (see [`Server::requests`]).
+    log: Mutex<HashMap<String, Vec<Recorded>>>,
     stop: AtomicBool,
 }
 
@@ -202,6 +204,14 @@ impl Server {
         lock(&self.shared.hits).get(path).copied().unwrap_or(0)
     }
 
+    /// Every request `path` received so far, in arrival order.
+    pub fn requests(&self, path: &str) -> Vec<Recorded> {
+        lock(&self.shared.log)
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The value of header `name` in the last request to `path`.
     pub fn last_header(&self, path: &str, name: &str) -> Option<String> {
         let name = name.to_ascii_lowercase();
@@ -226,12 +236,36 @@ impl Drop for Server {
 
 /// The parts of a request head the server needs.
 struct Request {
+    method: String,
     path: String,
     headers: Vec<(String, String)>,
+    body: Vec<u8>,
     close: bool,
 }
 
-/// Read one request head (and discard its body). `None` at end of stream or on garbage.
+/// One request as the server received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// When its head had been read.
+    pub at: Instant,
+    pub method: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Read one request head and its body (by `Content-Length`). `None` at end of stream or on
+/// garbage.
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let mut line = String::new();
     // Skip stray empty lines between requests (RFC 9112 allows them).
@@ -245,7 +279,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         }
     }
     let mut parts = line.split_whitespace();
-    let _method = parts.next()?;
+    let method = parts.next()?.to_string();
     let target = parts.next()?.to_string();
     let version = parts.next().unwrap_or("HTTP/1.0").to_string();
     let mut close = version == "HTTP/1.0";
@@ -283,8 +317,8 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             return None;
         }
     }
+    let mut body = vec![0u8; content_length];
     if content_length > 0 {
-        let mut body = vec![0u8; content_length];
         reader.read_exact(&mut body).ok()?;
     }
     let path = target
@@ -292,8 +326,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         .map_or(target.as_str(), |(p, _)| p)
         .to_string();
     Some(Request {
+        method,
         path,
         headers,
+        body,
         close,
     })
 }
@@ -311,6 +347,15 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         }
         *lock(&shared.hits).entry(req.path.clone()).or_default() += 1;
         lock(&shared.last_headers).insert(req.path.clone(), req.headers.clone());
+        lock(&shared.log)
+            .entry(req.path.clone())
+            .or_default()
+            .push(Recorded {
+                at: Instant::now(),
+                method: req.method.clone(),
+                headers: req.headers.clone(),
+                body: req.body.clone(),
+            });
         let mut resp = lock(&shared.routes)
             .get(&req.path)
             .cloned()
