@@ -27,7 +27,8 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Enc
     (text.into_owned(), used)
 }
 
-fn charset_from_content_type(ct: &str) -> Option<&'static Encoding> {
+/// The encoding an HTTP `Content-Type` value names in its `charset` parameter.
+pub fn charset_from_content_type(ct: &str) -> Option<&'static Encoding> {
     ct.split(';').skip(1).find_map(|param| {
         let (k, v) = param.split_once('=')?;
         if !k.trim().eq_ignore_ascii_case("charset") {

@@ -124,7 +124,7 @@ fn decode_feed(bytes: &[u8], content_type: Option<&str>, warnings: &mut Vec<Stri
         .captures(bytes.get(..1024).unwrap_or(bytes))
         .and_then(|c| c.get(1))
         .and_then(|m| Encoding::for_label(m.as_bytes()))
-        .or_else(|| content_type.and_then(charset_from_content_type))
+        .or_else(|| content_type.and_then(crate::decode::charset_from_content_type))
         // Bytes that reached us without a BOM in an ASCII-compatible declaration are not UTF-16.
         .map(|e| {
             if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE {
@@ -148,15 +148,6 @@ fn decode_feed(bytes: &[u8], content_type: Option<&str>, warnings: &mut Vec<Stri
     text.into_owned()
 }
 
-fn charset_from_content_type(ct: &str) -> Option<&'static Encoding> {
-    ct.split(';').skip(1).find_map(|param| {
-        let (k, v) = param.split_once('=')?;
-        if !k.trim().eq_ignore_ascii_case("charset") {
-            return None;
-        }
-        Encoding::for_label(v.trim().trim_matches(['"', '\'']).as_bytes())
-    })
-}
 
 /// The text is UTF-8 now; make its XML declaration say so, or feed-rs would decode it again.
 fn declare_utf8(text: &str) -> String {
