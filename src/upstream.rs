@@ -148,7 +148,6 @@ fn decode_feed(bytes: &[u8], content_type: Option<&str>, warnings: &mut Vec<Stri
     text.into_owned()
 }
 
-
 /// The text is UTF-8 now; make its XML declaration say so, or feed-rs would decode it again.
 fn declare_utf8(text: &str) -> String {
     match XML_DECL.find(text) {

@@ -106,15 +106,6 @@ async fn fallback(State(app): State<App>, req: Request) -> Response {
     response
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// The `<name>.<ext>` of a `/feeds/<name>.<ext>` path, still percent-encoded.
 fn feed_file(path: &str) -> Option<&str> {
     path.strip_prefix("/feeds/")
@@ -141,6 +132,15 @@ fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
         }
     }
     String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
 }
 
 fn serve_feed(
@@ -184,7 +184,7 @@ fn serve_feed(
     h.insert(ETAG, body.etag.clone());
     h.insert(LAST_MODIFIED, rep.last_modified_header.clone());
     h.insert(CACHE_CONTROL, cache_control(&entry, now));
-    h.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     if not_modified(headers, rep) {
         let mut res = Response::new(Body::empty());
         *res.status_mut() = StatusCode::NOT_MODIFIED;
@@ -380,17 +380,15 @@ fn negotiate(headers: &HeaderMap) -> Encoding {
 
 async fn status_page(State(app): State<App>) -> Response {
     let html = render_status_page(&app, Utc::now());
-    let mut res = (
+    app.metrics.request(200);
+    (
         [
             (CONTENT_TYPE, "text/html; charset=utf-8"),
             (CACHE_CONTROL, "no-cache"),
         ],
         html,
     )
-        .into_response();
-    *res.status_mut() = StatusCode::OK;
-    app.metrics.request(200);
-    res
+        .into_response()
 }
 
 fn format_name(format: Format) -> &'static str {
@@ -950,7 +948,7 @@ title = "h2"
             crate::serve::store::http_date(rep.last_modified)
         );
         assert!(h(&headers, "last-modified").ends_with(" GMT"));
-        assert_eq!(h(&headers, "vary"), "accept-encoding");
+        assert_eq!(h(&headers, "vary"), "Accept-Encoding");
         assert!((598..=600).contains(&max_age(&headers)), "{headers:?}");
         assert!(headers.get("content-encoding").is_none());
 
@@ -1014,7 +1012,7 @@ title = "h2"
             h(&headers, "content-type"),
             "application/rss+xml; charset=utf-8"
         );
-        assert_eq!(h(&headers, "vary"), "accept-encoding");
+        assert_eq!(h(&headers, "vary"), "Accept-Encoding");
         assert_eq!(gunzip(&body), RSS.as_bytes());
 
         let (_, headers, body) = get(
@@ -1087,7 +1085,7 @@ title = "h2"
         assert_eq!(headers.get("etag"), Some(etag));
         assert!(headers.get("last-modified").is_some());
         assert!(h(headers, "cache-control").starts_with("public, max-age="));
-        assert_eq!(h(headers, "vary"), "accept-encoding");
+        assert_eq!(h(headers, "vary"), "Accept-Encoding");
         assert!(headers.get("content-type").is_none());
     }
 
@@ -1353,6 +1351,42 @@ title = "h2"
         );
         assert!(!html.contains("<Omega>") && !html.contains("<timeout>"));
         assert!(html.trim_end().ends_with("</html>"));
+        let doc = scraper::Html::parse_document(&html);
+        assert!(doc.errors.is_empty(), "{:?}", doc.errors);
+        assert_eq!(format!("{:?}", doc.quirks_mode), "NoQuirks");
+    }
+
+    #[tokio::test]
+    async fn status_page_before_anything_is_built() {
+        let f = fixture(false, false);
+        f.state.running.store(false, Ordering::Relaxed);
+        let (s, _, b) = get(&f.state, "/", &[]).await;
+        assert_eq!(s, StatusCode::OK);
+        let html = String::from_utf8(b).unwrap();
+        assert!(html.contains("<span class=\"error\">stopped</span>"));
+        assert_eq!(html.matches("not built yet").count(), 2);
+        assert!(html.contains("<td>never</td>"));
+        let doc = scraper::Html::parse_document(&html);
+        assert!(doc.errors.is_empty(), "{:?}", doc.errors);
+    }
+
+    #[test]
+    fn feed_paths_are_decoded_or_refused() {
+        assert_eq!(feed_file("/feeds/a.rss"), Some("a.rss"));
+        assert_eq!(feed_file("/feeds/"), None);
+        assert_eq!(feed_file("/feeds/a/b.rss"), None);
+        assert_eq!(feed_file("/feed/a.rss"), None);
+        assert_eq!(percent_decode("a.rss").as_deref(), Some("a.rss"));
+        assert_eq!(percent_decode("%61%2D_.rss").as_deref(), Some("a-_.rss"));
+        assert_eq!(
+            percent_decode("..%2Fetc.rss").as_deref(),
+            Some("../etc.rss")
+        );
+        assert_eq!(percent_decode("%2").as_deref(), None);
+        assert_eq!(percent_decode("%+1").as_deref(), None);
+        assert_eq!(percent_decode("%zz").as_deref(), None);
+        assert_eq!(percent_decode("%FF").as_deref(), None);
+        assert_eq!(percent_decode("caf%C3%A9").as_deref(), Some("café"));
     }
 
     #[tokio::test]
