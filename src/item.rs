@@ -76,7 +76,8 @@ pub struct Item {
     pub updated: DateTime<Utc>,
     pub first_seen: DateTime<Utc>,
     /// The feed the item came from, in a merged feed.
-    pub source: Option<ItemSource>,
+    /// Shared: every item of one source points at the same attribution.
+    pub source: Option<std::sync::Arc<ItemSource>>,
 }
 
 /// Where a merged item came from, as the renderers attribute it.

@@ -29,9 +29,10 @@ pub fn merge(sources: Vec<SourceItems>, dedupe_title: bool) -> Vec<Item> {
     // (source rank, position in the source's own newest-first order, item)
     let mut all: Vec<(usize, usize, Item)> = Vec::new();
     for (rank, s) in sources.into_iter().enumerate() {
+        let source = std::sync::Arc::new(s.source);
         for (pos, mut item) in s.items.into_iter().enumerate() {
             if item.source.is_none() {
-                item.source = Some(s.source.clone());
+                item.source = Some(std::sync::Arc::clone(&source));
             }
             all.push((rank, pos, item));
         }

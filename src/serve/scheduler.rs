@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 
-use crate::build::{self, Rendered};
+use crate::build;
 use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
 use crate::fetch::{FetchError, Fetched, Fetcher};
 use crate::history::History;
@@ -381,17 +381,20 @@ impl Scheduler {
                     return Err(e.to_string());
                 }
             };
-            let mut renders: Vec<(String, Rendered)> = Vec::new();
+            // Render and publish here, off the async workers: compressing a large feed takes
+            // milliseconds.
+            let mut published: Vec<(String, usize, Vec<Format>)> = Vec::new();
             let mut names = vec![f.name.clone()];
             names.extend(dependents(&this.config, &f.name));
             for name in names {
                 if let Some(feed) = this.config.feed(&name)
                     && let Ok(r) = build::render_feed(&this.config, &history, feed, now)
                 {
-                    renders.push((name, r));
+                    let changed = this.store.publish(&name, &r, now);
+                    published.push((name, r.items, changed));
                 }
             }
-            Ok((refreshed, renders))
+            Ok((refreshed, published))
         })
         .await;
         let result = match job {
@@ -414,18 +417,17 @@ impl Scheduler {
                 });
                 failed(&feed.name, error)
             }
-            Ok((refreshed, renders)) => {
+            Ok((refreshed, published)) => {
                 let mut changed_urls = Vec::new();
                 let mut own_changed = false;
                 let mut own_items = 0;
-                for (name, r) in &renders {
-                    let changed = self.store.publish(name, r, now);
-                    self.metrics.items(name, r.items);
+                for (name, items, changed) in &published {
+                    self.metrics.items(name, *items);
                     if *name == feed.name {
                         own_changed = !changed.is_empty();
-                        own_items = r.items;
+                        own_items = *items;
                     }
-                    changed_urls.extend(self_urls(&self.config, name, &changed));
+                    changed_urls.extend(self_urls(&self.config, name, changed));
                 }
                 let fetch_outcome = match &refreshed {
                     Some(r) if r.page_unchanged => FetchOutcome::NotModified,
