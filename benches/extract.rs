@@ -10,7 +10,9 @@
 //! With `PAGEFEED_BENCH_DETAIL=1` each group also measures `parse_only`, `scrape_only` and
 //! `render_only`, to see where pagefeed's time goes.
 //!
-//! `bench/ratio.sh` prints pagefeed/baseline per size from criterion's results.
+//! `bench/ratio.sh` prints pagefeed/baseline per size from criterion's results;
+//! `bench/cpu-ratio.sh` measures the same two sides by CPU time (loop mode below), which holds
+//! up better on a busy machine.
 //!
 //! Generator mode (used by `bench/build-1mb.sh`): with `PAGEFEED_BENCH_GEN=<entries>` and
 //! `PAGEFEED_BENCH_OUT=<dir>` the binary writes `<dir>/page.html` and `<dir>/c.toml` and exits
@@ -282,9 +284,40 @@ fn generate(entries: &str) {
     );
 }
 
+/// Loop mode (used by `bench/cpu-ratio.sh`): `PAGEFEED_BENCH_LOOP=<side>:<entries>:<iterations>`
+/// runs one side (`baseline`, `pagefeed`, or `setup` for neither) that many times and exits,
+/// so a script can read the process's CPU time, which a busy machine disturbs less than the
+/// wall time criterion measures.
+fn run_loop(spec: &str) {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let [side, entries, iterations] = parts[..] else {
+        panic!("PAGEFEED_BENCH_LOOP must be <side>:<entries>:<iterations>, not {spec}");
+    };
+    let entries: usize = entries.parse().expect("entry count");
+    let iterations: usize = iterations.parse().expect("iteration count");
+    let cfg = config();
+    let feed = &cfg.feeds[0];
+    let b = Baseline::new();
+    let now = fixed_now();
+    let html = common::listing_page(entries);
+    let pg = page(&html);
+    for _ in 0..iterations {
+        match side {
+            "baseline" => drop(black_box(baseline(black_box(&html), &b))),
+            "pagefeed" => drop(black_box(pagefeed_run(&cfg, feed, black_box(&pg), now))),
+            "setup" => {}
+            other => panic!("unknown side {other}: baseline, pagefeed or setup"),
+        }
+    }
+}
+
 fn main() {
     if let Ok(entries) = std::env::var("PAGEFEED_BENCH_GEN") {
         generate(&entries);
+        return;
+    }
+    if let Ok(spec) = std::env::var("PAGEFEED_BENCH_LOOP") {
+        run_loop(&spec);
         return;
     }
     let mut c = Criterion::default().configure_from_args();

@@ -57,6 +57,8 @@ pub struct Extraction {
     pub matched: usize,
     /// Entries kept: those with a title or a link.
     pub entries: Vec<RawEntry>,
+    /// How many entries were kept (stays when `entries` is moved out).
+    pub kept: usize,
     pub counts: FieldCounts,
 }
 
@@ -77,7 +79,6 @@ static TITLE: LazyLock<Selector> = LazyLock::new(|| sel("head title, title"));
 static META: LazyLock<Selector> = LazyLock::new(|| sel("meta[content]"));
 static BASE: LazyLock<Selector> = LazyLock::new(|| sel("base[href]"));
 static CANONICAL: LazyLock<Selector> = LazyLock::new(|| sel("link[rel~=canonical][href]"));
-static HTML_LANG: LazyLock<Selector> = LazyLock::new(|| sel("html[lang]"));
 static FIRST_LINK: LazyLock<Selector> = LazyLock::new(|| sel("a[href]"));
 
 /// Parse `html` and extract the entries that `rules` describe.
@@ -147,37 +148,44 @@ pub fn extract_from(doc: &Html, rules: &ItemRules) -> Extraction {
         c.guid += n(&entry.guid);
         out.entries.push(entry);
     }
+    out.kept = out.entries.len();
     out
 }
 
 fn page_info(doc: &Html) -> PageInfo {
+    let root = doc.root_element();
+    let head = root
+        .children()
+        .filter_map(ElementRef::wrap)
+        .find(|e| e.value().name() == "head")
+        .unwrap_or(root);
     let mut info = PageInfo {
-        title: doc
+        // The head holds these; a page without one is searched whole.
+        title: head
             .select(&TITLE)
             .next()
+            .or_else(|| doc.select(&TITLE).next())
             .map(|t| collapse(t.text()))
             .filter(|t| !t.is_empty()),
-        base_href: doc
+        base_href: head
             .select(&BASE)
             .next()
             .and_then(|b| b.attr("href"))
             .map(|h| h.trim().to_string()),
-        canonical: doc
+        canonical: head
             .select(&CANONICAL)
             .next()
             .and_then(|b| b.attr("href"))
             .map(|h| h.trim().to_string()),
-        language: doc
-            .select(&HTML_LANG)
-            .next()
-            .and_then(|h| h.attr("lang"))
+        language: root
+            .attr("lang")
             .map(|l| l.trim().to_string())
             .filter(|l| !l.is_empty()),
         description: None,
     };
     let mut og_desc = None;
     let mut og_url = None;
-    for m in doc.select(&META) {
+    for m in head.select(&META) {
         let key = m.attr("name").or_else(|| m.attr("property")).unwrap_or("");
         let content = m.attr("content").map(|c| collapse(std::iter::once(c)));
         if key.eq_ignore_ascii_case("description") && info.description.is_none() {
@@ -194,30 +202,33 @@ fn page_info(doc: &Html) -> PageInfo {
 }
 
 /// The elements a field's selector picks for one entry, in document order.
-fn matches<'a>(entry: ElementRef<'a>, f: &Field, preceding: &Preceding<'a>) -> Vec<ElementRef<'a>> {
+fn matches<'a>(
+    entry: ElementRef<'a>,
+    f: &'a Field,
+    preceding: &Preceding<'a>,
+) -> Box<dyn Iterator<Item = ElementRef<'a>> + 'a> {
     let ctx = match f.from {
         From::Item => entry,
         From::Next => match next_element_sibling(entry) {
             Some(n) => n,
-            None => return Vec::new(),
+            None => return Box::new(std::iter::empty()),
         },
-        From::Preceding => return preceding.find(f, entry).into_iter().collect(),
+        From::Preceding => return Box::new(preceding.find(f, entry).into_iter()),
     };
-    let mut found = Vec::new();
-    if f.matches_scope && f.selector.matches_with_scope(&ctx, Some(ctx)) {
-        found.push(ctx);
-    }
-    found.extend(ctx.select(&f.selector));
-    found
+    let scope = (f.matches_scope && f.selector.matches_with_scope(&ctx, Some(ctx))).then_some(ctx);
+    Box::new(scope.into_iter().chain(ctx.select(&f.selector)))
 }
 
-fn first_value(entry: ElementRef, f: &Field, kind: Kind, preceding: &Preceding) -> Option<String> {
-    matches(entry, f, preceding)
-        .into_iter()
-        .find_map(|el| value(el, f, kind))
+fn first_value<'a>(
+    entry: ElementRef<'a>,
+    f: &'a Field,
+    kind: Kind,
+    preceding: &Preceding<'a>,
+) -> Option<String> {
+    matches(entry, f, preceding).find_map(|el| value(el, f, kind))
 }
 
-fn all_values(entry: ElementRef, f: &Field, preceding: &Preceding) -> Vec<String> {
+fn all_values<'a>(entry: ElementRef<'a>, f: &'a Field, preceding: &Preceding<'a>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for el in matches(entry, f, preceding) {
         let Some(v) = value(el, f, Kind::Text) else {

@@ -228,11 +228,13 @@ impl History {
         }
         stats.pruned = tx
             .execute(
-                "DELETE FROM items WHERE feed = ?1 AND guid NOT IN (
+                // Items on the page right now are never pruned, however long the page is:
+                // pruning them would make them come back as new on the next run.
+                "DELETE FROM items WHERE feed = ?1 AND last_seen < ?3 AND guid NOT IN (
                     SELECT guid FROM items WHERE feed = ?1
                     ORDER BY coalesce(published, first_seen) DESC, last_seen DESC, position
                     LIMIT ?2)",
-                params![feed, keep as i64],
+                params![feed, keep as i64, now_s],
             )
             .map_err(wrap)?;
         tx.execute(
@@ -501,7 +503,13 @@ mod tests {
         let items: Vec<_> = (0..5)
             .map(|i| item(&format!("g{i}"), "t", Some(1_000_000 + i), false))
             .collect();
+        // A page longer than the history keeps: nothing on it is pruned ...
         let s = h.merge("f", &items, instant(2_000_000), 3).expect("merge");
+        assert_eq!(s.pruned, 0);
+        let s = h.merge("f", &items, instant(2_000_100), 3).expect("merge");
+        assert_eq!((s.new, s.pruned), (0, 0), "nothing on the page comes back as new");
+        // ... once they are off the page, the oldest beyond `keep` go.
+        let s = h.merge("f", &items[4..], instant(2_000_200), 3).expect("merge");
         assert_eq!(s.pruned, 2);
         let left: Vec<_> = h
             .latest("f", 10)

@@ -123,8 +123,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // Blocking work (SQLite, rendering, compression) is serialised on the history anyway; a
+    // few blocking threads suffice, and fewer threads keep fewer malloc arenas (memory).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(4)
         .build()
     {
         Ok(r) => r,

@@ -64,7 +64,7 @@ pub fn format(feed: &FeedConfig, rules: &ItemRules, scraped: &Scraped) -> String
         );
     }
     let _ = writeln!(out);
-    let n = x.entries.len();
+    let n = x.kept;
     let c = &x.counts;
     let _ = writeln!(out, "fields matched (entries with a value, of {n}):");
     let rows: [(&str, bool, usize); 8] = [

@@ -53,7 +53,7 @@ pub fn scrape(
     now: DateTime<Utc>,
 ) -> Result<Scraped, ScrapeError> {
     let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
-    let extraction = extract::extract(&html, rules);
+    let mut extraction = extract::extract(&html, rules);
     drop(html);
     let shown_url = match feed.source() {
         Some(Source::File(p)) => p.display().to_string(),
@@ -96,9 +96,12 @@ pub fn scrape(
         site,
         extraction: Extraction::default(),
     };
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::with_capacity(extraction.entries.len());
+    let mut date_memo: std::collections::HashMap<String, Option<dates::ParsedDate>> =
+        std::collections::HashMap::new();
     let mut bad_dates = 0usize;
-    for (n, e) in extraction.entries.iter().enumerate() {
+    let entries = std::mem::take(&mut extraction.entries);
+    for (n, e) in entries.into_iter().enumerate() {
         let link = e.link.as_deref().and_then(|l| links::resolve(&base, l));
         if e.title.is_none() && link.is_none() {
             continue;
@@ -119,7 +122,14 @@ pub fn scrape(
             continue;
         }
         let parsed = e.date.as_deref().and_then(|text| {
-            let p = dates::parse_date(text, &feed.date_formats, feed.time_zone, now);
+            let p = match date_memo.get(text) {
+                Some(p) => *p,
+                None => {
+                    let p = dates::parse_date(text, &feed.date_formats, feed.time_zone, now);
+                    date_memo.insert(text.to_string(), p);
+                    p
+                }
+            };
             if p.is_none() {
                 bad_dates += 1;
                 if bad_dates <= 3 {
@@ -144,17 +154,17 @@ pub fn scrape(
         out.items.push(NewItem {
             guid,
             permalink,
-            title: e.title.clone(),
+            title: e.title,
             link,
             summary: summary.filter(|s| !s.is_empty()),
             summary_html: rules.summary.as_ref().is_some_and(|f| f.html),
-            authors: e.authors.clone(),
-            categories: e.categories.clone(),
+            authors: e.authors,
+            categories: e.categories,
             image: e.image.as_deref().and_then(|i| links::resolve(&base, i)),
             published: parsed.map(|p| p.instant),
             published_relative: parsed.is_some_and(|p| p.relative),
         });
-        out.date_texts.push(e.date.clone());
+        out.date_texts.push(e.date);
     }
     if bad_dates > 3 {
         out.warnings.push(format!(

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# How fast `pagefeed serve` refreshes 1,000 feeds at start-up.
+#
+# A local upstream (bench/upstream.py, Python asyncio) listens on 1,000 loopback addresses,
+# 127.0.0.2 ... 127.0.3.233, one port, and answers every GET after 100 ms with a small listing
+# page unique to its host. The config has one scraped feed per host, concurrency = 50, the
+# default host_delay (each host has one feed) and refresh = "1h", so each feed is fetched once.
+# The clock starts when `serve` is started with an empty state; the run ends when /metrics
+# (polled every 50 ms) counts 1,000 refreshes. Ideal: 1000 x 0.1 s / 50 = 2 s; target <= 1.5x.
+# Two runs, each with a fresh state. Also prints the time to the first refreshed feed, the
+# upstream's view (requests, mean and peak requests in flight) and completions per 0.5 s.
+#
+#   bash bench/serve-refresh.sh        # ~15 s after the release build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+feeds=${FEEDS:-1000}
+concurrency=${CONCURRENCY:-50}
+delay=${DELAY:-0.1}
+port=${PORT:-18950}
+runs=${RUNS:-2}
+
+# 1,000 listening sockets upstream and up to 1,000 pooled connections in serve.
+ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+cargo build --release --quiet
+bin="$root/target/release/pagefeed"
+helper="$root/bench/upstream.py"
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${upstream_pid:-}" ] && kill "$upstream_pid" 2>/dev/null || true
+  [ -n "${upstream_pid:-}" ] && wait "$upstream_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+python3 "$helper" serve --hosts "$feeds" --port "$port" --delay "$delay" \
+  --ready "$work/ready" --lifetime 600 >"$work/upstream.log" 2>&1 &
+upstream_pid=$!
+for _ in $(seq 300); do
+  [ -s "$work/ready" ] && break
+  kill -0 "$upstream_pid" 2>/dev/null || { echo "upstream failed:"; cat "$work/upstream.log"; exit 1; }
+  sleep 0.1
+done
+[ -s "$work/ready" ] || { echo "upstream did not start"; exit 1; }
+# Other work on the machine skews the figures: say how busy it was.
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "upstream: $(cat "$work/ready"), ${delay} s per response"
+
+ideal=$(python3 -c "print($feeds * $delay / $concurrency)")
+echo "refreshing $feeds feeds, concurrency $concurrency; ideal $feeds x $delay s / $concurrency = $ideal s"
+printf '%-4s %10s %10s %10s %7s %10s %10s %9s\n' \
+  run listen_s first_s all_s ratio up_mean up_peak failed
+
+for run in $(seq "$runs"); do
+  dir="$work/run$run"
+  mkdir -p "$dir"
+  python3 "$helper" config --feeds "$feeds" --port "$port" --concurrency "$concurrency" \
+    --refresh 1h >"$dir/bench.toml"
+  curl -sf --noproxy '*' -o /dev/null "http://127.0.0.1:$port/_reset"
+  python3 "$helper" drive --feeds "$feeds" --log "$dir/serve.log" --cwd "$dir" --timeout 120 \
+    -- "$bin" serve --config "$dir/bench.toml" >"$dir/report.json"
+  curl -sf --noproxy '*' "http://127.0.0.1:$port/_stats" >"$dir/upstream.json"
+  python3 - "$dir/report.json" "$dir/upstream.json" "$ideal" "$run" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+u = json.load(open(sys.argv[2]))
+ideal = float(sys.argv[3])
+run = sys.argv[4]
+ratio = f'{r["all_refreshed_s"] / ideal:7.2f}' if ideal > 0 else f'{"-":>7}'
+print(f'{run:<4} {r["listening_s"]:10.3f} {r["first_refreshed_s"]:10.3f} {r["all_refreshed_s"]:10.3f}'
+      f' {ratio} {u["mean_in_flight"]:10.1f} {u["peak_in_flight"]:10d}'
+      f' {r["outcomes"].get("failed", 0):9d}')
+PY
+done
+
+echo
+echo "listen_s: start -> 'listening' line; first_s / all_s: start -> first / all refreshes counted"
+echo "in /metrics; ratio = all_s / ideal; up_mean / up_peak: requests in flight at the upstream"
+echo "(time-weighted mean between its first request and last response, and peak)."
+for run in $(seq "$runs"); do
+  python3 - "$work/run$run/report.json" "$work/run$run/upstream.json" "$run" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+u = json.load(open(sys.argv[2]))
+lg = r.get("log", {})
+w0 = r["wall_start"]
+print(f'run {sys.argv[3]}: upstream {u["requests"]} requests on {u["connections"]} connections, '
+      f'first request at {u["first_request"] - w0:.3f} s, last response at {u["last_response"] - w0:.3f} s; '
+      f'log: {lg.get("refreshed_lines", 0)} "refreshed" lines, first at {lg.get("first_refreshed_s", 0):.3f} s, '
+      f'last at {lg.get("last_refreshed_s", 0):.3f} s, per-refresh seconds median {lg.get("refresh_seconds_median", 0):.3f} '
+      f'max {lg.get("refresh_seconds_max", 0):.3f}; serve exit {r["exit_code"]}')
+print(f'  CPU until all refreshed: serve {r["cpu_user_s"]:.2f} s user + {r["cpu_sys_s"]:.2f} s system, '
+      f'upstream {u["cpu_s"]:.2f} s; load average before the run {r["loadavg_before"]:.2f}')
+print(f'  refreshes completed per 0.5 s: {lg.get("completions_per_half_second", [])}')
+PY
+done
