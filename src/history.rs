@@ -507,9 +507,15 @@ mod tests {
         let s = h.merge("f", &items, instant(2_000_000), 3).expect("merge");
         assert_eq!(s.pruned, 0);
         let s = h.merge("f", &items, instant(2_000_100), 3).expect("merge");
-        assert_eq!((s.new, s.pruned), (0, 0), "nothing on the page comes back as new");
+        assert_eq!(
+            (s.new, s.pruned),
+            (0, 0),
+            "nothing on the page comes back as new"
+        );
         // ... once they are off the page, the oldest beyond `keep` go.
-        let s = h.merge("f", &items[4..], instant(2_000_200), 3).expect("merge");
+        let s = h
+            .merge("f", &items[4..], instant(2_000_200), 3)
+            .expect("merge");
         assert_eq!(s.pruned, 2);
         let left: Vec<_> = h
             .latest("f", 10)
