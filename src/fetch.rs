@@ -63,25 +63,38 @@ pub enum Fetched {
     NotModified,
 }
 
-/// A reusable fetcher: one HTTP client (connection pool) for a whole run.
+/// A reusable fetcher: one HTTP client (connection pool) for a whole run, built on the
+/// first HTTP fetch (loading the TLS roots costs milliseconds a run of local files need not pay).
 pub struct Fetcher {
-    client: reqwest::Client,
+    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    user_agent: String,
+    timeout: Duration,
     max_bytes: u64,
 }
 
 impl Fetcher {
     pub fn new(settings: &Settings) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(settings.user_agent.clone())
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .build()
-            .map_err(|e| FetchError::Client(e.to_string()))?;
         Ok(Fetcher {
-            client,
+            client: std::sync::OnceLock::new(),
+            user_agent: settings.user_agent.clone(),
+            timeout: settings.timeout,
             max_bytes: settings.max_page_bytes,
         })
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, FetchError> {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .user_agent(self.user_agent.clone())
+                    .timeout(self.timeout)
+                    .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+                    .redirect(reqwest::redirect::Policy::limited(10))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| FetchError::Client(e.clone()))
     }
 
     /// Fetch `source` unconditionally.
@@ -124,7 +137,7 @@ impl Fetcher {
         accept: &str,
     ) -> Result<Fetched, FetchError> {
         let mut req = self
-            .client
+            .client()?
             .get(url.clone())
             .header(reqwest::header::ACCEPT, accept);
         if let Some(v) = validators {
