@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::{json_items, json_str};
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -58,16 +60,6 @@ fn feed_files(out: &Path, name: &str) -> Vec<PathBuf> {
         .iter()
         .map(|ext| out.join(format!("{name}.{ext}")))
         .collect()
-}
-
-fn json_items(feed: &Value) -> &Vec<Value> {
-    feed["items"].as_array().expect("JSON Feed items array")
-}
-
-fn json_str<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{key}` is not a string in {v}"))
 }
 
 fn json_strings(v: &Value) -> Vec<String> {

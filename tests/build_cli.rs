@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{json_items, json_str};
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -198,16 +200,6 @@ fn assert_exit(run: &Run, code: i32) {
         "exit status\n--- stdout:\n{}\n--- stderr:\n{}",
         run.stdout, run.stderr
     );
-}
-
-fn json_items(feed: &Value) -> &Vec<Value> {
-    feed["items"].as_array().expect("JSON Feed items array")
-}
-
-fn json_str<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{key}` is not a string in {v}"))
 }
 
 fn json_authors(item: &Value) -> Vec<String> {

@@ -513,3 +513,15 @@ pub fn list_dir(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The `items` array of a JSON Feed.
+pub fn json_items(feed: &serde_json::Value) -> &Vec<serde_json::Value> {
+    feed["items"].as_array().expect("JSON Feed items array")
+}
+
+/// A string member of a JSON object; panics naming the key when it is missing.
+pub fn json_str<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{key}` is not a string in {v}"))
+}
