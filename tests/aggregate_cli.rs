@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{json_items, json_str};
+use common::{json_authors, json_items, json_str};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,13 +69,6 @@ fn json_strings(v: &Value) -> Vec<String> {
                 .map(|s| s.as_str().expect("string").to_string())
                 .collect()
         })
-        .unwrap_or_default()
-}
-
-fn json_authors(item: &Value) -> Vec<String> {
-    item["authors"]
-        .as_array()
-        .map(|a| a.iter().map(|p| json_str(p, "name").to_string()).collect())
         .unwrap_or_default()
 }
 

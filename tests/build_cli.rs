@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{json_items, json_str};
+use common::{json_authors, json_items, json_str};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -200,13 +200,6 @@ fn assert_exit(run: &Run, code: i32) {
         "exit status\n--- stdout:\n{}\n--- stderr:\n{}",
         run.stdout, run.stderr
     );
-}
-
-fn json_authors(item: &Value) -> Vec<String> {
-    item["authors"]
-        .as_array()
-        .map(|a| a.iter().map(|p| json_str(p, "name").to_string()).collect())
-        .unwrap_or_default()
 }
 
 fn json_date(item: &Value, key: &str) -> DateTime<FixedOffset> {

@@ -525,3 +525,11 @@ pub fn json_str<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
         .as_str()
         .unwrap_or_else(|| panic!("`{key}` is not a string in {v}"))
 }
+
+/// The author names of a JSON Feed item.
+pub fn json_authors(item: &serde_json::Value) -> Vec<String> {
+    item["authors"]
+        .as_array()
+        .map(|a| a.iter().map(|p| json_str(p, "name").to_string()).collect())
+        .unwrap_or_default()
+}
