@@ -239,6 +239,9 @@ pub struct FeedConfig {
     pub filters: Filters,
     /// `serve`: this feed's own schedule (else the default).
     pub refresh: Option<Schedule>,
+    /// Dates more than two days after the fetch are real (listings of upcoming events); by
+    /// default such a date is read as a mistake and the item is dated as an undated one.
+    pub future_dates: bool,
 }
 
 impl FeedConfig {
@@ -330,6 +333,8 @@ struct RawFeed {
     dedupe: Option<Spanned<String>>,
     title_prefix: Option<String>,
     refresh: Option<Spanned<String>>,
+    #[serde(default)]
+    future_dates: bool,
     items: Option<Spanned<RawItems>>,
 }
 
@@ -922,6 +927,7 @@ fn compile_feed(
         date_formats,
         max_items,
         formats,
+        future_dates: raw.future_dates,
     })
 }
 
