@@ -64,6 +64,7 @@ fn item(s: usize, i: usize) -> NewItem {
         image: None,
         published: Some(at(1_600_000_000 + (i * 3_600 + s * 37) as i64)),
         published_relative: false,
+        legacy_guid: None,
     }
 }
 
@@ -75,7 +76,16 @@ fn bench(c: &mut Criterion) {
     for s in 0..SOURCES {
         let items: Vec<NewItem> = (0..ITEMS).map(|i| item(s, i)).collect();
         history
-            .merge(&format!("s{s:03}"), &items, now, ITEMS * 10)
+            .merge(
+                &format!("s{s:03}"),
+                &items,
+                now,
+                &pagefeed::history::MergePolicy {
+                    keep: ITEMS * 10,
+                    time_zone: chrono_tz::Tz::UTC,
+                    future_dates: false,
+                },
+            )
             .expect("store");
     }
     let merged = cfg.feed("all").expect("merged feed");

@@ -16,8 +16,8 @@ use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
 use sha2::{Digest, Sha256};
 
 use crate::fetch::{FetchError, Fetched, Fetcher, Page};
-use crate::history::{History, HistoryError, PRUNE_FACTOR, SourceState, StoredMeta};
-use crate::item::{FeedMeta, Item, ItemSource, hex, stable_hash};
+use crate::history::{History, HistoryError, MergePolicy, PRUNE_FACTOR, SourceState, StoredMeta};
+use crate::item::{FeedMeta, Item, ItemSource, NewItem, hex, stable_hash};
 use crate::merge;
 use crate::output::{self, OutputError, RunLock};
 use crate::render::{self, RenderError};
@@ -442,11 +442,14 @@ pub fn refresh(
                     url: url.clone(),
                     source,
                 })?;
-            warnings = up
+            let mut up = up;
+            let mut w: Vec<String> = up
                 .warnings
                 .iter()
                 .map(|w| format!("feed {}: {w}", feed.name))
                 .collect();
+            drop_implausible_dates(feed, &mut up.items, now, &mut w);
+            warnings = w;
             let title = feed
                 .title
                 .clone()
@@ -471,7 +474,12 @@ pub fn refresh(
         }
         FeedKind::Merge { .. } => unreachable!("merged feeds are not fetched"),
     };
-    let stats = history.merge(&feed.name, &items, now, feed.max_items * PRUNE_FACTOR)?;
+    let policy = MergePolicy {
+        keep: feed.max_items.saturating_mul(PRUNE_FACTOR),
+        time_zone: feed.time_zone,
+        future_dates: feed.future_dates,
+    };
+    let stats = history.merge(&feed.name, &items, now, &policy)?;
     let fp = fingerprint(feed);
     history.save_source_state(
         &feed.name,
@@ -488,6 +496,42 @@ pub fn refresh(
         page_unchanged: false,
         warnings,
     })
+}
+
+/// Upstream items dated outside what feeds can carry, or (unless the feed sets
+/// `future_dates`) more than two days ahead, are dated as undated ones, with a warning.
+fn drop_implausible_dates(
+    feed: &FeedConfig,
+    items: &mut [NewItem],
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) {
+    let mut count = 0usize;
+    for it in items.iter_mut() {
+        let Some(p) = it.published else { continue };
+        if let Err(why) = crate::dates::sane(p, now, feed.future_dates) {
+            count += 1;
+            if count <= 3 {
+                warnings.push(format!(
+                    "feed {}: entry {}: its date {} {why}; it is dated as an undated entry",
+                    feed.name,
+                    it.title
+                        .as_deref()
+                        .or(it.link.as_deref())
+                        .unwrap_or(&it.guid),
+                    crate::dates::show(p),
+                ));
+            }
+            it.published = None;
+        }
+    }
+    if count > 3 {
+        warnings.push(format!(
+            "feed {}: {} more entries with implausible dates, dated as undated entries",
+            feed.name,
+            count - 3
+        ));
+    }
 }
 
 /// What reading a fetched page or feed into the history did.

@@ -45,6 +45,10 @@
 //! * A user format's `%Z` is matched against the zone abbreviations below (EST, CEST, …); an
 //!   unknown name is skipped and the time is read in the feed's zone.
 //! * Only the first few kilobytes of very long inputs are examined; parsing never panics.
+//! * Parsing reads what the text says; whether that is a date a feed may carry is [`sane`]'s
+//!   call: only instants from 1900 to the end of 2199 (every format and reader can write and
+//!   read those), and none more than two days after the fetch unless the feed lists upcoming
+//!   events (`future_dates`), since a reader would pin such an item above every other.
 
 use std::sync::LazyLock;
 
@@ -62,6 +66,63 @@ pub struct ParsedDate {
     pub instant: DateTime<Utc>,
     /// true when the value depended on the fetch time (relative forms like "3 hours ago", "yesterday", or a time-only "17:46"): the caller stores it once at first sight and never re-resolves it.
     pub relative: bool,
+}
+
+/// The first year a date may fall in.
+pub const FIRST_YEAR: i32 = 1900;
+/// The last year a date may fall in.
+pub const LAST_YEAR: i32 = 2199;
+/// How far after the fetch time a date may lie when the feed does not set `future_dates`.
+pub const FUTURE_SLACK_HOURS: i64 = 48;
+
+/// The earliest instant a feed carries: the start of [`FIRST_YEAR`].
+pub fn earliest() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1)
+        .map(|d| d.and_time(NaiveTime::MIN).and_utc())
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// The latest instant a feed carries: the last second of [`LAST_YEAR`].
+pub fn latest() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|d| d.and_utc())
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// Why a parsed instant is not taken as an item's date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Implausible {
+    #[error("is outside the years {FIRST_YEAR} to {LAST_YEAR}")]
+    OutOfRange,
+    #[error(
+        "is more than two days after the fetch (set `future_dates = true` on the feed if it lists upcoming events)"
+    )]
+    Future,
+}
+
+/// Whether `instant` may date an item fetched at `now`; see the module docs.
+pub fn sane(
+    instant: DateTime<Utc>,
+    now: DateTime<Utc>,
+    future_ok: bool,
+) -> Result<DateTime<Utc>, Implausible> {
+    if instant < earliest() || instant > latest() {
+        return Err(Implausible::OutOfRange);
+    }
+    if !future_ok
+        && let Some(horizon) =
+            TimeDelta::try_hours(FUTURE_SLACK_HOURS).and_then(|d| now.checked_add_signed(d))
+        && instant > horizon
+    {
+        return Err(Implausible::Future);
+    }
+    Ok(instant)
+}
+
+/// `instant` written for a message: RFC 3339 in UTC, for any year.
+pub fn show(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Longest input examined, in bytes; a date field longer than this is mostly noise.

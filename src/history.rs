@@ -6,6 +6,7 @@
 //! bumps `updated`, never the GUID) and its fields. Feeds are rendered from here, not from the
 //! page. Each feed's rows are written in one transaction, so a crash leaves the previous state.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS items (
     image TEXT,
     published INTEGER,
     published_relative INTEGER NOT NULL,
+    published_page INTEGER,
     updated INTEGER NOT NULL,
     first_seen INTEGER NOT NULL,
     last_seen INTEGER NOT NULL,
@@ -67,8 +69,11 @@ CREATE TABLE IF NOT EXISTS feeds (
     page_hash TEXT,
     meta TEXT
 );
-PRAGMA user_version = 1;
 ";
+
+/// The schema version this code writes. 2 added `items.published_page` (the date as the page
+/// gave it, beside the distinct instant published) and repaired instants no feed can carry.
+const VERSION: i64 = 2;
 
 /// What the history remembers of a feed's source between runs: the validators for a
 /// conditional request, a hash of the last page (with the config that read it), and the
@@ -131,6 +136,12 @@ impl History {
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(wrap)?;
+        if version < VERSION {
+            upgrade(&conn).map_err(wrap)?;
+        }
         Ok(History { conn, path: p })
     }
 
@@ -142,13 +153,21 @@ impl History {
     }
 
     /// Store the items of one successful fetch of `feed` at time `now`, page order kept, and
-    /// prune the history to `keep` items.
+    /// prune the history to `policy.keep` items.
+    ///
+    /// Every item gets an instant of its own, so that readers, which sort by date, show the
+    /// page's order even where the page gives one date to many entries: a new item (or one
+    /// whose page date changed) takes its page date, or for a date without a time of day seen
+    /// first on that very day in the feed's zone, the time it was first seen, and is moved on
+    /// by whole seconds past any instant the feed already uses, the lowest entry of the page
+    /// first. Stored instants never move again while the page's date stays the same, so an
+    /// unchanged feed renders to the same bytes.
     pub fn merge(
         &mut self,
         feed: &str,
         items: &[NewItem],
         now: DateTime<Utc>,
-        keep: usize,
+        policy: &MergePolicy,
     ) -> Result<MergeStats, HistoryError> {
         let path = self.path.clone();
         let wrap = |source| HistoryError::Sqlite {
@@ -158,56 +177,128 @@ impl History {
         let tx = self.conn.transaction().map_err(wrap)?;
         let mut stats = MergeStats::default();
         let now_s = now.timestamp();
+        let horizon = (!policy.future_dates)
+            .then(|| now_s.saturating_add(crate::dates::FUTURE_SLACK_HOURS.saturating_mul(3600)));
+        let sane = |t: i64| -> bool {
+            (crate::dates::earliest().timestamp()..=crate::dates::latest().timestamp()).contains(&t)
+                && horizon.is_none_or(|h| t <= h)
+        };
+        let mut rows: Vec<Row> = Vec::with_capacity(items.len());
         {
             let mut get = tx
                 .prepare_cached(
-                    "SELECT content_hash, published, published_relative, updated FROM items
-                     WHERE feed = ?1 AND guid = ?2",
+                    "SELECT content_hash, published, published_relative, updated, published_page
+                     FROM items WHERE feed = ?1 AND guid = ?2",
                 )
                 .map_err(wrap)?;
+            for it in items {
+                let mut guid = it.guid.as_str();
+                let mut old: Option<OldRow> = get
+                    .query_row(params![feed, guid], OldRow::read)
+                    .optional()
+                    .map_err(wrap)?;
+                if old.is_none()
+                    && let Some(legacy) = &it.legacy_guid
+                {
+                    old = get
+                        .query_row(params![feed, legacy], OldRow::read)
+                        .optional()
+                        .map_err(wrap)?;
+                    if old.is_some() {
+                        guid = legacy;
+                    }
+                }
+                let hash = it.content_hash();
+                let page = it.published.map(|d| d.timestamp()).filter(|t| sane(*t));
+                let mut row = Row {
+                    guid: guid.to_string(),
+                    hash,
+                    published: None,
+                    page,
+                    relative: it.published_relative,
+                    updated: now_s,
+                    assign: true,
+                    old_published: None,
+                };
+                match old {
+                    None => stats.new += 1,
+                    Some(o) => {
+                        row.old_published = o.published;
+                        let kept = o.published.filter(|t| sane(*t));
+                        // A date resolved against an earlier fetch stays; so does a date the
+                        // page no longer shows, and the instant given for an unchanged one.
+                        if kept.is_some()
+                            && (row.relative || row.page.is_none() || row.page == o.page)
+                        {
+                            row.published = kept;
+                            row.assign = false;
+                            if row.relative || row.page.is_none() {
+                                row.page = o.page;
+                                row.relative = o.relative;
+                            }
+                        }
+                        row.updated = if o.hash == row.hash {
+                            o.updated
+                        } else {
+                            stats.changed += 1;
+                            now_s.max(o.updated)
+                        };
+                    }
+                }
+                rows.push(row);
+            }
+        }
+        if rows.iter().any(|r| r.assign) {
+            let mut used: HashMap<i64, usize> = HashMap::new();
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "SELECT published FROM items WHERE feed = ?1 AND published IS NOT NULL",
+                    )
+                    .map_err(wrap)?;
+                let all = st
+                    .query_map(params![feed], |r| r.get::<_, i64>(0))
+                    .map_err(wrap)?;
+                for t in all {
+                    *used.entry(t.map_err(wrap)?).or_default() += 1;
+                }
+            }
+            // Instants about to be replaced are free again.
+            for r in rows.iter().filter(|r| r.assign) {
+                if let Some(t) = r.old_published
+                    && let Some(n) = used.get_mut(&t)
+                {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            for r in rows.iter_mut().rev().filter(|r| r.assign) {
+                let mut t = first_instant(r.page, now, policy.time_zone);
+                while used.get(&t).is_some_and(|n| *n > 0) {
+                    t = t.saturating_add(1);
+                }
+                *used.entry(t).or_default() += 1;
+                r.published = Some(t);
+                if r.old_published.is_none() {
+                    // A new item was last updated when it was published.
+                    r.updated = t;
+                }
+            }
+        }
+        {
             let mut put = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO items (feed, guid, permalink, title, link, summary,
                         summary_html, authors, categories, image, published, published_relative,
-                        updated, first_seen, last_seen, position, content_hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                        coalesce((SELECT first_seen FROM items WHERE feed = ?1 AND guid = ?2), ?14),
-                        ?14, ?15, ?16)",
+                        published_page, updated, first_seen, last_seen, position, content_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                        coalesce((SELECT first_seen FROM items WHERE feed = ?1 AND guid = ?2), ?15),
+                        ?15, ?16, ?17)",
                 )
                 .map_err(wrap)?;
-            for (pos, it) in items.iter().enumerate() {
-                let old: Option<(String, Option<i64>, bool, i64)> = get
-                    .query_row(params![feed, it.guid], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                    })
-                    .optional()
-                    .map_err(wrap)?;
-                let hash = it.content_hash();
-                let mut published = it.published.map(|d| d.timestamp());
-                let mut relative = it.published_relative;
-                let updated = match &old {
-                    None => {
-                        stats.new += 1;
-                        published.unwrap_or(now_s)
-                    }
-                    Some((old_hash, old_pub, old_rel, old_updated)) => {
-                        // A date resolved against an earlier fetch stays; so does a date the
-                        // page no longer shows.
-                        if old_pub.is_some() && (relative || published.is_none()) {
-                            published = *old_pub;
-                            relative = *old_rel;
-                        }
-                        if *old_hash == hash {
-                            *old_updated
-                        } else {
-                            stats.changed += 1;
-                            now_s.max(*old_updated)
-                        }
-                    }
-                };
+            for (pos, (it, row)) in items.iter().zip(&rows).enumerate() {
                 put.execute(params![
                     feed,
-                    it.guid,
+                    row.guid,
                     it.permalink,
                     it.title,
                     it.link,
@@ -216,12 +307,13 @@ impl History {
                     join_list(&it.authors),
                     join_list(&it.categories),
                     it.image,
-                    published,
-                    relative,
-                    updated,
+                    row.published,
+                    row.relative,
+                    row.page,
+                    row.updated,
                     now_s,
-                    pos as i64,
-                    hash,
+                    i64::try_from(pos).unwrap_or(i64::MAX),
+                    row.hash,
                 ])
                 .map_err(wrap)?;
             }
@@ -234,7 +326,7 @@ impl History {
                     SELECT guid FROM items WHERE feed = ?1
                     ORDER BY coalesce(published, first_seen) DESC, last_seen DESC, position
                     LIMIT ?2)",
-                params![feed, keep as i64, now_s],
+                params![feed, i64::try_from(policy.keep).unwrap_or(i64::MAX), now_s],
             )
             .map_err(wrap)?;
         tx.execute(
@@ -361,7 +453,7 @@ impl History {
                 params![feed],
                 |r| r.get::<_, i64>(0),
             )
-            .map(|n| n as usize)
+            .map(|n| usize::try_from(n).unwrap_or(0))
             .map_err(|e| self.err(e))
     }
 
@@ -378,23 +470,26 @@ impl History {
             )
             .map_err(|e| self.err(e))?;
         let rows = st
-            .query_map(params![feed, limit as i64], |r| {
-                Ok(Item {
-                    guid: r.get(0)?,
-                    permalink: r.get(1)?,
-                    title: r.get(2)?,
-                    link: r.get(3)?,
-                    summary: r.get(4)?,
-                    summary_html: r.get(5)?,
-                    authors: split_list(&r.get::<_, String>(6)?),
-                    categories: split_list(&r.get::<_, String>(7)?),
-                    image: r.get(8)?,
-                    published: r.get::<_, Option<i64>>(9)?.map(instant),
-                    updated: instant(r.get(10)?),
-                    first_seen: instant(r.get(11)?),
-                    source: None,
-                })
-            })
+            .query_map(
+                params![feed, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok(Item {
+                        guid: r.get(0)?,
+                        permalink: r.get(1)?,
+                        title: r.get(2)?,
+                        link: r.get(3)?,
+                        summary: r.get(4)?,
+                        summary_html: r.get(5)?,
+                        authors: split_list(&r.get::<_, String>(6)?),
+                        categories: split_list(&r.get::<_, String>(7)?),
+                        image: r.get(8)?,
+                        published: r.get::<_, Option<i64>>(9)?.map(instant),
+                        updated: instant(r.get(10)?),
+                        first_seen: instant(r.get(11)?),
+                        source: None,
+                    })
+                },
+            )
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
@@ -404,6 +499,100 @@ fn instant(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// How [`History::merge`] treats one feed's items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergePolicy {
+    /// Items beyond this many (the oldest, and not on the page) are deleted.
+    pub keep: usize,
+    /// The feed's zone: a date without a time of day is a day there.
+    pub time_zone: chrono_tz::Tz,
+    /// Dates more than two days after the fetch are kept (`future_dates`).
+    pub future_dates: bool,
+}
+
+/// A stored item as `merge` needs it.
+struct OldRow {
+    hash: String,
+    published: Option<i64>,
+    relative: bool,
+    updated: i64,
+    page: Option<i64>,
+}
+
+impl OldRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<OldRow> {
+        Ok(OldRow {
+            hash: r.get(0)?,
+            published: r.get(1)?,
+            relative: r.get(2)?,
+            updated: r.get(3)?,
+            page: r.get(4)?,
+        })
+    }
+}
+
+/// An item of the page as `merge` will write it.
+struct Row {
+    guid: String,
+    hash: String,
+    published: Option<i64>,
+    /// The date as the page gave it.
+    page: Option<i64>,
+    relative: bool,
+    updated: i64,
+    /// `published` is to be chosen (a new item, or its page date changed).
+    assign: bool,
+    old_published: Option<i64>,
+}
+
+/// The instant a new item starts from: its page date, else when it was first seen (`now`);
+/// a date at midnight (a date without a time of day) on the day of `now` in `tz` takes `now`.
+fn first_instant(page: Option<i64>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> i64 {
+    let Some(t) = page else {
+        return now.timestamp();
+    };
+    let local = instant(t).with_timezone(&tz);
+    let midnight = local.time() == chrono::NaiveTime::MIN;
+    if midnight && local.date_naive() == now.with_timezone(&tz).date_naive() && t <= now.timestamp()
+    {
+        return now.timestamp();
+    }
+    t
+}
+
+/// Brings a state database written by an older version up to [`VERSION`].
+fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    let has_page = conn
+        .prepare("SELECT 1 FROM pragma_table_info('items') WHERE name = 'published_page'")?
+        .exists([])?;
+    let (lo, hi) = (
+        crate::dates::earliest().timestamp(),
+        crate::dates::latest().timestamp(),
+    );
+    let mut sql = String::from("BEGIN;");
+    if !has_page {
+        sql.push_str(
+            "ALTER TABLE items ADD COLUMN published_page INTEGER;
+             UPDATE items SET published_page = published WHERE published_relative = 0;",
+        );
+    }
+    // Instants no feed can carry (an item dated in the year 9999 made every later build fail)
+    // are repaired: such an item is dated as an undated one.
+    sql.push_str(&format!(
+        "UPDATE items SET published = NULL, published_page = NULL
+            WHERE published NOT BETWEEN {lo} AND {hi};
+         UPDATE items SET published_page = NULL WHERE published_page NOT BETWEEN {lo} AND {hi};
+         UPDATE items SET updated = max({lo}, min({hi}, updated)),
+            first_seen = max({lo}, min({hi}, first_seen)),
+            last_seen = max({lo}, min({hi}, last_seen))
+            WHERE updated NOT BETWEEN {lo} AND {hi} OR first_seen NOT BETWEEN {lo} AND {hi}
+               OR last_seen NOT BETWEEN {lo} AND {hi};
+         PRAGMA user_version = {VERSION};
+         COMMIT;"
+    ));
+    conn.execute_batch(&sql)
 }
 
 /// Lists (authors, categories) are stored as one text joined by U+001F (the unit
@@ -447,6 +636,15 @@ mod tests {
             image: None,
             published: published.map(instant),
             published_relative: relative,
+            legacy_guid: None,
+        }
+    }
+
+    fn keep(n: usize) -> MergePolicy {
+        MergePolicy {
+            keep: n,
+            time_zone: chrono_tz::Tz::UTC,
+            future_dates: false,
         }
     }
 
@@ -464,7 +662,7 @@ mod tests {
                     item("https://x/2", "Two", Some(t1.timestamp() - 60), true),
                 ],
                 t1,
-                100,
+                &keep(100),
             )
             .expect("merge");
         assert_eq!((s.new, s.changed), (2, 0));
@@ -478,7 +676,7 @@ mod tests {
                     item("https://x/3", "Three", None, false),
                 ],
                 t2,
-                100,
+                &keep(100),
             )
             .expect("merge");
         assert_eq!((s.new, s.changed), (1, 1));
@@ -504,9 +702,13 @@ mod tests {
             .map(|i| item(&format!("g{i}"), "t", Some(1_000_000 + i), false))
             .collect();
         // A page longer than the history keeps: nothing on it is pruned ...
-        let s = h.merge("f", &items, instant(2_000_000), 3).expect("merge");
+        let s = h
+            .merge("f", &items, instant(2_000_000), &keep(3))
+            .expect("merge");
         assert_eq!(s.pruned, 0);
-        let s = h.merge("f", &items, instant(2_000_100), 3).expect("merge");
+        let s = h
+            .merge("f", &items, instant(2_000_100), &keep(3))
+            .expect("merge");
         assert_eq!(
             (s.new, s.pruned),
             (0, 0),
@@ -514,7 +716,7 @@ mod tests {
         );
         // ... once they are off the page, the oldest beyond `keep` go.
         let s = h
-            .merge("f", &items[4..], instant(2_000_200), 3)
+            .merge("f", &items[4..], instant(2_000_200), &keep(3))
             .expect("merge");
         assert_eq!(s.pruned, 2);
         let left: Vec<_> = h

@@ -26,6 +26,10 @@ pub struct NewItem {
     /// `published` was resolved against the fetch time ("3 hours ago", "17:46"): the first
     /// value seen is kept forever.
     pub published_relative: bool,
+    /// A GUID an older pagefeed gave the same entry (`pagefeed:` + hash, before GUIDs took a
+    /// registered URI scheme). When the history holds the item under it, it keeps it, so
+    /// readers never see the entry again as new.
+    pub legacy_guid: Option<String>,
 }
 
 impl NewItem {
@@ -136,6 +140,42 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+/// A GUID for an entry that has neither a GUID nor a link, from `parts` (its title, date
+/// text, ...): a `urn:uuid:` (RFC 9562 version 8, stable: the same parts always give the same
+/// id), and the `pagefeed:` form versions before 0.2 used for the same parts.
+pub fn invented_guid(parts: &[&str]) -> (String, String) {
+    let hash = stable_hash(parts);
+    let legacy = format!("pagefeed:{}", hash.get(..32).unwrap_or(&hash));
+    (uuid_urn(&hash), legacy)
+}
+
+/// A `urn:uuid:` from the first 32 hex digits of `hex_hash`, with the version (8) and variant
+/// bits set, so it is a well-formed UUID.
+pub fn uuid_urn(hex_hash: &str) -> String {
+    let mut hexs: Vec<char> = hex_hash
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(32)
+        .collect();
+    hexs.resize(32, '0');
+    hexs[12] = '8';
+    hexs[16] = match hexs[16].to_digit(16).unwrap_or(0) & 0x3 {
+        0 => '8',
+        1 => '9',
+        2 => 'a',
+        _ => 'b',
+    };
+    let s: String = hexs.into_iter().collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &s[0..8],
+        &s[8..12],
+        &s[12..16],
+        &s[16..20],
+        &s[20..32]
+    )
 }
 
 /// A stable hex SHA-256 of `parts` (length-prefixed, so ("ab","c") != ("a","bc")).

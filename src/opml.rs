@@ -156,6 +156,7 @@ pub fn export(title: &str, feeds: &[OpmlFeed]) -> String {
 /// In attributes, tab and line breaks become character references so they survive
 /// attribute-value normalisation.
 fn escape(s: &str, attr: bool) -> String {
+    use crate::render::clean::is_xml_char;
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -172,11 +173,6 @@ fn escape(s: &str, attr: bool) -> String {
         }
     }
     out
-}
-
-/// Whether XML 1.0 allows `c` in a document.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use url::Url;
 use crate::config::{FeedConfig, ItemRules, Source};
 use crate::extract::{self, Extraction};
 use crate::fetch::Page;
-use crate::item::{NewItem, stable_hash};
+use crate::item::{NewItem, invented_guid};
 use crate::{dates, decode, links, sanitize};
 
 /// Why a page yielded no feed.
@@ -100,21 +100,24 @@ pub fn scrape(
     let mut date_memo: std::collections::HashMap<String, Option<dates::ParsedDate>> =
         std::collections::HashMap::new();
     let mut bad_dates = 0usize;
+    let mut implausible_dates = 0usize;
     let entries = std::mem::take(&mut extraction.entries);
     for (n, e) in entries.into_iter().enumerate() {
         let link = e.link.as_deref().and_then(|l| links::resolve(&base, l));
         if e.title.is_none() && link.is_none() {
             continue;
         }
+        let mut legacy_guid = None;
         let (guid, permalink) = match (&e.guid, &link) {
             (Some(g), _) => (g.clone(), false),
             (None, Some(l)) => (l.clone(), true),
             (None, None) => {
-                let hash = stable_hash(&[
+                let (guid, legacy) = invented_guid(&[
                     e.title.as_deref().unwrap_or(""),
                     e.date.as_deref().unwrap_or(""),
                 ]);
-                (format!("pagefeed:{}", &hash[..32]), false)
+                legacy_guid = Some(legacy);
+                (guid, false)
             }
         };
         if !seen.insert(guid.clone()) {
@@ -130,19 +133,37 @@ pub fn scrape(
                     p
                 }
             };
-            if p.is_none() {
-                bad_dates += 1;
-                if bad_dates <= 3 {
-                    out.warnings.push(format!(
-                        "feed {}: entry {} ({}): cannot read the date `{}`; it is dated by when it was first seen (add a date_format to the feed to read it)",
-                        feed.name,
-                        n + 1,
-                        e.title.as_deref().or(link.as_deref()).unwrap_or("untitled"),
-                        text
-                    ));
+            let label = || e.title.as_deref().or(link.as_deref()).unwrap_or("untitled");
+            match p.map(|p| (p, dates::sane(p.instant, now, feed.future_dates))) {
+                Some((p, Ok(_))) => Some(p),
+                Some((p, Err(why))) => {
+                    implausible_dates += 1;
+                    if implausible_dates <= 3 {
+                        out.warnings.push(format!(
+                            "feed {}: entry {} ({}): the date `{}` reads as {}, which {why}; it is dated as an undated entry",
+                            feed.name,
+                            n + 1,
+                            label(),
+                            text,
+                            dates::show(p.instant),
+                        ));
+                    }
+                    None
+                }
+                None => {
+                    bad_dates += 1;
+                    if bad_dates <= 3 {
+                        out.warnings.push(format!(
+                            "feed {}: entry {} ({}): cannot read the date `{}`; it is dated by when it was first seen (add a date_format to the feed to read it)",
+                            feed.name,
+                            n + 1,
+                            label(),
+                            text
+                        ));
+                    }
+                    None
                 }
             }
-            p
         });
         let summary = e.summary.as_deref().map(|s| {
             if rules.summary.as_ref().is_some_and(|f| f.html) {
@@ -163,8 +184,16 @@ pub fn scrape(
             image: e.image.as_deref().and_then(|i| links::resolve(&base, i)),
             published: parsed.map(|p| p.instant),
             published_relative: parsed.is_some_and(|p| p.relative),
+            legacy_guid,
         });
         out.date_texts.push(e.date);
+    }
+    if implausible_dates > 3 {
+        out.warnings.push(format!(
+            "feed {}: {} more entries with implausible dates, dated as undated entries",
+            feed.name,
+            implausible_dates - 3
+        ));
     }
     if bad_dates > 3 {
         out.warnings.push(format!(

@@ -31,8 +31,8 @@
 //! exactly as written apart from surrounding whitespace. feed-rs invents an id when there is
 //! none (a hash of link and title, or a random UUID); its id generator is replaced by one that
 //! returns a marker, so a missing id is detected and replaced by pagefeed's own rule, the same
-//! as for scraped pages: the item's absolute link, else `pagefeed:` and a stable hash of
-//! title and date.
+//! as for scraped pages: the item's absolute link, else a `urn:uuid:` made from a stable hash
+//! of title and date (older versions wrote `pagefeed:` and the hash; the history keeps those).
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -48,7 +48,7 @@ use url::Url;
 
 use crate::extract::collapse;
 use crate::fetch::Page;
-use crate::item::{NewItem, stable_hash};
+use crate::item::{NewItem, invented_guid};
 use crate::{dates, links, sanitize};
 
 /// The channel-level facts of an upstream feed.
@@ -636,6 +636,7 @@ fn convert(
         return None;
     }
     let published = entry.published.or(entry.updated);
+    let mut legacy_guid = None;
     let (guid, permalink) = match (original, &link) {
         (Some(g), _) => {
             let same = absolute_web(&g).is_some_and(|a| Some(&a) == link.as_ref());
@@ -649,8 +650,9 @@ fn convert(
             } else {
                 ""
             };
-            let hash = stable_hash(&[title.as_deref().unwrap_or(""), &date, body]);
-            (format!("pagefeed:{}", &hash[..32]), false)
+            let (guid, legacy) = invented_guid(&[title.as_deref().unwrap_or(""), &date, body]);
+            legacy_guid = Some(legacy);
+            (guid, false)
         }
     };
     Some(NewItem {
@@ -665,6 +667,7 @@ fn convert(
         image: image_of(entry, kind, raw, base),
         published,
         published_relative: false,
+        legacy_guid,
     })
 }
 
@@ -1956,7 +1959,14 @@ mod tests {
         assert!(c.permalink);
 
         let d = &up.items[3];
-        assert!(d.guid.starts_with("pagefeed:"), "{}", d.guid);
+        assert!(d.guid.starts_with("urn:uuid:"), "{}", d.guid);
+        assert!(
+            d.legacy_guid
+                .as_deref()
+                .is_some_and(|g| g.starts_with("pagefeed:")),
+            "{:?}",
+            d.legacy_guid
+        );
         assert_eq!(d.title, None);
         assert_eq!(d.link, None);
         assert_eq!(
@@ -2339,7 +2349,7 @@ mod tests {
         let guids: Vec<&str> = up.items.iter().map(|i| i.guid.as_str()).collect();
         assert_eq!(guids.len(), 4, "{guids:?}");
         assert_eq!(guids[0], "https://example.org/a");
-        assert!(guids[1].starts_with("pagefeed:"), "{guids:?}");
+        assert!(guids[1].starts_with("urn:uuid:"), "{guids:?}");
         assert_eq!(guids[2], "x");
         assert_eq!(up.items[2].title.as_deref(), Some("First x"));
         assert_eq!(guids[3], "y");

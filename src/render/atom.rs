@@ -7,7 +7,7 @@ use atom_syndication::{
 use chrono::{DateTime, Utc};
 
 use super::{GENERATOR, GENERATOR_URI, RenderError, display_title, feed_updated, image_type};
-use crate::item::{FeedMeta, Item, stable_hash};
+use crate::item::{FeedMeta, Item, stable_hash, uuid_urn};
 
 pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderError> {
     let fixed =
@@ -137,25 +137,7 @@ pub fn atom_id(guid: &str) -> String {
     if url::Url::parse(guid).is_ok() && !guid.chars().any(char::is_whitespace) {
         return guid.to_string();
     }
-    let h = stable_hash(&["pagefeed-guid", guid]);
-    let mut hexs: Vec<char> = h.chars().take(32).collect();
-    // RFC 9562 version 8 (custom) and variant bits, so it is a well-formed UUID.
-    hexs[12] = '8';
-    hexs[16] = match hexs[16].to_digit(16).unwrap_or(0) & 0x3 {
-        0 => '8',
-        1 => '9',
-        2 => 'a',
-        _ => 'b',
-    };
-    let s: String = hexs.into_iter().collect();
-    format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
-        &s[0..8],
-        &s[8..12],
-        &s[12..16],
-        &s[16..20],
-        &s[20..32]
-    )
+    uuid_urn(&stable_hash(&["pagefeed-guid", guid]))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! lets `build` leave unchanged files untouched and `serve` hand out stable ETags.
 
 mod atom;
+pub mod clean;
 mod json;
 mod rss;
 
@@ -13,9 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Format;
 use crate::item::{FeedMeta, Item};
 
-pub use self::atom::{atom_id, feed_id, render_atom};
-pub use self::json::render_json;
-pub use self::rss::render_rss;
+pub use self::atom::{atom_id, feed_id};
 
 pub const GENERATOR: &str = "pagefeed";
 pub const GENERATOR_URI: &str = "https://github.com/pagefeed/pagefeed";
@@ -29,12 +28,15 @@ pub enum RenderError {
     },
 }
 
-/// Render `items` in `format`.
+/// Render `items` in `format`. Text XML cannot hold and dates no format can write are
+/// cleaned here first ([`clean`]), whatever the items' origin.
 pub fn render(format: Format, meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderError> {
+    let meta = clean::meta(meta);
+    let items = clean::items(items);
     match format {
-        Format::Rss => render_rss(meta, items),
-        Format::Atom => render_atom(meta, items),
-        Format::Json => render_json(meta, items),
+        Format::Rss => rss::render_rss(&meta, &items),
+        Format::Atom => atom::render_atom(&meta, &items),
+        Format::Json => json::render_json(&meta, &items),
     }
 }
 
