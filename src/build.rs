@@ -136,6 +136,10 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
             p.display()
         );
     })?;
+    // A build killed while writing left its temporary files; nobody else writes them now.
+    for name in output::remove_stale_temp_files(&opts.out_dir) {
+        tracing::info!(file = %name, "removed a temporary file a killed run left behind");
+    }
     let mut history = History::open(&state)?;
     let fetcher = Arc::new(Fetcher::new(&config.settings)?);
     let (fetched_feeds, merged_feeds): (Vec<&FeedConfig>, Vec<&FeedConfig>) =

@@ -1002,6 +1002,46 @@ mod tests {
     }
 
     #[test]
+    fn sane_dates_lie_in_the_window_and_not_far_ahead() {
+        let now = now();
+        assert_eq!(sane(now, now, false), Ok(now));
+        let ahead = now + TimeDelta::hours(47);
+        assert_eq!(sane(ahead, now, false), Ok(ahead));
+        let far = now + TimeDelta::hours(49);
+        assert_eq!(sane(far, now, false), Err(Implausible::Future));
+        assert_eq!(sane(far, now, true), Ok(far));
+        assert_eq!(sane(earliest(), now, false), Ok(earliest()));
+        assert_eq!(sane(latest(), now, true), Ok(latest()));
+        for bad in [
+            earliest() - TimeDelta::seconds(1),
+            latest() + TimeDelta::seconds(1),
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::MIN_UTC,
+        ] {
+            assert_eq!(
+                sane(bad, now, true),
+                Err(Implausible::OutOfRange),
+                "{bad:?}"
+            );
+        }
+        assert!(!show(DateTime::<Utc>::MAX_UTC).is_empty());
+        // Parsing still reads such dates; `sane` is the caller's filter.
+        let y9999 = parse_date("9999-12-31T23:59:59Z", &[], Tz::UTC, now).map(|p| p.instant);
+        assert_eq!(
+            y9999.map(|d| sane(d, now, true)),
+            Some(Err(Implausible::OutOfRange))
+        );
+        assert!(
+            parse_date("3000 years ago", &[], Tz::UTC, now)
+                .is_none_or(|p| sane(p.instant, now, false).is_err())
+        );
+        assert!(
+            parse_date("99999999999999", &["%s".to_string()], Tz::UTC, now)
+                .is_none_or(|p| sane(p.instant, now, false).is_err())
+        );
+    }
+
+    #[test]
     fn rfc3339_and_iso() {
         abs("2020-10-15T17:46:00+09:00", UTC, "2020-10-15T08:46:00Z");
         abs("2020-10-15T17:46:00Z", UTC, "2020-10-15T17:46:00Z");

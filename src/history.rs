@@ -237,11 +237,14 @@ impl History {
                                 row.relative = o.relative;
                             }
                         }
+                        // An update time no feed may carry (written by an older version
+                        // from an impossible date) is replaced by this fetch.
+                        let old_updated = if sane(o.updated) { o.updated } else { now_s };
                         row.updated = if o.hash == row.hash {
-                            o.updated
+                            old_updated
                         } else {
                             stats.changed += 1;
-                            now_s.max(o.updated)
+                            now_s.max(old_updated)
                         };
                     }
                 }
@@ -584,11 +587,11 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
         "UPDATE items SET published = NULL, published_page = NULL
             WHERE published NOT BETWEEN {lo} AND {hi};
          UPDATE items SET published_page = NULL WHERE published_page NOT BETWEEN {lo} AND {hi};
-         UPDATE items SET updated = max({lo}, min({hi}, updated)),
-            first_seen = max({lo}, min({hi}, first_seen)),
+         UPDATE items SET first_seen = max({lo}, min({hi}, first_seen)),
             last_seen = max({lo}, min({hi}, last_seen))
-            WHERE updated NOT BETWEEN {lo} AND {hi} OR first_seen NOT BETWEEN {lo} AND {hi}
-               OR last_seen NOT BETWEEN {lo} AND {hi};
+            WHERE first_seen NOT BETWEEN {lo} AND {hi} OR last_seen NOT BETWEEN {lo} AND {hi};
+         UPDATE items SET updated = coalesce(published, first_seen)
+            WHERE updated NOT BETWEEN {lo} AND {hi};
          PRAGMA user_version = {VERSION};
          COMMIT;"
     ));
@@ -692,6 +695,73 @@ mod tests {
         assert_eq!(items[1].updated, t2, "changed title bumps updated");
         assert_eq!(items[1].first_seen, t1);
         assert_eq!(items[2].title.as_deref(), Some("One"));
+    }
+
+    #[test]
+    fn shared_dates_become_distinct_instants_in_page_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut h = History::open(&dir.path().join("s.db")).expect("open");
+        let day = 1_600_000_000 - 1_600_000_000 % 86_400; // a UTC midnight
+        let now = instant(day + 5 * 86_400 + 3_600);
+        let items: Vec<_> = (0..3)
+            .map(|i| item(&format!("g{i}"), "t", Some(day), false))
+            .collect();
+        h.merge("f", &items, now, &keep(100)).expect("merge");
+        let dates: Vec<_> = h
+            .latest("f", 10)
+            .expect("latest")
+            .iter()
+            .map(|i| (i.guid.clone(), i.date().timestamp()))
+            .collect();
+        assert_eq!(
+            dates,
+            [
+                ("g0".to_string(), day + 2),
+                ("g1".to_string(), day + 1),
+                ("g2".to_string(), day)
+            ]
+        );
+        // The same page again: nothing moves.
+        h.merge("f", &items, now, &keep(100)).expect("merge");
+        let again: Vec<_> = h
+            .latest("f", 10)
+            .expect("latest")
+            .iter()
+            .map(|i| (i.guid.clone(), i.date().timestamp()))
+            .collect();
+        assert_eq!(again, dates);
+        // Seen first on its own day, a date without a time takes the time of first sight.
+        let today = instant(day + 5 * 86_400);
+        h.merge(
+            "f",
+            &[item("g9", "t", Some(today.timestamp()), false)],
+            now,
+            &keep(100),
+        )
+        .expect("merge");
+        assert_eq!(h.latest("f", 1).expect("latest")[0].date(), now);
+    }
+
+    #[test]
+    fn a_stored_date_past_the_horizon_heals() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut h = History::open(&dir.path().join("s.db")).expect("open");
+        let now = instant(1_600_000_000);
+        let far = 1_700_000_000;
+        let events = MergePolicy {
+            future_dates: true,
+            ..keep(100)
+        };
+        h.merge("f", &[item("g", "t", Some(far), false)], now, &events)
+            .expect("merge");
+        assert_eq!(h.latest("f", 1).expect("latest")[0].date().timestamp(), far);
+        // Without `future_dates`, the page's date is no date: the item is dated by this fetch.
+        let later = instant(1_600_000_100);
+        h.merge("f", &[item("g", "t", Some(far), false)], later, &keep(100))
+            .expect("merge");
+        let it = &h.latest("f", 1).expect("latest")[0];
+        assert_eq!(it.date(), later);
+        assert!(it.updated <= later);
     }
 
     #[test]

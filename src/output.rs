@@ -49,7 +49,7 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, OutputError> 
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(temp_name(&file_name, std::process::id()));
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -61,6 +61,53 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, OutputError> 
     }
     result.map_err(err)?;
     Ok(true)
+}
+
+/// The temporary file a write to `file_name` goes through: `.NAME.PID.tmp`.
+fn temp_name(file_name: &str, pid: u32) -> String {
+    format!(".{file_name}.{pid}.tmp")
+}
+
+/// Whether `name` is a temporary file of [`write_if_changed`] for a feed file
+/// (`.NAME.rss.PID.tmp`, `.atom`, `.json`), and nothing else.
+fn is_temp_name(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((file, pid)) = inner.rsplit_once('.') else {
+        return false;
+    };
+    let Some((feed, ext)) = file.rsplit_once('.') else {
+        return false;
+    };
+    !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && matches!(ext, "rss" | "atom" | "json")
+        && !feed.is_empty()
+        && feed
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Remove the temporary files a killed run left in `dir` (only pagefeed's own, by their
+/// name). Call it while holding the [`RunLock`], so no other run is writing them. Returns
+/// the names removed; a folder that does not exist yet has none.
+pub fn remove_stale_temp_files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_temp_name(&name)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    removed
 }
 
 /// An exclusive lock on the state, held for a whole run; released on drop.
@@ -136,6 +183,45 @@ mod tests {
             .expect("dir")
             .count();
         assert_eq!(leftovers, 1, "no temporary files left");
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let names = [
+            ".news.rss.4242.tmp",
+            ".news-2.atom.17.tmp",
+            ".a_b.json.1.tmp",
+            // Not ours: kept.
+            ".news.rss.tmp",
+            ".news.html.12.tmp",
+            "news.rss.12.tmp",
+            ".News.rss.12.tmp",
+            ".news.rss.12x.tmp",
+            ".pagefeed.toml.import-12-0.tmp",
+            "news.rss",
+        ];
+        for n in names {
+            std::fs::write(dir.path().join(n), b"x").expect("write");
+        }
+        assert_eq!(temp_name("news.rss", 4242), ".news.rss.4242.tmp");
+        let removed = remove_stale_temp_files(dir.path());
+        assert_eq!(
+            removed,
+            [
+                ".a_b.json.1.tmp",
+                ".news-2.atom.17.tmp",
+                ".news.rss.4242.tmp"
+            ]
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), names.len() - 3, "{left:?}");
+        assert!(remove_stale_temp_files(&dir.path().join("missing")).is_empty());
     }
 
     #[test]

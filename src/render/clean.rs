@@ -33,7 +33,13 @@ pub fn xml_text(s: &str) -> Cow<'_, str> {
     if !s.chars().any(unwanted) {
         return Cow::Borrowed(s);
     }
-    Cow::Owned(s.chars().filter(|c| !unwanted(*c)).collect())
+    let out: String = s.chars().filter(|c| !unwanted(*c)).collect();
+    // Text that was trimmed stays trimmed ("and \u{1F}" is "and", not "and ").
+    if s.trim() == s {
+        Cow::Owned(out.trim().to_string())
+    } else {
+        Cow::Owned(out)
+    }
 }
 
 /// HTML `s` without those characters, raw or written as numeric character references
@@ -246,9 +252,11 @@ mod tests {
         assert_eq!(xml_text("a\u{1}b\u{8}c\u{B}\u{C}d\u{1F}"), "abcd");
         assert_eq!(xml_text("x\u{FFFE}\u{FFFF}y\u{0}"), "xy");
         assert_eq!(xml_text("tab\there\nline\r"), "tab\there\nline\r");
+        assert_eq!(xml_text("trimmed \u{1F}"), "trimmed");
+        assert_eq!(xml_text(" kept \u{1F}"), " kept ");
         assert_eq!(
-            xml_text("\u{7F}\u{80}\u{85}\u{9F}\u{FDD0}\u{1FFFE}"),
-            "\u{85}"
+            xml_text("a\u{7F}\u{80}\u{85}\u{9F}\u{FDD0}\u{1FFFE}b"),
+            "a\u{85}b"
         );
     }
 
