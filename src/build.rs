@@ -210,7 +210,7 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     }
     // Merged feeds after all their sources, innermost first.
     let now = Utc::now().trunc_subsecs(0);
-    for feed in merge_order(config, &merged_feeds) {
+    for feed in merge_order(&merged_feeds) {
         let ctx = RunContext {
             config,
             history: &mut history,
@@ -260,17 +260,9 @@ pub fn fingerprint(feed: &FeedConfig) -> String {
 }
 
 /// The merged feeds in an order where every merged source comes before the feeds using it.
-fn merge_order<'c>(config: &'c Config, merged: &[&'c FeedConfig]) -> Vec<&'c FeedConfig> {
-    fn depth(config: &Config, f: &FeedConfig) -> usize {
-        f.merge_sources()
-            .iter()
-            .filter_map(|s| config.feed(s))
-            .map(|s| 1 + depth(config, s))
-            .max()
-            .unwrap_or(0)
-    }
+fn merge_order<'c>(merged: &[&'c FeedConfig]) -> Vec<&'c FeedConfig> {
     let mut out = merged.to_vec();
-    out.sort_by_key(|f| depth(config, f));
+    out.sort_by_key(|f| f.merge_depth);
     out
 }
 

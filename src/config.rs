@@ -7,13 +7,13 @@
 //! compiled [`Config`]: selectors parsed, regexes built, paths resolved against the config
 //! file's folder. Later stages never see raw strings they would have to validate again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use scraper::Selector;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
@@ -107,7 +107,10 @@ pub struct Settings {
 /// When a feed is refreshed by `serve`.
 #[derive(Debug, Clone)]
 pub enum Schedule {
+    /// A fixed interval, within [`REFRESH_RANGE`].
     Every(Duration),
+    /// A five-field cron expression (UTC) that fires at least once every
+    /// [`REFRESH_RANGE`]`.max`.
     Cron(Box<croner::Cron>),
 }
 
@@ -117,13 +120,21 @@ impl Schedule {
         &self,
         after: chrono::DateTime<chrono::Utc>,
     ) -> chrono::DateTime<chrono::Utc> {
+        let fallback = || {
+            after
+                .checked_add_signed(chrono::Duration::hours(1))
+                .unwrap_or(after)
+        };
         match self {
-            Schedule::Every(d) => {
-                after + chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::hours(1))
-            }
+            Schedule::Every(d) => chrono::Duration::from_std(*d)
+                .ok()
+                .and_then(|d| after.checked_add_signed(d))
+                .unwrap_or_else(fallback),
+            // The config only accepts expressions that keep firing, so the fallback is a
+            // guard, not a schedule.
             Schedule::Cron(c) => c
                 .find_next_occurrence(&after, false)
-                .unwrap_or(after + chrono::Duration::hours(1)),
+                .unwrap_or_else(|_| fallback()),
         }
     }
 
@@ -136,18 +147,345 @@ impl Schedule {
     }
 }
 
-/// Parse a schedule: an interval like `30m` or a five-field cron expression.
-pub fn parse_schedule(text: &str) -> Result<Schedule, String> {
-    let t = text.trim();
-    if t.split_whitespace().count() >= 5 {
-        t.parse::<croner::Cron>()
-            .map(|c| Schedule::Cron(Box::new(c)))
-            .map_err(|e| format!("`{t}` is not a valid cron expression: {e}"))
-    } else {
-        parse_duration(t).map(Schedule::Every).map_err(|e| {
-            format!("{e}; a schedule is an interval (\"30m\", \"6h\") or a cron expression (\"*/15 * * * *\")")
-        })
+// ---------------------------------------------------------------------------------------------
+// The allowed values of every duration, count and size. README.md ("Allowed values") lists
+// them too (a test keeps the two in step).
+
+/// The allowed values of a duration key (both ends included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationRange {
+    pub min: Duration,
+    pub max: Duration,
+    /// A good value, shown in messages: `timeout = "20s"`.
+    pub example: &'static str,
+}
+
+/// The allowed values of a number key (both ends included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountRange {
+    pub min: i64,
+    pub max: i64,
+    /// A good value, shown in messages: `max_items = 50`.
+    pub example: i64,
+    /// Said after the range in messages, e.g. ` bytes (1 kB to 1 GB)`.
+    pub unit: &'static str,
+}
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+
+/// `[settings] timeout`: one whole fetch (connect, redirects, body).
+pub const TIMEOUT_RANGE: DurationRange = DurationRange {
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(10 * MINUTE),
+    example: "20s",
+};
+/// `refresh` as an interval (settings and feeds); a cron expression must fire at least once
+/// per `max`.
+pub const REFRESH_RANGE: DurationRange = DurationRange {
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(31 * DAY),
+    example: "30m",
+};
+/// `[settings] host_delay`.
+pub const HOST_DELAY_RANGE: DurationRange = DurationRange {
+    min: Duration::ZERO,
+    max: Duration::from_secs(10 * MINUTE),
+    example: "1s",
+};
+/// A feed's `max_age`.
+pub const MAX_AGE_RANGE: DurationRange = DurationRange {
+    min: Duration::from_secs(MINUTE),
+    max: Duration::from_secs(3650 * DAY),
+    example: "30d",
+};
+/// A feed's `max_items` (the history keeps `PRUNE_FACTOR` times as many).
+pub const MAX_ITEMS_RANGE: CountRange = CountRange {
+    min: 1,
+    max: 10_000,
+    example: 50,
+    unit: "",
+};
+/// `[settings] max_page_bytes`.
+pub const MAX_PAGE_BYTES_RANGE: CountRange = CountRange {
+    min: 1_000,
+    max: 1_000_000_000,
+    example: 10_000_000,
+    unit: " bytes (1 kB to 1 GB)",
+};
+/// `[settings] concurrency`.
+pub const CONCURRENCY_RANGE: CountRange = CountRange {
+    min: 1,
+    max: 1024,
+    example: 8,
+    unit: "",
+};
+/// The most memory one compiled regex (`include`, `exclude`, a field's `regex` or `strip`)
+/// may take; a bigger one is a config error.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// A duration as a config author writes it, in the largest unit that divides it.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if d.subsec_nanos() != 0 {
+        if d.subsec_nanos().is_multiple_of(1_000_000) {
+            return format!("{}ms", d.as_millis());
+        }
+        return format!("{d:?}");
     }
+    match s {
+        0 => "0s".to_string(),
+        _ if s.is_multiple_of(DAY) => format!("{}d", s / DAY),
+        _ if s.is_multiple_of(HOUR) => format!("{}h", s / HOUR),
+        _ if s.is_multiple_of(MINUTE) => format!("{}m", s / MINUTE),
+        _ => format!("{s}s"),
+    }
+}
+
+impl DurationRange {
+    /// `` `timeout` must be between 1s and 10m, like `timeout = "20s"` ``.
+    fn rule(&self, key: &str) -> String {
+        format!(
+            "`{key}` must be between {} and {}, like `{key} = \"{}\"`",
+            human(self.min),
+            human(self.max),
+            self.example
+        )
+    }
+
+    /// The value of duration `key`, or a message with the range.
+    fn check(&self, key: &str, raw: &RawDuration) -> Result<Duration, String> {
+        let d = raw
+            .to_duration()
+            .map_err(|e| format!("{}; {e}", self.rule(key)))?;
+        if d < self.min {
+            return Err(format!("{}; {} is shorter", self.rule(key), raw));
+        }
+        if d > self.max {
+            return Err(format!("{}; {} is longer", self.rule(key), raw));
+        }
+        Ok(d)
+    }
+}
+
+impl CountRange {
+    /// `` `max_items` must be between 1 and 10000, like `max_items = 50` ``.
+    fn rule(&self, key: &str) -> String {
+        format!(
+            "`{key}` must be between {} and {}{}, like `{key} = {}`",
+            self.min, self.max, self.unit, self.example
+        )
+    }
+
+    /// The value of number `key` as a `T`, or a message with the range.
+    fn check<T: TryFrom<i64>>(&self, key: &str, v: i64) -> Result<T, String> {
+        if v < self.min {
+            return Err(format!("{}; {v} is too small", self.rule(key)));
+        }
+        if v > self.max {
+            return Err(format!("{}; {v} is too large", self.rule(key)));
+        }
+        T::try_from(v).map_err(|_| format!("{}; {v} is too large", self.rule(key)))
+    }
+}
+
+/// Why a duration text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error(
+        "`{0}` is not a duration: write a number and a unit (ms, s, m, h or d), like \"90s\" or \"1.5h\""
+    )]
+    NotADuration(String),
+    #[error("`{text}` has the unknown unit `{unit}`: use ms, s, m, h or d")]
+    UnknownUnit { text: String, unit: String },
+    #[error("`{0}` is negative")]
+    Negative(String),
+    #[error("`{0}` is longer than any timer can count")]
+    TooLong(String),
+    #[error("{0} is a bare decimal number: write it as text with a unit, like \"1.5s\"")]
+    Decimal(String),
+}
+
+/// Parse a duration like `20s`, `500ms`, `30m`, `1.5h`, `2d` (or a bare number of seconds),
+/// with integer arithmetic: no rounding, and an overflow is an error, not a panic. Zero is a
+/// duration; whether it is allowed is up to the key's range.
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    let t = text.trim();
+    let not_a_duration = || DurationError::NotADuration(shown(text));
+    if t.starts_with('-') {
+        return Err(DurationError::Negative(shown(text)));
+    }
+    let int_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (int_digits, rest) = t.split_at(int_end);
+    if int_digits.is_empty() {
+        return Err(not_a_duration());
+    }
+    let (frac_digits, rest) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            if end == 0 {
+                return Err(not_a_duration());
+            }
+            r.split_at(end)
+        }
+        None => ("", rest),
+    };
+    let unit_nanos: u128 = match rest.trim_start() {
+        "ms" => 1_000_000,
+        "" | "s" => NANOS_PER_SEC,
+        "m" => 60 * NANOS_PER_SEC,
+        "h" => 3_600 * NANOS_PER_SEC,
+        "d" => 86_400 * NANOS_PER_SEC,
+        unit => {
+            return Err(DurationError::UnknownUnit {
+                text: shown(text),
+                unit: shown(unit),
+            });
+        }
+    };
+    let too_long = || DurationError::TooLong(shown(text));
+    let mut whole: u128 = 0;
+    for b in int_digits.bytes() {
+        whole = whole
+            .checked_mul(10)
+            .and_then(|w| w.checked_add(u128::from(b - b'0')))
+            .ok_or_else(too_long)?;
+    }
+    // The fraction in billionths of the unit; digits past the ninth are below a nanosecond
+    // for every unit up to a day, and are dropped.
+    let mut billionths: u128 = 0;
+    for i in 0..9 {
+        let digit = frac_digits.as_bytes().get(i).map_or(0, |b| b - b'0');
+        billionths = billionths * 10 + u128::from(digit);
+    }
+    let nanos = whole
+        .checked_mul(unit_nanos)
+        .and_then(|n| n.checked_add(billionths * unit_nanos / NANOS_PER_SEC))
+        .ok_or_else(too_long)?;
+    let secs = u64::try_from(nanos / NANOS_PER_SEC).map_err(|_| too_long())?;
+    let subsec = u32::try_from(nanos % NANOS_PER_SEC).map_err(|_| too_long())?;
+    Ok(Duration::new(secs, subsec))
+}
+
+/// Compile `refresh`: an interval in [`REFRESH_RANGE`] or a five-field cron expression that
+/// fires at least once every `REFRESH_RANGE.max`.
+fn compile_schedule(key: &str, raw: &RawDuration) -> Result<Schedule, String> {
+    let cron_hint = "or a cron expression like `refresh = \"*/15 * * * *\"`";
+    let RawDuration::Text(text) = raw else {
+        return REFRESH_RANGE
+            .check(key, raw)
+            .map(Schedule::Every)
+            .map_err(|m| format!("{m} ({cron_hint})"));
+    };
+    let t = text.trim();
+    let fields = t.split_whitespace().count();
+    if fields < 5 {
+        return REFRESH_RANGE
+            .check(key, raw)
+            .map(Schedule::Every)
+            .map_err(|m| format!("{m} ({cron_hint})"));
+    }
+    let shape = "a cron `refresh` has five fields: minute hour day-of-month month day-of-week (UTC), like \"*/15 * * * *\"";
+    if fields != 5 {
+        return Err(format!(
+            "`{key}`: `{}` has {fields} fields; {shape}",
+            shown(t)
+        ));
+    }
+    let cron = t.parse::<croner::Cron>().map_err(|e| {
+        format!(
+            "`{key}`: `{}` is not a valid cron expression ({e}); {shape}",
+            shown(t)
+        )
+    })?;
+    check_cron_fires(&cron, REFRESH_RANGE.max).map_err(|why| {
+        format!(
+            "`{key}` must fire at least once every {} days; `{}` {why}",
+            REFRESH_RANGE.max.as_secs() / DAY,
+            shown(t)
+        )
+    })?;
+    Ok(Schedule::Cron(Box::new(cron)))
+}
+
+/// Checks that `cron` leaves no gap longer than `max_gap` over four years (a leap-year cycle;
+/// five-field expressions repeat with the calendar). Every gap longer than the step between
+/// two probes contains a probe, so probing at `max_gap` steps finds any such gap. Returns the
+/// reason for a message.
+fn check_cron_fires(cron: &croner::Cron, max_gap: Duration) -> Result<(), String> {
+    // 2024-01-01T00:00:00Z, a fixed start so the verdict does not depend on the day it runs.
+    const FROM: i64 = 1_704_067_200;
+    let (Some(start), Ok(step)) = (
+        chrono::DateTime::<chrono::Utc>::from_timestamp(FROM, 0),
+        chrono::Duration::from_std(max_gap),
+    ) else {
+        return Ok(());
+    };
+    let end = start + chrono::Duration::days(4 * 366);
+    let fmt = "%Y-%m-%d %H:%M UTC";
+    let mut probe = start;
+    while probe < end {
+        let next = cron
+            .find_next_occurrence(&probe, true)
+            .map_err(|_| "never fires (no date matches it)".to_string())?;
+        let prev = cron
+            .find_previous_occurrence(&probe, true)
+            .map_err(|_| format!("does not fire in the year before {}", next.format(fmt)))?;
+        if next - prev > step {
+            return Err(format!(
+                "leaves {} days between {} and {}",
+                (next - prev).num_days(),
+                prev.format(fmt),
+                next.format(fmt)
+            ));
+        }
+        probe += step;
+    }
+    Ok(())
+}
+
+/// `s` for a message: control and bidirectional-override characters escaped, and cut short
+/// when long (a config value may be a megabyte on one line).
+fn shown(s: &str) -> String {
+    const MAX: usize = 80;
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == MAX {
+            out.push_str(&format!("… ({} characters)", s.chars().count()));
+            break;
+        }
+        let invisible = c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if invisible {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Compile a user regex with a size limit, so a monstrous one is a config error rather than
+/// seconds of compiling and megabytes of memory. The message names the problem only: the
+/// caller adds the key and the pattern.
+fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => format!(
+                "it is too big (compiled it would take more than {} kB); use a smaller regex: fewer alternatives, smaller counted repetitions such as {{10}} instead of {{1000}}, or ASCII classes like [a-z] instead of \\w",
+                limit / 1024
+            ),
+            regex::Error::Syntax(msg) if pattern.chars().count() > 80 || pattern.contains('\n') => msg
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("error:"))
+                .map_or_else(|| "it does not parse".to_string(), |l| l.trim_start_matches("error:").trim().to_string()),
+            other => other.to_string(),
+        })
 }
 
 /// Where a field's selector is evaluated, relative to the entry element.
@@ -242,6 +580,9 @@ pub struct FeedConfig {
     /// Dates more than two days after the fetch are real (listings of upcoming events); by
     /// default such a date is read as a mistake and the item is dated as an undated one.
     pub future_dates: bool,
+    /// How many levels of merged feeds are below this one: 0 for a scraped or upstream feed,
+    /// 1 for a merge of those, and so on. Merged feeds are built in this order.
+    pub merge_depth: usize,
 }
 
 impl FeedConfig {
@@ -302,13 +643,13 @@ struct RawSettings {
     output_dir: Option<Spanned<String>>,
     state: Option<Spanned<String>>,
     base_url: Option<Spanned<String>>,
-    user_agent: Option<String>,
-    timeout: Option<Spanned<String>>,
+    user_agent: Option<Spanned<String>>,
+    timeout: Option<Spanned<RawDuration>>,
     max_page_bytes: Option<Spanned<i64>>,
     listen: Option<Spanned<String>>,
-    refresh: Option<Spanned<String>>,
+    refresh: Option<Spanned<RawDuration>>,
     concurrency: Option<Spanned<i64>>,
-    host_delay: Option<Spanned<String>>,
+    host_delay: Option<Spanned<RawDuration>>,
     admin_token: Option<Spanned<String>>,
     websub_hub: Option<Spanned<String>>,
 }
@@ -329,13 +670,69 @@ struct RawFeed {
     formats: Option<Spanned<Vec<Spanned<String>>>>,
     include: Option<Spanned<OneOrMany>>,
     exclude: Option<Spanned<OneOrMany>>,
-    max_age: Option<Spanned<String>>,
+    max_age: Option<Spanned<RawDuration>>,
     dedupe: Option<Spanned<String>>,
     title_prefix: Option<String>,
-    refresh: Option<Spanned<String>>,
+    refresh: Option<Spanned<RawDuration>>,
     #[serde(default)]
     future_dates: bool,
     items: Option<Spanned<RawItems>>,
+}
+
+/// A duration key's value: text like `"20s"`, or a bare number of seconds.
+#[derive(Debug, Clone, PartialEq)]
+enum RawDuration {
+    Text(String),
+    Seconds(i128),
+    Decimal(f64),
+}
+
+impl RawDuration {
+    fn to_duration(&self) -> Result<Duration, DurationError> {
+        match self {
+            RawDuration::Text(t) => parse_duration(t),
+            RawDuration::Seconds(n) if *n < 0 => Err(DurationError::Negative(n.to_string())),
+            RawDuration::Seconds(n) => u64::try_from(*n)
+                .map(Duration::from_secs)
+                .map_err(|_| DurationError::TooLong(n.to_string())),
+            RawDuration::Decimal(x) => Err(DurationError::Decimal(x.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for RawDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawDuration::Text(t) => write!(f, "`{}`", shown(t)),
+            RawDuration::Seconds(n) => write!(f, "{n} (seconds)"),
+            RawDuration::Decimal(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+        impl Visitor<'_> for DurationVisitor {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration like \"20s\", \"30m\" or \"1h\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Seconds(i128::from(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Seconds(i128::from(v)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Decimal(v))
+            }
+        }
+        d.deserialize_any(DurationVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -423,14 +820,15 @@ impl Locator<'_> {
     /// The `[table]` header in force at `offset`, e.g. `feeds.nknews.items`.
     fn section(&self, offset: usize) -> Option<String> {
         // Include the line the offset is on: a span may start at a table header itself.
-        let end = self.text[offset.min(self.text.len())..]
+        let offset = floor_char_boundary(self.text, offset.min(self.text.len()));
+        let end = self.text[offset..]
             .find('\n')
             .map_or(self.text.len(), |n| offset + n);
-        let before = &self.text[..floor_char_boundary(self.text, end)];
+        let before = &self.text[..end];
         before.lines().rev().find_map(|line| {
-            let t = line.trim();
+            let t = line.trim().trim_start_matches('\u{feff}');
             let inner = t.strip_prefix('[')?.split(']').next()?;
-            Some(inner.trim_matches(['[', ' ']).to_string())
+            Some(shown(inner.trim_matches(['[', ' '])))
         })
     }
 
@@ -443,8 +841,8 @@ impl Locator<'_> {
                 out.push_str(&format!(" in [{section}]"));
             }
             out.push_str(&format!(": {message}"));
-            if let Some(src) = self.text.lines().nth(line - 1) {
-                out.push_str(&format!("\n  {line:>4} | {src}"));
+            if let Some(src) = self.text.lines().nth(line.saturating_sub(1)) {
+                out.push_str(&format!("\n  {line:>4} | {}", shown(src)));
             }
         } else {
             out.push_str(&format!(": {message}"));
@@ -516,20 +914,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             Some(u)
         }
     };
+    // A range error names the key itself; the section ([settings]) comes from the location.
     let timeout = match &s.timeout {
         None => Duration::from_secs(20),
-        Some(v) => parse_duration(v.get_ref())
-            .map_err(|m| loc.error(Some(v.span()), &format!("timeout: {m}")))?,
+        Some(v) => TIMEOUT_RANGE
+            .check("timeout", v.get_ref())
+            .map_err(|m| loc.error(Some(v.span()), &m))?,
     };
     let max_page_bytes = match &s.max_page_bytes {
         None => DEFAULT_MAX_PAGE_BYTES,
-        Some(v) if *v.get_ref() > 0 => *v.get_ref() as u64,
-        Some(v) => {
-            return Err(loc.error(
-                Some(v.span()),
-                "max_page_bytes must be a positive number of bytes",
-            ));
-        }
+        Some(v) => MAX_PAGE_BYTES_RANGE
+            .check("max_page_bytes", *v.get_ref())
+            .map_err(|m| loc.error(Some(v.span()), &m))?,
     };
     let listen = match &s.listen {
         None => "127.0.0.1:8080".to_string(),
@@ -539,7 +935,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 return Err(loc.error(
                     Some(v.span()),
                     &format!(
-                        "listen: `{t}` is not an address like \"127.0.0.1:8080\" or \"[::1]:8080\""
+                        "listen: `{}` is not an address like \"127.0.0.1:8080\" or \"[::1]:8080\"",
+                        shown(t)
                     ),
                 ));
             }
@@ -547,22 +944,35 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
     };
     let refresh = match &s.refresh {
-        None => Schedule::Every(Duration::from_secs(30 * 60)),
-        Some(v) => parse_schedule(v.get_ref())
-            .map_err(|m| loc.error(Some(v.span()), &format!("refresh: {m}")))?,
+        None => Schedule::Every(Duration::from_secs(30 * MINUTE)),
+        Some(v) => {
+            compile_schedule("refresh", v.get_ref()).map_err(|m| loc.error(Some(v.span()), &m))?
+        }
     };
     let concurrency = match &s.concurrency {
         None => 8,
-        Some(v) if (1..=1024).contains(v.get_ref()) => *v.get_ref() as usize,
-        Some(v) => {
-            return Err(loc.error(Some(v.span()), "concurrency must be between 1 and 1024"));
-        }
+        Some(v) => CONCURRENCY_RANGE
+            .check("concurrency", *v.get_ref())
+            .map_err(|m| loc.error(Some(v.span()), &m))?,
     };
     let host_delay = match &s.host_delay {
         None => Duration::from_secs(1),
-        Some(v) if v.get_ref().trim() == "0" || v.get_ref().trim() == "0s" => Duration::ZERO,
-        Some(v) => parse_duration(v.get_ref())
-            .map_err(|m| loc.error(Some(v.span()), &format!("host_delay: {m}")))?,
+        Some(v) => HOST_DELAY_RANGE
+            .check("host_delay", v.get_ref())
+            .map_err(|m| loc.error(Some(v.span()), &m))?,
+    };
+    let user_agent = match &s.user_agent {
+        None => DEFAULT_USER_AGENT.to_string(),
+        Some(v) => {
+            let ua = v.get_ref().trim();
+            if ua.is_empty() || reqwest::header::HeaderValue::from_str(ua).is_err() {
+                return Err(loc.error(
+                    Some(v.span()),
+                    "`user_agent` must be one line of printable text, like `user_agent = \"pagefeed (+https://example.org/bot)\"`; leave it out for the default",
+                ));
+            }
+            ua.to_string()
+        }
     };
     let admin_token = match &s.admin_token {
         None => None,
@@ -591,15 +1001,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         output_dir,
         state,
         base_url,
-        user_agent: s
-            .user_agent
-            .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string()),
+        user_agent,
         timeout,
         max_page_bytes,
     };
 
     let mut feeds = Vec::new();
-    let mut merge_spans = std::collections::HashMap::new();
+    let mut merge_spans = HashMap::new();
     // Keep the file's order (the map sorts by name): runs, OPML and status pages follow it.
     let mut raw_feeds: Vec<(String, Spanned<RawFeed>)> = raw.feeds.into_iter().collect();
     raw_feeds.sort_by_key(|(_, f)| f.span().start);
@@ -610,7 +1018,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         feeds.push(compile_feed(&loc, &dir, &name, span, feed.into_inner())?);
     }
-    check_merge_graph(&loc, &feeds, &merge_spans)?;
+    check_merge_graph(&loc, &mut feeds, &merge_spans)?;
     Ok(Config {
         path: path.to_path_buf(),
         settings,
@@ -619,57 +1027,95 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
 }
 
 /// Every name in a `merge` list must be a feed of the config, and no feed may reach itself.
+/// Sets each feed's `merge_depth`. Linear in feeds and merge edges, without recursion: a
+/// config of thousands of chained or diamond-shaped merges is checked at once.
 fn check_merge_graph(
     loc: &Locator,
-    feeds: &[FeedConfig],
-    spans: &std::collections::HashMap<String, std::ops::Range<usize>>,
+    feeds: &mut [FeedConfig],
+    spans: &HashMap<String, std::ops::Range<usize>>,
 ) -> Result<(), ConfigError> {
-    let known: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
-    for f in feeds {
+    let index: HashMap<&str, usize> = feeds
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), i))
+        .collect();
+    let mut edges: Vec<Vec<usize>> = Vec::with_capacity(feeds.len());
+    for f in feeds.iter() {
+        let mut out = Vec::new();
         for s in f.merge_sources() {
-            if !known.contains(&s.as_str()) {
-                return Err(loc.error(
-                    spans.get(&f.name).cloned(),
-                    &format!(
-                        "feed {}: `merge` names `{s}`, which is not a feed of this config (feeds: {})",
-                        f.name,
-                        known.join(", ")
-                    ),
-                ));
+            match index.get(s.as_str()) {
+                Some(&i) => out.push(i),
+                None => {
+                    let known: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
+                    return Err(loc.error(
+                        spans.get(&f.name).cloned(),
+                        &format!(
+                            "feed {}: `merge` names `{}`, which is not a feed of this config (feeds: {})",
+                            f.name,
+                            shown(s),
+                            shown(&known.join(", "))
+                        ),
+                    ));
+                }
+            }
+        }
+        edges.push(out);
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnPath,
+        Done,
+    }
+    let mut mark = vec![Mark::New; feeds.len()];
+    let mut depth = vec![0usize; feeds.len()];
+    // Depth-first from each feed in file order; the stack is the current path, each entry with
+    // the index of the next source to visit. A feed met again on the path closes a cycle.
+    for root in 0..feeds.len() {
+        if mark[root] != Mark::New {
+            continue;
+        }
+        mark[root] = Mark::OnPath;
+        let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+        while let Some((node, next)) = path.last_mut() {
+            let node = *node;
+            if let Some(&src) = edges[node].get(*next) {
+                *next += 1;
+                match mark[src] {
+                    Mark::New => {
+                        mark[src] = Mark::OnPath;
+                        path.push((src, 0));
+                    }
+                    Mark::OnPath => {
+                        let from = path.iter().position(|(n, _)| *n == src).unwrap_or(0);
+                        let mut cycle: Vec<&str> = path[from..]
+                            .iter()
+                            .map(|(n, _)| feeds[*n].name.as_str())
+                            .collect();
+                        cycle.push(feeds[src].name.as_str());
+                        return Err(loc.error(
+                            spans.get(&feeds[root].name).cloned(),
+                            &format!(
+                                "feeds merge each other in a cycle: {}; a merged feed cannot contain itself",
+                                cycle.join(" -> ")
+                            ),
+                        ));
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                depth[node] = edges[node]
+                    .iter()
+                    .map(|&s| depth[s].saturating_add(1))
+                    .max()
+                    .unwrap_or(0);
+                mark[node] = Mark::Done;
+                path.pop();
             }
         }
     }
-    // Depth-first search from each feed; a name met again on the current path is a cycle.
-    fn visit<'a>(
-        feeds: &'a [FeedConfig],
-        name: &'a str,
-        path: &mut Vec<&'a str>,
-    ) -> Result<(), Vec<&'a str>> {
-        if let Some(pos) = path.iter().position(|p| *p == name) {
-            let mut cycle = path[pos..].to_vec();
-            cycle.push(name);
-            return Err(cycle);
-        }
-        let Some(f) = feeds.iter().find(|f| f.name == name) else {
-            return Ok(());
-        };
-        path.push(name);
-        for s in f.merge_sources() {
-            visit(feeds, s, path)?;
-        }
-        path.pop();
-        Ok(())
-    }
-    for f in feeds {
-        visit(feeds, &f.name, &mut Vec::new()).map_err(|cycle| {
-            loc.error(
-                spans.get(&f.name).cloned(),
-                &format!(
-                    "feeds merge each other in a cycle: {}; a merged feed cannot contain itself",
-                    cycle.join(" -> ")
-                ),
-            )
-        })?;
+    for (f, d) in feeds.iter_mut().zip(depth) {
+        f.merge_depth = d;
     }
     Ok(())
 }
@@ -688,17 +1134,22 @@ fn compile_feed(
     span: std::ops::Range<usize>,
     raw: RawFeed,
 ) -> Result<FeedConfig, ConfigError> {
-    let err = |span: std::ops::Range<usize>, key: &str, msg: &str| {
-        loc.error(Some(span), &format!("feed {name}, key `{key}`: {msg}"))
-    };
     if !valid_feed_name(name) {
         return Err(loc.error(
             Some(span),
             &format!(
-                "feed name `{name}` is not allowed: use lower-case letters, digits, `_` and `-` (it becomes the file name)"
+                "feed name `{}` is not allowed: use lower-case letters, digits, `_` and `-` (it becomes the file name)",
+                shown(name)
             ),
         ));
     }
+    let err = |span: std::ops::Range<usize>, key: &str, msg: &str| {
+        loc.error(Some(span), &format!("feed {name}, key `{key}`: {msg}"))
+    };
+    // Range messages name the key themselves: "feed a: `refresh` must be between ...".
+    let range_err = |span: std::ops::Range<usize>, msg: &str| {
+        loc.error(Some(span), &format!("feed {name}: {msg}"))
+    };
     let parse_source = |v: &Spanned<String>, key: &str| -> Result<Source, ConfigError> {
         let text = v.get_ref().trim();
         if text.starts_with("http://") || text.starts_with("https://") {
@@ -794,7 +1245,8 @@ fn compile_feed(
         };
         list.iter()
             .map(|r| {
-                Regex::new(r).map_err(|e| err(v.span(), key, &format!("invalid regex `{r}`: {e}")))
+                compile_regex(r)
+                    .map_err(|e| err(v.span(), key, &format!("invalid regex `{}`: {e}", shown(r))))
             })
             .collect()
     };
@@ -803,7 +1255,11 @@ fn compile_feed(
         exclude: regexes(&raw.exclude, "exclude")?,
         max_age: match &raw.max_age {
             None => None,
-            Some(v) => Some(parse_duration(v.get_ref()).map_err(|m| err(v.span(), "max_age", &m))?),
+            Some(v) => Some(
+                MAX_AGE_RANGE
+                    .check("max_age", v.get_ref())
+                    .map_err(|m| range_err(v.span(), &m))?,
+            ),
         },
         dedupe_title: match &raw.dedupe {
             None => false,
@@ -815,7 +1271,7 @@ fn compile_feed(
                     "dedupe",
                     &format!(
                         "`{}` is not known: use \"title\" (duplicates by GUID and link are always removed)",
-                        v.get_ref()
+                        shown(v.get_ref())
                     ),
                 ));
             }
@@ -824,7 +1280,9 @@ fn compile_feed(
     };
     let refresh = match &raw.refresh {
         None => None,
-        Some(v) => Some(parse_schedule(v.get_ref()).map_err(|m| err(v.span(), "refresh", &m))?),
+        Some(v) => {
+            Some(compile_schedule("refresh", v.get_ref()).map_err(|m| range_err(v.span(), &m))?)
+        }
     };
     let site_url = match &raw.site_url {
         None => None,
@@ -838,7 +1296,7 @@ fn compile_feed(
                 "time_zone",
                 &format!(
                     "`{}` is not an IANA time zone name (examples: \"UTC\", \"Asia/Seoul\", \"Europe/Berlin\")",
-                    v.get_ref()
+                    shown(v.get_ref())
                 ),
             )
         })?,
@@ -855,7 +1313,7 @@ fn compile_feed(
                     err(
                         v.span(),
                         "date_format",
-                        &format!("`{f}` is not a valid chrono format: {m}"),
+                        &format!("`{}` is not a valid chrono format: {m}", shown(f)),
                     )
                 })?;
             }
@@ -864,8 +1322,9 @@ fn compile_feed(
     };
     let max_items = match &raw.max_items {
         None => DEFAULT_MAX_ITEMS,
-        Some(v) if *v.get_ref() > 0 => *v.get_ref() as usize,
-        Some(v) => return Err(err(v.span(), "max_items", "must be a positive number")),
+        Some(v) => MAX_ITEMS_RANGE
+            .check("max_items", *v.get_ref())
+            .map_err(|m| range_err(v.span(), &m))?,
     };
     let formats = match &raw.formats {
         None => Format::ALL.to_vec(),
@@ -881,7 +1340,7 @@ fn compile_feed(
                             "formats",
                             &format!(
                                 "unknown format `{}`: use \"rss\", \"atom\" or \"json\"",
-                                f.get_ref()
+                                shown(f.get_ref())
                             ),
                         )
                     })?;
@@ -928,6 +1387,7 @@ fn compile_feed(
         max_items,
         formats,
         future_dates: raw.future_dates,
+        merge_depth: 0,
     })
 }
 
@@ -937,7 +1397,7 @@ fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, 
             Some(it.selector.span()),
             &format!(
                 "feed {name}, key `items.selector`: invalid CSS selector `{}`: {m}",
-                it.selector.get_ref()
+                shown(it.selector.get_ref())
             ),
         )
     })?;
@@ -979,11 +1439,18 @@ fn compile_field(
             &format!("feed {feed}, key `items.{key}`: {msg}"),
         )
     };
-    let selector = compile_selector(&raw.selector)
-        .map_err(|m| err(format!("invalid CSS selector `{}`: {m}", raw.selector)))?;
+    let selector = compile_selector(&raw.selector).map_err(|m| {
+        err(format!(
+            "invalid CSS selector `{}`: {m}",
+            shown(&raw.selector)
+        ))
+    })?;
     let regex = |what: &str, r: &Option<String>| -> Result<Option<Regex>, ConfigError> {
         r.as_ref()
-            .map(|r| Regex::new(r).map_err(|e| err(format!("invalid {what} regex `{r}`: {e}"))))
+            .map(|r| {
+                compile_regex(r)
+                    .map_err(|e| err(format!("invalid {what} regex `{}`: {e}", shown(r))))
+            })
             .transpose()
     };
     let from = match raw.from.as_deref() {
@@ -992,7 +1459,8 @@ fn compile_field(
         Some("preceding") => From::Preceding,
         Some(other) => {
             return Err(err(format!(
-                "from = \"{other}\" is not known: use \"item\", \"next\" or \"preceding\""
+                "from = \"{}\" is not known: use \"item\", \"next\" or \"preceding\"",
+                shown(other)
             )));
         }
     };
@@ -1016,35 +1484,12 @@ fn compile_field(
 }
 
 fn parse_http_url(text: &str) -> Result<Url, String> {
-    let u = Url::parse(text.trim()).map_err(|e| format!("`{text}` is not a valid URL: {e}"))?;
+    let u = Url::parse(text.trim())
+        .map_err(|e| format!("`{}` is not a valid URL: {e}", shown(text)))?;
     match u.scheme() {
         "http" | "https" if u.host().is_some() => Ok(u),
-        _ => Err(format!("`{text}` must be an absolute http(s) URL")),
+        _ => Err(format!("`{}` must be an absolute http(s) URL", shown(text))),
     }
-}
-
-/// Parse a duration like `20s`, `500ms`, `30m`, `1h`, `2d` (or a bare number of seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like \"20s\", \"30m\" or \"1h\""))?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86400.0,
-        _ => return Err(format!("`{text}`: unknown unit; use ms, s, m, h or d")),
-    };
-    if !secs.is_finite() || secs <= 0.0 {
-        return Err(format!("`{text}` must be longer than zero"));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -1130,7 +1575,484 @@ authors = { selector = ".byline", split = "|" }
         assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(2 * 86400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration(" 20 s "), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0.25s"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0.5ms"), Ok(Duration::from_micros(500)));
+        assert_eq!(parse_duration("1.0000000001s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("007m"), Ok(Duration::from_secs(420)));
+        // Zero parses; each key's range decides whether it is allowed.
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn durations_refused_without_panicking() {
+        use DurationError::*;
+        for text in [
+            "", "  ", "soon", "s", "NaN", "nan s", "inf", "+5s", ".5s", "5.s",
+        ] {
+            assert!(
+                matches!(parse_duration(text), Err(NotADuration(_))),
+                "{text:?}: {:?}",
+                parse_duration(text)
+            );
+        }
+        for text in [
+            "1e300s", "5 sec", "5S", "3w", "1y", "20s5", "5 mins", "1.2.3s",
+        ] {
+            assert!(
+                matches!(parse_duration(text), Err(UnknownUnit { .. })),
+                "{text:?}: {:?}",
+                parse_duration(text)
+            );
+        }
+        assert!(matches!(parse_duration("-5s"), Err(Negative(_))));
+        assert!(matches!(parse_duration(" -0.5h"), Err(Negative(_))));
+        // Overflow: of u128 while reading digits, of u128 nanoseconds, and of u64 seconds.
+        let too_long = [
+            "9".repeat(60) + "s",
+            "340282366920938463463374607431768211456".to_string(),
+            "99999999999999999999d".to_string(),
+            "18446744073709551616".to_string(),
+            "213503982334602d".to_string(),
+            "18446744073709551615d".to_string(),
+        ];
+        for text in &too_long {
+            assert!(
+                matches!(parse_duration(text), Err(TooLong(_))),
+                "{text:?}: {:?}",
+                parse_duration(text)
+            );
+        }
+        // The largest values that still fit.
+        assert_eq!(
+            parse_duration("18446744073709551615"),
+            Ok(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            parse_duration("213503982334601d"),
+            Ok(Duration::from_secs(213_503_982_334_601 * 86_400))
+        );
+        // A megabyte of digits is an error, in one pass, with a short message.
+        let huge = "1".repeat(1_000_000);
+        let e = parse_duration(&huge).expect_err("too long").to_string();
+        assert!(e.len() < 300, "{e}");
+    }
+
+    /// `[settings]` with one line.
+    fn settings(line: &str) -> Result<Config, String> {
+        parse(Path::new("p.toml"), &format!("[settings]\n{line}\n")).map_err(|e| e.to_string())
+    }
+
+    /// [`GOOD`] with `line` added to `[feeds.demo]`.
+    fn feed(line: &str) -> Result<Config, String> {
+        let text = GOOD.replace(
+            "date_format = \"%d.%m.%Y\"\n",
+            &format!("date_format = \"%d.%m.%Y\"\n{line}\n"),
+        );
+        parse(Path::new("p.toml"), &text).map_err(|e| e.to_string())
+    }
+
+    /// Asserts the error for `line` is located at its value and states `rule`.
+    fn assert_range_error(result: Result<Config, String>, at: &str, rule: &str, line: &str) {
+        let e = match result {
+            Ok(_) => panic!("`{line}` must be refused"),
+            Err(e) => e,
+        };
+        assert!(e.starts_with(at), "`{line}`: expected {at}, got:\n{e}");
+        assert!(e.contains(rule), "`{line}`: no `{rule}` in:\n{e}");
+        assert!(
+            e.contains(line),
+            "`{line}`: the source line is not shown:\n{e}"
+        );
+    }
+
+    #[test]
+    fn timeout_range() {
+        let ok = |line: &str| settings(line).map(|c| c.settings.timeout);
+        assert_eq!(ok("timeout = \"1s\""), Ok(Duration::from_secs(1)));
+        assert_eq!(ok("timeout = \"20s\""), Ok(Duration::from_secs(20)));
+        assert_eq!(ok("timeout = \"10m\""), Ok(Duration::from_secs(600)));
+        assert_eq!(ok("timeout = \"600\""), Ok(Duration::from_secs(600)));
+        assert_eq!(ok("timeout = 30"), Ok(Duration::from_secs(30)));
+        assert_eq!(ok("timeout = \"1.5s\""), Ok(Duration::from_millis(1500)));
+        let rule = "`timeout` must be between 1s and 10m, like `timeout = \"20s\"`";
+        for line in [
+            "timeout = \"999ms\"",
+            "timeout = \"0\"",
+            "timeout = \"601s\"",
+            "timeout = \"10.01m\"",
+            "timeout = \"1d\"",
+            "timeout = \"-1s\"",
+            "timeout = \"1e300s\"",
+            "timeout = \"99999999999999999999d\"",
+            "timeout = \"18446744073709551615d\"",
+            "timeout = 0",
+            "timeout = -20",
+            "timeout = 9223372036854775807",
+            "timeout = 1.5",
+            "timeout = nan",
+            "timeout = inf",
+        ] {
+            assert_range_error(
+                settings(line),
+                "p.toml:2:11: config error in [settings]",
+                rule,
+                line,
+            );
+        }
+        let e = settings("timeout = \"601s\"").expect_err("too long");
+        assert!(e.contains("`601s` is longer"), "{e}");
+        let e = settings("timeout = \"999ms\"").expect_err("too short");
+        assert!(e.contains("`999ms` is shorter"), "{e}");
+        let e = settings("timeout = true").expect_err("not a duration");
+        assert!(
+            e.starts_with("p.toml:2:11:") && e.contains("a duration like"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refresh_interval_range() {
+        let every = |c: Config| match c.settings.refresh {
+            Schedule::Every(d) => d,
+            Schedule::Cron(_) => panic!("not an interval"),
+        };
+        assert_eq!(
+            settings("refresh = \"1s\"").map(every),
+            Ok(Duration::from_secs(1))
+        );
+        assert_eq!(
+            settings("refresh = \"31d\"").map(every),
+            Ok(Duration::from_secs(31 * 86400))
+        );
+        assert_eq!(
+            settings("refresh = 3600").map(every),
+            Ok(Duration::from_secs(3600))
+        );
+        let rule = "`refresh` must be between 1s and 31d, like `refresh = \"30m\"`";
+        for line in [
+            "refresh = \"999ms\"",
+            "refresh = \"0s\"",
+            "refresh = \"2678401s\"",
+            "refresh = \"32d\"",
+            "refresh = \"18446744073709551615d\"",
+            "refresh = \"99999999999999999999999999999999999999999h\"",
+            "refresh = -1",
+            "refresh = \"soon\"",
+        ] {
+            assert_range_error(
+                settings(line),
+                "p.toml:2:11: config error in [settings]",
+                rule,
+                line,
+            );
+            let e = settings(line).expect_err("refused");
+            assert!(e.contains("cron expression like"), "{e}");
+        }
+        // A feed's own refresh: the feed is named too.
+        let f = feed("refresh = \"6h\"").expect("valid");
+        assert!(
+            matches!(f.feeds[0].refresh, Some(Schedule::Every(d)) if d == Duration::from_secs(6 * 3600))
+        );
+        for line in ["refresh = \"32d\"", "refresh = \"99999999999999999999d\""] {
+            assert_range_error(
+                feed(line),
+                "p.toml:11:11: config error in [feeds.demo]: feed demo: ",
+                rule,
+                line,
+            );
+        }
+    }
+
+    #[test]
+    fn refresh_cron_must_fire_often_enough() {
+        for cron in [
+            "*/15 * * * *",
+            "0 * * * *",
+            "0 6 * * 1-5",
+            "30 2 * * SUN",
+            "0 0 1 * *",
+            "0 0 28 * *",
+            "0 0 30 * 1",
+        ] {
+            let c = settings(&format!("refresh = \"{cron}\""))
+                .unwrap_or_else(|e| panic!("`{cron}`: {e}"));
+            assert!(matches!(c.settings.refresh, Schedule::Cron(_)), "{cron}");
+        }
+        let rule = "`refresh` must fire at least once every 31 days";
+        for (cron, why) in [
+            ("0 0 30 2 *", "never fires"),
+            ("0 0 31 4,6,9,11 *", "never fires"),
+            ("0 0 29 2 *", "leaves 1461 days between"),
+            (
+                "0 0 31 * *",
+                "leaves 60 days between 2024-01-31 00:00 UTC and 2024-03-31 00:00 UTC",
+            ),
+            ("0 0 1 1,7 *", "days between"),
+            ("0 0 * * 5#5", "days between"),
+        ] {
+            let line = format!("refresh = \"{cron}\"");
+            assert_range_error(settings(&line), "p.toml:2:11:", rule, &line);
+            let e = settings(&line).expect_err("refused");
+            assert!(e.contains(why), "{e}");
+            assert_range_error(feed(&line), "p.toml:11:11:", rule, &line);
+        }
+        for (cron, what) in [
+            ("* * * * * *", "has 6 fields"),
+            ("0 0 0 1 1 * 2020", "has 7 fields"),
+            ("*/0 * * * *", "not a valid cron expression"),
+            (
+                "99999999999999999999 * * * *",
+                "not a valid cron expression",
+            ),
+            ("60 * * * *", "not a valid cron expression"),
+            ("é é é é é", "not a valid cron expression"),
+        ] {
+            let e = settings(&format!("refresh = \"{cron}\"")).expect_err(cron);
+            assert!(e.starts_with("p.toml:2:11:") && e.contains(what), "{e}");
+            assert!(e.contains("five fields"), "{e}");
+        }
+    }
+
+    #[test]
+    fn host_delay_range() {
+        let ok = |line: &str| settings(line).map(|c| c.settings.host_delay);
+        assert_eq!(ok("host_delay = \"0\""), Ok(Duration::ZERO));
+        assert_eq!(ok("host_delay = \"0s\""), Ok(Duration::ZERO));
+        assert_eq!(ok("host_delay = 0"), Ok(Duration::ZERO));
+        assert_eq!(ok("host_delay = \"250ms\""), Ok(Duration::from_millis(250)));
+        assert_eq!(ok("host_delay = \"10m\""), Ok(Duration::from_secs(600)));
+        let rule = "`host_delay` must be between 0s and 10m, like `host_delay = \"1s\"`";
+        for line in [
+            "host_delay = \"601s\"",
+            "host_delay = \"-1s\"",
+            "host_delay = \"18446744073709551615d\"",
+            "host_delay = \"x\"",
+        ] {
+            assert_range_error(settings(line), "p.toml:2:14:", rule, line);
+        }
+    }
+
+    #[test]
+    fn max_age_range() {
+        let ok = |line: &str| feed(line).map(|c| c.feeds[0].filters.max_age);
+        assert_eq!(ok("max_age = \"1m\""), Ok(Some(Duration::from_secs(60))));
+        assert_eq!(
+            ok("max_age = \"30d\""),
+            Ok(Some(Duration::from_secs(30 * 86400)))
+        );
+        assert_eq!(
+            ok("max_age = \"3650d\""),
+            Ok(Some(Duration::from_secs(3650 * 86400)))
+        );
+        let rule = "feed demo: `max_age` must be between 1m and 3650d, like `max_age = \"30d\"`";
+        for line in [
+            "max_age = \"59s\"",
+            "max_age = \"3651d\"",
+            "max_age = \"18446744073709551615d\"",
+            "max_age = \"9999999999999999999999999999999999999999d\"",
+            "max_age = 0",
+        ] {
+            assert_range_error(
+                feed(line),
+                "p.toml:11:11: config error in [feeds.demo]",
+                rule,
+                line,
+            );
+        }
+    }
+
+    #[test]
+    fn count_ranges() {
+        let items = |line: &str| feed(line).map(|c| c.feeds[0].max_items);
+        assert_eq!(items("max_items = 1"), Ok(1));
+        assert_eq!(items("max_items = 10000"), Ok(10_000));
+        let rule = "feed demo: `max_items` must be between 1 and 10000, like `max_items = 50`";
+        for line in [
+            "max_items = 0",
+            "max_items = -1",
+            "max_items = 10001",
+            "max_items = 9223372036854775807",
+            "max_items = -9223372036854775808",
+        ] {
+            assert_range_error(feed(line), "p.toml:11:13:", rule, line);
+        }
+        // Past i64, TOML itself refuses the number, still located.
+        let e = feed("max_items = 9223372036854775808").expect_err("too big");
+        assert!(e.starts_with("p.toml:11:"), "{e}");
+
+        let bytes = |line: &str| settings(line).map(|c| c.settings.max_page_bytes);
+        assert_eq!(bytes("max_page_bytes = 1000"), Ok(1000));
+        assert_eq!(bytes("max_page_bytes = 1_000_000_000"), Ok(1_000_000_000));
+        let rule = "`max_page_bytes` must be between 1000 and 1000000000 bytes (1 kB to 1 GB)";
+        for line in [
+            "max_page_bytes = 999",
+            "max_page_bytes = 0",
+            "max_page_bytes = -5",
+            "max_page_bytes = 1000000001",
+        ] {
+            assert_range_error(settings(line), "p.toml:2:18:", rule, line);
+        }
+
+        let conc = |line: &str| settings(line).map(|c| c.settings.concurrency);
+        assert_eq!(conc("concurrency = 1"), Ok(1));
+        assert_eq!(conc("concurrency = 1024"), Ok(1024));
+        let rule = "`concurrency` must be between 1 and 1024, like `concurrency = 8`";
+        for line in ["concurrency = 0", "concurrency = 1025", "concurrency = -3"] {
+            assert_range_error(settings(line), "p.toml:2:15:", rule, line);
+        }
+        let e = settings("concurrency = 1.5").expect_err("not an integer");
+        assert!(e.starts_with("p.toml:2:15:"), "{e}");
+    }
+
+    #[test]
+    fn readme_lists_every_range() {
+        let readme = include_str!("../README.md");
+        let row = |key: &str| {
+            readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{key}` |")))
+                .unwrap_or_else(|| panic!("no README row for `{key}`"))
+        };
+        for (key, r) in [
+            ("timeout", TIMEOUT_RANGE),
+            ("refresh", REFRESH_RANGE),
+            ("host_delay", HOST_DELAY_RANGE),
+            ("max_age", MAX_AGE_RANGE),
+        ] {
+            let words = format!("{} to {}", human(r.min), human(r.max));
+            assert!(
+                row(key).contains(&words),
+                "README row for `{key}` must say {words}"
+            );
+        }
+        for (key, r) in [
+            ("max_items", MAX_ITEMS_RANGE),
+            ("max_page_bytes", MAX_PAGE_BYTES_RANGE),
+            ("concurrency", CONCURRENCY_RANGE),
+        ] {
+            let words = format!("{} to {}", r.min, r.max);
+            assert!(
+                row(key).contains(&words),
+                "README row for `{key}` must say {words}"
+            );
+        }
+        assert!(readme.contains(&format!("at most {} MB", REGEX_SIZE_LIMIT >> 20)));
+    }
+
+    #[test]
+    fn schedules_never_overflow() {
+        let end = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+        for s in [
+            Schedule::Every(REFRESH_RANGE.max),
+            Schedule::Every(Duration::from_secs(u64::MAX)),
+        ] {
+            assert_eq!(s.next_after(end), end);
+            let _ = s.period(end);
+        }
+    }
+
+    #[test]
+    fn monstrous_regexes_are_config_errors() {
+        for line in [
+            "include = \"a{1000}{1000}\"",
+            "include = \"\\\\w{5000}\"",
+            "exclude = [\"ok\", \"[\\\\p{L}a-z]{5000}\"]",
+        ] {
+            let e = feed(line).expect_err(line);
+            assert!(e.starts_with("p.toml:11:"), "{e}");
+            assert!(
+                e.contains("too big") && e.contains("use a smaller regex"),
+                "{e}"
+            );
+        }
+        let e = error_of(&GOOD.replace("split = \"|\"", "regex = \"(x{1000}){1000}\""));
+        assert!(e.contains("items.authors") && e.contains("too big"), "{e}");
+        // Deep nesting and a long pattern: refused, with a short message.
+        let deep = format!(
+            "include = \"{}x{}\"",
+            "(".repeat(50_000),
+            ")".repeat(50_000)
+        );
+        let e = feed(&deep).expect_err("too deep");
+        assert!(
+            e.contains("nested") && e.len() < 1000,
+            "{} bytes: {e:.300}",
+            e.len()
+        );
+        // An ordinary long alternation is fine.
+        let words: Vec<String> = (0..500).map(|i| format!("word{i}")).collect();
+        let c = feed(&format!(
+            "include = \"(?i)\\\\b({})\\\\b\"",
+            words.join("|")
+        ))
+        .expect("fits");
+        assert_eq!(c.feeds[0].filters.include.len(), 1);
+    }
+
+    #[test]
+    fn odd_text_in_names_and_values_is_escaped_in_messages() {
+        let e = error_of("[feeds.\"ab\\u202Ec\\nd\"]\nfeed_url = \"x.xml\"\n");
+        assert!(e.contains("feed name `ab\\u{202e}c\\u{a}d`"), "{e}");
+        assert_eq!(e.lines().count(), 2, "{e}");
+        let e = settings("user_agent = \"bot\\r\\nX-Evil: 1\"").expect_err("two lines");
+        assert!(
+            e.starts_with("p.toml:2:14:") && e.contains("`user_agent`"),
+            "{e}"
+        );
+        assert!(settings("user_agent = \"\"").is_err());
+        assert_eq!(
+            settings("user_agent = \"bot/1 (+https://example.org/bot)\"")
+                .map(|c| c.settings.user_agent),
+            Ok("bot/1 (+https://example.org/bot)".to_string())
+        );
+        // A byte-order mark before the first table header.
+        let e = error_of("\u{feff}[feeds.a]\nx = 1\n");
+        assert!(e.contains("in [feeds.a]"), "{e}");
+        // A value a megabyte long on one line gives a message of a few hundred bytes.
+        let e = error_of(&format!(
+            "[feeds.a]\ntime_zone = \"{}\"\n",
+            "é".repeat(1_000_000)
+        ));
+        assert!(e.len() < 1000, "{} bytes", e.len());
+    }
+
+    #[test]
+    fn merge_graphs_of_any_shape_are_checked_without_recursion() {
+        // A chain 20,000 feeds deep, listed innermost last.
+        let mut text = String::from("[feeds.f0]\nfeed_url = \"f.xml\"\n");
+        let n = 20_000;
+        for i in 1..=n {
+            text.push_str(&format!("[feeds.f{i}]\nmerge = [\"f{}\"]\n", i - 1));
+        }
+        let c = parse(Path::new("p.toml"), &text).expect("a long chain is fine");
+        assert_eq!(c.feed("f0").map(|f| f.merge_depth), Some(0));
+        assert_eq!(c.feed(&format!("f{n}")).map(|f| f.merge_depth), Some(n));
+        // A ladder of diamonds: every level merges both feeds of the level below. Walking
+        // every path would take 2^60 steps.
+        let mut text =
+            String::from("[feeds.a0]\nfeed_url = \"a.xml\"\n[feeds.b0]\nfeed_url = \"b.xml\"\n");
+        for i in 1..=60 {
+            let below = format!("[\"a{0}\", \"b{0}\"]", i - 1);
+            text.push_str(&format!(
+                "[feeds.a{i}]\nmerge = {below}\n[feeds.b{i}]\nmerge = {below}\n"
+            ));
+        }
+        let c = parse(Path::new("p.toml"), &text).expect("a ladder is fine");
+        assert_eq!(c.feed("b60").map(|f| f.merge_depth), Some(60));
+        // A cycle at the end of a long chain is still found and named.
+        let mut text = String::from("[feeds.f0]\nmerge = [\"f3000\"]\n");
+        for i in 1..=3000 {
+            text.push_str(&format!("[feeds.f{i}]\nmerge = [\"f{}\"]\n", i - 1));
+        }
+        let e = error_of(&text);
+        assert!(
+            e.starts_with("p.toml:2:9:") && e.contains("f0 -> f3000 -> f2999"),
+            "{e:.300}"
+        );
     }
 }

@@ -1348,3 +1348,167 @@ fn two_concurrent_builds_do_not_corrupt_the_state() {
     assert_eq!(new_count(line), 0, "{line}");
     assert!(line.contains("unchanged"), "{line}");
 }
+
+// -------------------------------------------------------------------------------------------
+// 14. Durations, counts and sizes out of range are config errors (exit 2, located, with the
+// allowed range), never panics, in every command that reads the config.
+
+/// Asserts `run` is a config error at `line` of `cfg` that says `needles`, and no panic.
+fn assert_config_error(run: &Run, cfg: &Path, line: usize, needles: &[&str]) {
+    assert_exit(run, 2);
+    assert_located(&run.stderr, cfg, line);
+    for needle in needles {
+        assert!(
+            run.stderr.contains(needle),
+            "no `{needle}` in:\n{}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn out_of_range_timeout_is_a_config_error_with_the_range() {
+    let server = Server::start();
+    for value in ["99999999999999999999d", "1e300s", "11m", "0s", "-5s"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = config_text("", &[("news", &server.url("/news/"), "")])
+            .replace("timeout = \"20s\"", &format!("timeout = \"{value}\""));
+        let line = line_of(&text, value);
+        let cfg = write_config(dir.path(), &text);
+        let run = build(dir.path(), &cfg, &[]);
+        assert_config_error(
+            &run,
+            &cfg,
+            line,
+            &[
+                "[settings]",
+                "`timeout` must be between 1s and 10m, like `timeout = \"20s\"`",
+                value,
+            ],
+        );
+        assert!(!dir.path().join("public").exists(), "nothing is written");
+    }
+    assert_eq!(server.hits("/news/"), 0, "nothing is fetched");
+}
+
+#[test]
+fn out_of_range_feed_refresh_is_a_config_error_naming_the_feed() {
+    let server = Server::start();
+    for (value, rule) in [
+        (
+            "18446744073709551615d",
+            "`refresh` must be between 1s and 31d, like `refresh = \"30m\"`",
+        ),
+        (
+            "32d",
+            "`refresh` must be between 1s and 31d, like `refresh = \"30m\"`",
+        ),
+        (
+            "0 0 30 2 *",
+            "`refresh` must fire at least once every 31 days; `0 0 30 2 *` never fires",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = config_text(
+            "",
+            &[
+                ("alpha", &server.url("/a/"), "refresh = \"1h\""),
+                (
+                    "seoul",
+                    &server.url("/news/"),
+                    &format!("refresh = \"{value}\""),
+                ),
+            ],
+        );
+        let line = line_of(&text, value);
+        let cfg = write_config(dir.path(), &text);
+        let run = build(dir.path(), &cfg, &[]);
+        assert_config_error(&run, &cfg, line, &["[feeds.seoul]", "feed seoul", rule]);
+        assert!(!dir.path().join("public").exists(), "nothing is written");
+    }
+    assert_eq!(server.hits("/a/") + server.hits("/news/"), 0);
+}
+
+#[test]
+fn every_command_refuses_an_overflowing_refresh() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let value = "99999999999999999999999d";
+    let text = config_text(
+        "",
+        &[(
+            "seoul",
+            &server.url("/news/"),
+            &format!("refresh = \"{value}\""),
+        )],
+    );
+    let line = line_of(&text, value);
+    let cfg = write_config(dir.path(), &text);
+    let cfg_s = cfg.to_str().expect("utf-8 path");
+    let rule = "`refresh` must be between 1s and 31d";
+    // `serve` exits at once instead of starting with a schedule it cannot keep.
+    let serve = pagefeed(
+        dir.path(),
+        &["serve", "--config", cfg_s, "--listen", "127.0.0.1:0"],
+    );
+    assert_config_error(&serve, &cfg, line, &["feed seoul", rule]);
+    assert!(!serve.stderr.contains("listening"), "{}", serve.stderr);
+    for args in [
+        vec!["build", "--config", cfg_s],
+        vec!["preview", "--config", cfg_s, "seoul"],
+        vec!["opml", "--config", cfg_s],
+    ] {
+        let run = pagefeed(dir.path(), &args);
+        assert_config_error(&run, &cfg, line, &["feed seoul", rule]);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+    assert_eq!(server.hits("/news/"), 0, "nothing is fetched");
+    assert!(!dir.path().join("public").exists(), "nothing is written");
+}
+
+#[test]
+fn out_of_range_counts_and_sizes_are_config_errors() {
+    let server = Server::start();
+    for (settings, feed_extra, needle, rule) in [
+        (
+            "max_page_bytes = 0",
+            "",
+            "max_page_bytes = 0",
+            "`max_page_bytes` must be between 1000 and 1000000000 bytes",
+        ),
+        (
+            "concurrency = 100000",
+            "",
+            "concurrency = 100000",
+            "`concurrency` must be between 1 and 1024",
+        ),
+        (
+            "host_delay = \"1d\"",
+            "",
+            "host_delay",
+            "`host_delay` must be between 0s and 10m",
+        ),
+        (
+            "",
+            "max_items = 9223372036854775807",
+            "max_items",
+            "feed news: `max_items` must be between 1 and 10000",
+        ),
+        (
+            "",
+            "max_age = \"99999999999999999999d\"",
+            "max_age",
+            "feed news: `max_age` must be between 1m and 3650d",
+        ),
+        ("", "include = \"a{1000}{1000}\"", "include", "too big"),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = config_text(settings, &[("news", &server.url("/news/"), feed_extra)]);
+        let line = line_of(&text, needle);
+        let cfg = write_config(dir.path(), &text);
+        let run = build(dir.path(), &cfg, &[]);
+        assert_config_error(&run, &cfg, line, &[rule]);
+    }
+    assert_eq!(server.hits("/news/"), 0, "nothing is fetched");
+}
