@@ -37,9 +37,11 @@
 //!   are ambiguous between the US and European orders and are not guessed; a user format such
 //!   as `%m/%d/%Y` settles it. Dotted `15.10.2020` is accepted as day-month-year, the only
 //!   order in which that notation is in common use.
-//! * A lone clock time is that time on the fetch day (in the feed's zone), even when it is later
-//!   than the fetch time. It is only taken when the text has no other digits, which would mean a
-//!   date this module could not read ("15/10/2020 17:46" is None, not "today 17:46").
+//! * A lone clock time is that time on the fetch day (in the feed's zone), or on the day before
+//!   when it would lie more than an hour after the fetch: a listing shows past entries, and a
+//!   date in the future would be flagged by validators and pinned on top by readers. It is only
+//!   taken when the text has no other digits, which would mean a date this module could not read
+//!   ("15/10/2020 17:46" is None, not "today 17:46").
 //! * "N units ago" subtracts exact durations for seconds to weeks and calendar months for months
 //!   and years; "a few" counts as three. Future phrases ("in 2 hours") are not read.
 //! * A user format's `%Z` is matched against the zone abbreviations below (EST, CEST, …); an
@@ -802,8 +804,10 @@ fn just_now(text: &str, cx: &Context) -> Option<ParsedDate> {
     }
 }
 
-/// "17:46" or "5:46 PM" alone: that time today. Refused when the text has other digits, which
-/// would mean a date this parser could not read ("15/10/2020 17:46").
+/// "17:46" or "5:46 PM" alone: that time today, or yesterday when today's would lie more than
+/// an hour after the fetch (a listing read at 00:15 that says "18:00" shows last evening's
+/// entry). Refused when the text has other digits, which would mean a date this parser could
+/// not read ("15/10/2020 17:46").
 fn time_only(text: &str, cx: &Context) -> Option<ParsedDate> {
     let m = TIME_ONLY.captures(text)?.name("time")?;
     let other_digits = text[..m.start()]
@@ -816,7 +820,15 @@ fn time_only(text: &str, cx: &Context) -> Option<ParsedDate> {
     let Clock::Valid(time) = parse_clock(m.as_str()) else {
         return None;
     };
-    cx.resolve(cx.today()?, Some(time), None).map(relative)
+    let today = cx.today()?;
+    let at = cx.resolve(today, Some(time), None)?;
+    let latest = cx.now.checked_add_signed(TimeDelta::try_hours(1)?)?;
+    if at > latest {
+        return cx
+            .resolve(today.pred_opt()?, Some(time), None)
+            .map(relative);
+    }
+    Some(relative(at))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1284,23 +1296,33 @@ mod tests {
 
     #[test]
     fn time_only_is_today() {
-        rel("17:46", UTC, "2020-10-15T17:46:00Z");
-        rel("5:46 PM", UTC, "2020-10-15T17:46:00Z");
-        rel("5:46pm", UTC, "2020-10-15T17:46:00Z");
+        // The fetch is at 2020-10-15T12:00:00Z.
         rel("at 9 am", UTC, "2020-10-15T09:00:00Z");
-        rel("17:46", Berlin, "2020-10-15T15:46:00Z");
-        rel("17:46:30", New_York, "2020-10-15T21:46:30Z");
+        rel("12:59", UTC, "2020-10-15T12:59:00Z");
+        rel("11:46", Berlin, "2020-10-15T09:46:00Z");
+        // More than an hour after the fetch: yesterday's.
+        rel("17:46", UTC, "2020-10-14T17:46:00Z");
+        rel("5:46 PM", UTC, "2020-10-14T17:46:00Z");
+        rel("5:46pm", UTC, "2020-10-14T17:46:00Z");
+        rel("17:46", Berlin, "2020-10-14T15:46:00Z");
+        rel("17:46:30", New_York, "2020-10-14T21:46:30Z");
+        rel("07:46:30", New_York, "2020-10-15T11:46:30Z");
         // "today" is the fetch date in the feed's zone: at 12:00 UTC it is already the 16th at +14.
+        rel(
+            "01:00",
+            chrono_tz::Pacific::Kiritimati,
+            "2020-10-15T11:00:00Z",
+        );
         rel(
             "08:00",
             chrono_tz::Pacific::Kiritimati,
-            "2020-10-15T18:00:00Z",
+            "2020-10-14T18:00:00Z",
         );
-        // At -11 it is 01:00 on the 15th, so 17:46 local is the next day in UTC.
+        // At -11 it is 01:00 on the 15th: 17:46 there would be hours ahead, so it is the 14th's.
         rel(
             "17:46",
             chrono_tz::Pacific::Pago_Pago,
-            "2020-10-16T04:46:00Z",
+            "2020-10-15T04:46:00Z",
         );
         none("25:00");
         none("12");

@@ -155,13 +155,13 @@ impl History {
     /// Store the items of one successful fetch of `feed` at time `now`, page order kept, and
     /// prune the history to `policy.keep` items.
     ///
-    /// Every item gets an instant of its own, so that readers, which sort by date, show the
-    /// page's order even where the page gives one date to many entries: a new item (or one
-    /// whose page date changed) takes its page date, or for a date without a time of day seen
-    /// first on that very day in the feed's zone, the time it was first seen, and is moved on
-    /// by whole seconds past any instant the feed already uses, the lowest entry of the page
-    /// first. Stored instants never move again while the page's date stays the same, so an
-    /// unchanged feed renders to the same bytes.
+    /// A new item (or one whose page date changed) is published at its page date, or, for a
+    /// date without a time of day seen first on that very day in the feed's zone, at the time
+    /// it was first seen. Its update time starts there and is moved on by whole seconds past
+    /// any update time the feed already uses, the lowest entry of the page first, so that
+    /// entries the page gives one date keep the page's order in readers (Atom `updated` is
+    /// distinct). Stored instants never move again while the page's date and content stay
+    /// the same, so an unchanged feed renders to the same bytes.
     pub fn merge(
         &mut self,
         feed: &str,
@@ -218,12 +218,12 @@ impl History {
                     relative: it.published_relative,
                     updated: now_s,
                     assign: true,
-                    old_published: None,
+                    restamp: true,
+                    old_updated: None,
                 };
                 match old {
                     None => stats.new += 1,
                     Some(o) => {
-                        row.old_published = o.published;
                         let kept = o.published.filter(|t| sane(*t));
                         // A date resolved against an earlier fetch stays; so does a date the
                         // page no longer shows, and the instant given for an unchanged one.
@@ -239,25 +239,35 @@ impl History {
                         }
                         // An update time no feed may carry (written by an older version
                         // from an impossible date) is replaced by this fetch.
-                        let old_updated = if sane(o.updated) { o.updated } else { now_s };
-                        row.updated = if o.hash == row.hash {
-                            old_updated
-                        } else {
+                        let old_ok = sane(o.updated);
+                        row.old_updated = Some(o.updated);
+                        if o.hash != row.hash {
                             stats.changed += 1;
-                            now_s.max(old_updated)
-                        };
+                            row.updated = if old_ok { now_s.max(o.updated) } else { now_s };
+                        } else if old_ok {
+                            row.updated = o.updated;
+                            row.restamp = false;
+                        }
                     }
                 }
                 rows.push(row);
             }
         }
-        if rows.iter().any(|r| r.assign) {
+        for r in rows.iter_mut().filter(|r| r.assign) {
+            let t = first_instant(r.page, now, policy.time_zone);
+            r.published = Some(t);
+            if r.old_updated.is_none() {
+                // A new item was last updated when it was published.
+                r.updated = t;
+            }
+        }
+        if rows.iter().any(|r| r.restamp) {
+            // Update times are distinct within a feed, so readers (and Atom's `updated`)
+            // order entries that share a date as the page does: the lowest entry first.
             let mut used: HashMap<i64, usize> = HashMap::new();
             {
                 let mut st = tx
-                    .prepare_cached(
-                        "SELECT published FROM items WHERE feed = ?1 AND published IS NOT NULL",
-                    )
+                    .prepare_cached("SELECT updated FROM items WHERE feed = ?1")
                     .map_err(wrap)?;
                 let all = st
                     .query_map(params![feed], |r| r.get::<_, i64>(0))
@@ -266,25 +276,21 @@ impl History {
                     *used.entry(t.map_err(wrap)?).or_default() += 1;
                 }
             }
-            // Instants about to be replaced are free again.
-            for r in rows.iter().filter(|r| r.assign) {
-                if let Some(t) = r.old_published
+            // Times about to be replaced are free again.
+            for r in rows.iter().filter(|r| r.restamp) {
+                if let Some(t) = r.old_updated
                     && let Some(n) = used.get_mut(&t)
                 {
                     *n = n.saturating_sub(1);
                 }
             }
-            for r in rows.iter_mut().rev().filter(|r| r.assign) {
-                let mut t = first_instant(r.page, now, policy.time_zone);
+            for r in rows.iter_mut().rev().filter(|r| r.restamp) {
+                let mut t = r.updated;
                 while used.get(&t).is_some_and(|n| *n > 0) {
                     t = t.saturating_add(1);
                 }
                 *used.entry(t).or_default() += 1;
-                r.published = Some(t);
-                if r.old_published.is_none() {
-                    // A new item was last updated when it was published.
-                    r.updated = t;
-                }
+                r.updated = t;
             }
         }
         {
@@ -547,7 +553,10 @@ struct Row {
     updated: i64,
     /// `published` is to be chosen (a new item, or its page date changed).
     assign: bool,
-    old_published: Option<i64>,
+    /// `updated` changes (a new or changed item): it is made distinct in the feed.
+    restamp: bool,
+    /// The stored update time, for a stored item.
+    old_updated: Option<i64>,
 }
 
 /// The instant a new item starts from: its page date, else when it was first seen (`now`);
@@ -692,13 +701,19 @@ mod tests {
             Some(instant(t1.timestamp() - 60)),
             "relative date kept"
         );
-        assert_eq!(items[1].updated, t2, "changed title bumps updated");
+        // The changed item and the new one (dated by this fetch) are updated a second apart.
+        assert_eq!(
+            items[1].updated,
+            t2 + chrono::TimeDelta::seconds(1),
+            "changed title bumps updated"
+        );
+        assert_eq!(items[0].updated, t2);
         assert_eq!(items[1].first_seen, t1);
         assert_eq!(items[2].title.as_deref(), Some("One"));
     }
 
     #[test]
-    fn shared_dates_become_distinct_instants_in_page_order() {
+    fn shared_dates_get_distinct_update_times_in_page_order() {
         let dir = tempfile::tempdir().expect("tmp");
         let mut h = History::open(&dir.path().join("s.db")).expect("open");
         let day = 1_600_000_000 - 1_600_000_000 % 86_400; // a UTC midnight
@@ -707,34 +722,38 @@ mod tests {
             .map(|i| item(&format!("g{i}"), "t", Some(day), false))
             .collect();
         h.merge("f", &items, now, &keep(100)).expect("merge");
-        let dates: Vec<_> = h
-            .latest("f", 10)
-            .expect("latest")
-            .iter()
-            .map(|i| (i.guid.clone(), i.date().timestamp()))
-            .collect();
+        let stamps = |h: &History| -> Vec<(String, i64, i64)> {
+            h.latest("f", 10)
+                .expect("latest")
+                .iter()
+                .map(|i| (i.guid.clone(), i.date().timestamp(), i.updated.timestamp()))
+                .collect()
+        };
+        let first = stamps(&h);
         assert_eq!(
-            dates,
+            first,
             [
-                ("g0".to_string(), day + 2),
-                ("g1".to_string(), day + 1),
-                ("g2".to_string(), day)
-            ]
+                ("g0".to_string(), day, day + 2),
+                ("g1".to_string(), day, day + 1),
+                ("g2".to_string(), day, day)
+            ],
+            "the page's date is kept; update times are distinct, the upper entry later"
         );
         // The same page again: nothing moves.
         h.merge("f", &items, now, &keep(100)).expect("merge");
-        let again: Vec<_> = h
-            .latest("f", 10)
-            .expect("latest")
-            .iter()
-            .map(|i| (i.guid.clone(), i.date().timestamp()))
-            .collect();
-        assert_eq!(again, dates);
+        assert_eq!(stamps(&h), first);
+        // A new entry on top with the same date is updated after the others.
+        let mut more = vec![item("g9", "t", Some(day), false)];
+        more.extend(items.iter().cloned());
+        h.merge("f", &more, now, &keep(100)).expect("merge");
+        let after = stamps(&h);
+        assert_eq!(after[0], ("g9".to_string(), day, day + 3));
+        assert_eq!(&after[1..], &first[..]);
         // Seen first on its own day, a date without a time takes the time of first sight.
         let today = instant(day + 5 * 86_400);
         h.merge(
             "f",
-            &[item("g9", "t", Some(today.timestamp()), false)],
+            &[item("g8", "t", Some(today.timestamp()), false)],
             now,
             &keep(100),
         )

@@ -6,7 +6,9 @@ use atom_syndication::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{GENERATOR, GENERATOR_URI, RenderError, display_title, feed_updated, image_type};
+use super::{
+    GENERATOR, GENERATOR_URI, RenderError, display_title, feed_updated, image_type, item_link,
+};
 use crate::item::{FeedMeta, Item, stable_hash, uuid_urn};
 
 pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderError> {
@@ -58,8 +60,8 @@ pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErr
                     .collect(),
                 // An entry needs an alternate link or content: one the page did not link
                 // anywhere is read on the listing page itself.
-                links: std::iter::once(i.link.as_deref().unwrap_or(&meta.link))
-                    .map(|l| link(l, "alternate", Some("text/html")))
+                links: std::iter::once(item_link(meta, i))
+                    .map(|l| link(&l, "alternate", Some("text/html")))
                     .chain(
                         i.image
                             .iter()

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{RenderError, display_title};
+use super::{RenderError, display_title, item_link};
 use crate::item::{FeedMeta, Item};
 
 pub fn render_json(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderError> {
@@ -41,7 +41,7 @@ fn item(meta: &FeedMeta, i: &Item) -> Value {
     m.insert("id".into(), json!(i.guid));
     // The spec wants a url on every item: one the page did not link anywhere is read on the
     // listing page itself.
-    m.insert("url".into(), json!(i.link.as_deref().unwrap_or(&meta.link)));
+    m.insert("url".into(), json!(item_link(meta, i)));
     let title = display_title(i);
     m.insert("title".into(), json!(title));
     match &i.summary {

@@ -67,6 +67,20 @@ pub fn display_title(item: &Item) -> String {
     item.link.clone().unwrap_or_default()
 }
 
+/// Where a reader opens `item`: its link; for an entry the page links nowhere, the listing
+/// page, with a fragment naming the item so that no two items share a link (readers and
+/// validators take equal links for duplicates).
+pub fn item_link<'a>(meta: &'a FeedMeta, item: &'a Item) -> std::borrow::Cow<'a, str> {
+    match &item.link {
+        Some(l) => std::borrow::Cow::Borrowed(l),
+        None => {
+            let page = meta.link.split('#').next().unwrap_or("");
+            let id = crate::item::stable_hash(&["pagefeed-item", &item.guid]);
+            std::borrow::Cow::Owned(format!("{page}#item-{}", id.get(..12).unwrap_or(&id)))
+        }
+    }
+}
+
 /// A MIME type for an image URL, by its extension.
 pub fn image_type(url: &str) -> &'static str {
     let path = url

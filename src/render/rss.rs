@@ -7,7 +7,9 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Enclosure, Guid};
 
-use super::{GENERATOR, RenderError, display_title, feed_updated, image_type, text_to_html};
+use super::{
+    GENERATOR, RenderError, display_title, feed_updated, image_type, item_link, text_to_html,
+};
 use crate::item::{FeedMeta, Item};
 
 pub fn render_rss(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderError> {
@@ -68,7 +70,7 @@ fn item(meta: &FeedMeta, i: &Item) -> rss::Item {
     });
     rss::Item {
         title: Some(display_title(i)),
-        link: i.link.clone(),
+        link: Some(item_link(meta, i).into_owned()),
         description,
         guid: Some(Guid {
             value: i.guid.clone(),
