@@ -31,8 +31,10 @@
 //! * "today" and "yesterday" mean midnight (local) of the fetch day or the day before, not
 //!   "now minus 24 hours": a listing that says "yesterday" gives a day, not a time.
 //! * Anything that depends on the fetch time (relative phrases, a time-only value, a date
-//!   without a year) is flagged `relative`. Such a value drifts each time it is re-read, so the
-//!   caller stores it the first time it sees an entry and never resolves it again.
+//!   without a year) is flagged `relative`, and never lies after the fetch time ("today,
+//!   18:00" read at 02:00 is the fetch time: the entry exists, so it is not from the future).
+//!   Such a value drifts each time it is re-read, so the caller stores it the first time it
+//!   sees an entry and never resolves it again.
 //! * Numeric dates with slashes are only accepted as `YYYY/MM/DD`. `10/15/2020` and `15/10/20`
 //!   are ambiguous between the US and European orders and are not guessed; a user format such
 //!   as `%m/%d/%Y` settles it. Dotted `15.10.2020` is accepted as day-month-year, the only
@@ -149,10 +151,16 @@ pub fn parse_date(
         return None;
     }
     let cx = Context { tz, now };
-    formats
+    let mut found = formats
         .iter()
         .find_map(|fmt| parse_with_format(&text, fmt, &cx))
-        .or_else(|| parse_builtin(&text, &cx))
+        .or_else(|| parse_builtin(&text, &cx))?;
+    // A date read against the fetch time cannot lie after it: "today, 18:00" on a page
+    // fetched at 02:00 is a stale page or another clock, and the entry exists now.
+    if found.relative && found.instant > now {
+        found.instant = now;
+    }
+    Some(found)
 }
 
 /// Checks a user `date_format` string: every `%` specifier must be one chrono knows, and the
@@ -1298,7 +1306,7 @@ mod tests {
     fn time_only_is_today() {
         // The fetch is at 2020-10-15T12:00:00Z.
         rel("at 9 am", UTC, "2020-10-15T09:00:00Z");
-        rel("12:59", UTC, "2020-10-15T12:59:00Z");
+        rel("11:59", UTC, "2020-10-15T11:59:00Z");
         rel("11:46", Berlin, "2020-10-15T09:46:00Z");
         // More than an hour after the fetch: yesterday's.
         rel("17:46", UTC, "2020-10-14T17:46:00Z");
@@ -1326,6 +1334,10 @@ mod tests {
         );
         none("25:00");
         none("12");
+        // Said to be today, but later than the fetch: the fetch time.
+        rel("heute, 18:00 Uhr", UTC, "2020-10-15T12:00:00Z");
+        rel("today at 12:30", UTC, "2020-10-15T12:00:00Z");
+        rel("12:30", UTC, "2020-10-15T12:00:00Z");
     }
 
     #[test]
@@ -1335,9 +1347,11 @@ mod tests {
         rel("yesterday", UTC, "2020-10-14T00:00:00Z");
         rel("Yesterday", New_York, "2020-10-14T04:00:00Z");
         rel("yesterday at 5:46 pm", UTC, "2020-10-14T17:46:00Z");
-        rel("Today, 17:46", UTC, "2020-10-15T17:46:00Z");
+        rel("Today, 11:46", UTC, "2020-10-15T11:46:00Z");
+        rel("Today, 17:46", UTC, "2020-10-15T12:00:00Z");
         // telepolis-style German
-        rel("heute, 18:00 Uhr", Berlin, "2020-10-15T16:00:00Z");
+        rel("heute, 13:00 Uhr", Berlin, "2020-10-15T11:00:00Z");
+        rel("heute, 18:00 Uhr", Berlin, "2020-10-15T12:00:00Z");
         rel("gestern, 14:00 Uhr", Berlin, "2020-10-14T12:00:00Z");
         rel("vorgestern", UTC, "2020-10-13T00:00:00Z");
     }
@@ -1454,10 +1468,14 @@ mod tests {
             at("Thu 14 Jan 10:58:01 AM", &["%a %d %b %I:%M:%S %p"], Chicago),
             Some(relative(utc("2020-01-14T16:58:01Z")))
         );
-        // Time only.
+        // Time only (a time after the fetch is read as the fetch time).
+        assert_eq!(
+            at("um 11.46 Uhr", &["um %H.%M Uhr"], Berlin),
+            Some(relative(utc("2020-10-15T09:46:00Z")))
+        );
         assert_eq!(
             at("um 17.46 Uhr", &["um %H.%M Uhr"], Berlin),
-            Some(relative(utc("2020-10-15T15:46:00Z")))
+            Some(relative(utc("2020-10-15T12:00:00Z")))
         );
         // Formats are tried in order; a failing one falls through to the next, then built-ins.
         assert_eq!(
