@@ -1414,15 +1414,21 @@ fn raise_own_fd_limit(n: u64) {
     );
 }
 
-/// `n` TCP connections to `addr` that never send anything.
+/// `n` TCP connections to `addr` that never send anything, opened as fast as they connect.
+/// A flood this fast can overflow the kernel's queue of connections not yet accepted, and a
+/// handshake dropped there is retried only a second or more later: a few connections that
+/// do not connect within 5 s are left out (at most a tenth).
 fn idle_connections(addr: &str, n: usize) -> Vec<TcpStream> {
     let addr: std::net::SocketAddr = addr.parse().expect("a socket address");
-    (0..n)
-        .map(|i| {
-            TcpStream::connect_timeout(&addr, Duration::from_secs(10))
-                .unwrap_or_else(|e| panic!("idle connection {i}: {e}"))
-        })
-        .collect()
+    let open: Vec<TcpStream> = (0..n)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok())
+        .collect();
+    assert!(
+        open.len() >= n - n / 10,
+        "only {} of {n} connections connected",
+        open.len()
+    );
+    open
 }
 
 /// Whether the server closed `s` within `limit`: reading reaches the end of the stream or a
@@ -1469,6 +1475,7 @@ fn idle_connections_do_not_starve_requests() {
     let good = serve.wait_for_feed("/feeds/harbour.rss");
 
     let idle = idle_connections(&serve.addr, 2_000);
+    assert_eq!(idle.len(), 2_000);
     let r = serve.get("/feeds/harbour.rss");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, good.body);
@@ -1533,8 +1540,9 @@ fn at_the_connection_cap_the_longest_idle_connections_make_room() {
     assert_eq!(r.body, good.body);
     let m = serve.get("/metrics").text();
     assert!(gauge(&m, "pagefeed_http_connections") <= cap, "{m}");
+    let opened = idle.len() as f64;
     assert!(
-        gauge(&m, "pagefeed_http_connections_shed_total") >= 2_000.0 - cap,
+        gauge(&m, "pagefeed_http_connections_shed_total") >= opened - cap,
         "{m}"
     );
     assert_eq!(gauge(&m, "pagefeed_http_accept_errors_total"), 0.0, "{m}");
@@ -1583,7 +1591,8 @@ fn slow_and_idle_connections_are_closed_after_the_header_read_timeout() {
     let kept_since = Instant::now();
     assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
 
-    let limit = HEADER_READ_TIMEOUT + Duration::from_secs(20);
+    // Well under hyper's own default of 30 s, so losing the setting shows.
+    let limit = HEADER_READ_TIMEOUT + Duration::from_secs(12);
     let early = HEADER_READ_TIMEOUT - Duration::from_millis(1_000);
     for (what, s, since) in [
         ("a connection that sends nothing", &mut silent, silent_since),

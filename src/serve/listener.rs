@@ -7,9 +7,9 @@
 //!   the connection starts waiting for a head, not at its first byte.)
 //! - At most [`connection_cap`] connections are open at once, well below the open-file limit,
 //!   so the descriptors the service needs for itself (the history, fetches) are never taken.
-//! - At the cap, the connection idle the longest (no request being answered, including one
-//!   still sending its head) is closed to keep a slot free: idle clients cannot crowd out
-//!   real requests. Only when every connection is in the middle of a request does accepting
+//! - At the cap, the connections idle the longest (no request being answered, including one
+//!   still sending its head; 1/64 of the cap at a time) are closed to free slots: idle clients
+//!   cannot crowd out real requests. Only when every connection is in the middle of a request does accepting
 //!   wait for one to finish.
 //! - On shutdown, accepting stops, idle connections close at once and requests in progress
 //!   are answered before their connections close.
@@ -50,8 +50,10 @@ const MIN_RESERVED_FDS: u64 = 64;
 /// How long a connection asked to close while idle may take to do so before it is dropped
 /// (it may be sending a head slowly, or not reading its last response).
 const SHED_GRACE: Duration = Duration::from_secs(2);
-/// At the cap, how long accepting waits for the connection it asked to close before it asks
-/// the next idle one too.
+/// At the cap, up to a 64th of the cap of the longest-idle connections are closing at once.
+const SHED_BATCH_DIVISOR: usize = 64;
+/// At the cap, how often accepting looks again for idle connections to close while it waits
+/// for a slot (the ones asked may have become busy, or take their time).
 const SHED_PAUSE: Duration = Duration::from_millis(100);
 /// How long accepting pauses after running out of descriptors (`EMFILE`).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -131,6 +133,7 @@ pub async fn serve(
     drain: Duration,
 ) {
     let max = limits.max_connections.max(1);
+    let shed_batch = (max / SHED_BATCH_DIVISOR).max(1);
     let permits = Arc::new(Semaphore::new(max));
     let registry = Arc::new(Registry::default());
     metrics.connection_limit(max);
@@ -143,14 +146,16 @@ pub async fn serve(
     let mut last_warning: Option<Instant> = None;
 
     loop {
-        // A free slot before accepting: at the cap, close the longest-idle connection.
+        // A free slot before accepting: at the cap, close longest-idle connections.
         let permit = match Arc::clone(&permits).try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
                 let mut permit = None;
                 while permit.is_none() {
-                    // Another one while the last one asked takes its time to close.
-                    if registry.shed_longest_idle() {
+                    // A few at a time, so that a flood of connections does not wait for one
+                    // close per accept, but no more than that many closing at once: a
+                    // connection accepted a moment ago has not been read yet and looks idle.
+                    while registry.closing() < shed_batch && registry.shed_longest_idle() {
                         metrics.connection_shed();
                     }
                     tokio::select! {
@@ -322,6 +327,8 @@ struct Inner {
     conns: HashMap<u64, Slot>,
     /// Idle-since tick -> connection id.
     idle: BTreeMap<u64, u64>,
+    /// Connections asked to close to make room that are still open.
+    closing: usize,
     closing_all: bool,
 }
 
@@ -331,6 +338,8 @@ struct Slot {
     idle_since: Option<u64>,
     /// Requests being answered (one at a time on HTTP/1.1).
     busy: u32,
+    /// Asked to close to make room.
+    shed: bool,
     close: Arc<Notify>,
 }
 
@@ -359,6 +368,7 @@ impl Registry {
             Slot {
                 idle_since,
                 busy: 0,
+                shed: false,
                 close: Arc::clone(&close),
             },
         );
@@ -367,11 +377,19 @@ impl Registry {
 
     fn remove(&self, id: u64) {
         let mut g = self.lock();
-        if let Some(slot) = g.conns.remove(&id)
-            && let Some(t) = slot.idle_since
-        {
-            g.idle.remove(&t);
+        if let Some(slot) = g.conns.remove(&id) {
+            if let Some(t) = slot.idle_since {
+                g.idle.remove(&t);
+            }
+            if slot.shed {
+                g.closing = g.closing.saturating_sub(1);
+            }
         }
+    }
+
+    /// Connections asked to close to make room that have not closed yet.
+    fn closing(&self) -> usize {
+        self.lock().closing
     }
 
     fn set_busy(&self, id: u64, busy: bool) {
@@ -389,7 +407,7 @@ impl Registry {
             }
         } else {
             slot.busy = slot.busy.saturating_sub(1);
-            if slot.busy == 0 && slot.idle_since.is_none() && !inner.closing_all {
+            if slot.busy == 0 && slot.idle_since.is_none() && !slot.shed && !inner.closing_all {
                 slot.idle_since = Some(tick);
                 inner.idle.insert(tick, id);
             }
@@ -409,6 +427,8 @@ impl Registry {
         };
         if let Some(slot) = inner.conns.get_mut(&id) {
             slot.idle_since = None;
+            slot.shed = true;
+            inner.closing = inner.closing.saturating_add(1);
             slot.close.notify_one();
         }
         true
@@ -467,6 +487,7 @@ mod tests {
 
         assert!(r.shed_longest_idle());
         assert_eq!(r.idle_order(), [a]);
+        assert_eq!(r.closing(), 1);
         // c was told to close (the permit is stored until its task waits).
         let told = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -480,14 +501,22 @@ mod tests {
         assert!(told);
         assert!(r.shed_longest_idle());
         assert!(!r.shed_longest_idle(), "b is busy: not shed");
+        // A request that slipped in on a connection asked to close does not make it idle
+        // (sheddable) again.
+        r.set_busy(a, true);
+        r.set_busy(a, false);
+        assert!(r.idle_order().is_empty());
         drop(close_a);
 
         // Once b is done it can be shed.
         r.set_busy(b, false);
         assert_eq!(r.idle_order(), [b]);
+        assert_eq!(r.closing(), 2);
         r.remove(b);
         r.remove(a);
+        assert_eq!(r.closing(), 1, "b was not asked to close");
         r.remove(c);
+        assert_eq!(r.closing(), 0);
         assert!(r.idle_order().is_empty());
         assert!(!r.shed_longest_idle());
     }
