@@ -249,11 +249,42 @@ async fn run_serve(config_path: PathBuf, listen: Option<String>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    raise_open_file_limit();
     match pagefeed::serve::run(config, listen).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Raise the soft limit on open files to the hard limit: every client connection of `serve`
+/// is a file descriptor, and the usual soft limit (1024) is soon reached. `serve` keeps its
+/// connections below whatever limit results.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        use rlimit::Resource;
+        let before = match Resource::NOFILE.get() {
+            Ok(limits) => limits,
+            Err(e) => {
+                tracing::warn!("cannot read the open-file limit: {e}");
+                return;
+            }
+        };
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(soft) => tracing::info!(
+                soft_before = before.0,
+                soft,
+                hard = before.1,
+                "open-file limit"
+            ),
+            Err(e) => tracing::warn!(
+                soft = before.0,
+                hard = before.1,
+                "cannot raise the open-file limit to the hard limit: {e}; serving with the soft limit"
+            ),
         }
     }
 }

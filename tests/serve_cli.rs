@@ -43,17 +43,35 @@ impl Serve {
     /// Start `pagefeed serve --config CONFIG --listen 127.0.0.1:0` and wait for its listening
     /// line.
     fn start(config: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pagefeed"))
-            .args(["serve", "--config"])
+        Self::start_with(config, &[], None)
+    }
+
+    /// [`Serve::start`] with extra environment variables, and optionally under a `sh -c`
+    /// prefix that runs before the binary (`exec "$0" "$@"` then starts it).
+    fn start_with(config: &Path, env: &[(&str, &Path)], sh_prefix: Option<&str>) -> Serve {
+        let bin = env!("CARGO_BIN_EXE_pagefeed");
+        let mut cmd = match sh_prefix {
+            Some(prefix) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("{prefix} && exec \"$0\" \"$@\""))
+                    .arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        cmd.args(["serve", "--config"])
             .arg(config)
             .args(["--listen", "127.0.0.1:0"])
             .current_dir(config.parent().expect("config dir"))
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the pagefeed binary");
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start the pagefeed binary");
         let mut pipe = child.stderr.take().expect("stderr pipe");
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&stderr);
@@ -1378,4 +1396,363 @@ fn healthz_opml_and_status_page() {
         row("beta")
     );
     assert!(row("alpha").contains("<span class=\"ok\">ok</span>"));
+}
+
+// -------------------------------------------------------------------------------------------
+// 10. Bad clients: idle connections, the connection cap, the header-read timeout.
+
+/// The header-read timeout of `serve` (the same clock closes idle keep-alive connections).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Raise this test process's soft open-file limit to at least `n`, as far as the hard limit
+/// allows (this machine's and CI's: 20,000).
+fn raise_own_fd_limit(n: u64) {
+    let soft = rlimit::increase_nofile_limit(n).expect("raise the open-file limit");
+    assert!(
+        soft >= n,
+        "this test holds {n} files open; the hard limit allows {soft}"
+    );
+}
+
+/// `n` TCP connections to `addr` that never send anything, opened as fast as they connect.
+/// A flood this fast can overflow the kernel's queue of connections not yet accepted, and a
+/// handshake dropped there is retried only a second or more later: a few connections that
+/// do not connect within 5 s are left out (at most a tenth).
+fn idle_connections(addr: &str, n: usize) -> Vec<TcpStream> {
+    let addr: std::net::SocketAddr = addr.parse().expect("a socket address");
+    let open: Vec<TcpStream> = (0..n)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok())
+        .collect();
+    assert!(
+        open.len() >= n - n / 10,
+        "only {} of {n} connections connected",
+        open.len()
+    );
+    open
+}
+
+/// Whether the server closed `s` within `limit`: reading reaches the end of the stream or a
+/// reset. Anything the server sends first is skipped.
+fn closed_by_server(s: &mut TcpStream, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        s.set_read_timeout(Some(left)).expect("read timeout");
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The value of a Prometheus sample without labels.
+fn gauge(text: &str, name: &str) -> f64 {
+    metric(text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+// Started with the usual soft open-file limit (1024) the service raises it to the hard limit
+// (this machine's and CI's: 20,000). 2,000 connections that send nothing are held open; a feed
+// and the metrics are still answered at once (while all of them are open: the metrics count
+// them), and SIGTERM still stops the service promptly.
+#[test]
+fn idle_connections_do_not_starve_requests() {
+    raise_own_fd_limit(4_096);
+    let upstream = Server::start();
+    upstream.route("/news/", Response::html(page(&[A, B])));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = upstream.url("/news/");
+    let cfg = write_config(
+        dir.path(),
+        &config_text("", &[("harbour", &url, "refresh = \"1h\"")]),
+    );
+    let mut serve = Serve::start_with(&cfg, &[], Some("ulimit -Sn 1024"));
+    let good = serve.wait_for_feed("/feeds/harbour.rss");
+
+    let idle = idle_connections(&serve.addr, 2_000);
+    assert_eq!(idle.len(), 2_000);
+    let r = serve.get("/feeds/harbour.rss");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, good.body);
+    let m = serve.get("/metrics").text();
+    assert!(
+        gauge(&m, "pagefeed_http_connections") >= 2_001.0,
+        "the 2,000 idle connections were open while the requests were answered:\n{m}"
+    );
+    let cap = gauge(&m, "pagefeed_http_connections_max");
+    assert!(cap >= 2_001.0, "{m}");
+    assert_eq!(gauge(&m, "pagefeed_http_connections_shed_total"), 0.0);
+    assert_eq!(gauge(&m, "pagefeed_http_accept_errors_total"), 0.0);
+    let log = serve.stderr();
+    assert!(
+        log.lines().any(|l| l.contains("open-file limit")
+            && l.contains("soft_before=1024")
+            && !l.contains(" soft=1024 ")),
+        "the raise of the open-file limit is logged:\n{log}"
+    );
+
+    // Idle connections do not hold up a shutdown.
+    let status = serve.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status}\n{}", serve.stderr());
+    drop(idle);
+}
+
+// With a low open-file limit (soft 256, hard 512) the service raises its soft limit to the
+// hard one, caps connections below it, and closes the longest-idle connections to make room:
+// with 2,000 idle connections opened, a feed is still answered and no accept runs out of
+// descriptors.
+#[test]
+fn at_the_connection_cap_the_longest_idle_connections_make_room() {
+    raise_own_fd_limit(4_096);
+    let upstream = Server::start();
+    upstream.route("/news/", Response::html(page(&[A, B])));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = upstream.url("/news/");
+    let cfg = write_config(
+        dir.path(),
+        &config_text("", &[("harbour", &url, "refresh = \"1h\"")]),
+    );
+    let serve = Serve::start_with(&cfg, &[], Some("ulimit -Sn 256 && ulimit -Hn 512"));
+    let good = serve.wait_for_feed("/feeds/harbour.rss");
+    let log = serve.stderr();
+    assert!(
+        log.lines().any(|l| l.contains("open-file limit")
+            && l.contains("soft_before=256")
+            && l.contains("soft=512")
+            && l.contains("hard=512")),
+        "the raise from 256 to 512 is logged:\n{log}"
+    );
+    let m = serve.get("/metrics").text();
+    let cap = gauge(&m, "pagefeed_http_connections_max");
+    assert!(
+        cap > 16.0 && cap <= 448.0,
+        "the cap leaves room below 512: {cap}"
+    );
+
+    let mut idle = idle_connections(&serve.addr, 2_000);
+    let r = serve.get("/feeds/harbour.rss");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, good.body);
+    let m = serve.get("/metrics").text();
+    assert!(gauge(&m, "pagefeed_http_connections") <= cap, "{m}");
+    let opened = idle.len() as f64;
+    assert!(
+        gauge(&m, "pagefeed_http_connections_shed_total") >= opened - cap,
+        "{m}"
+    );
+    assert_eq!(gauge(&m, "pagefeed_http_accept_errors_total"), 0.0, "{m}");
+    assert!(
+        closed_by_server(&mut idle[0], DEADLINE),
+        "the longest-idle connection was closed"
+    );
+    assert_eq!(serve.get("/healthz").status, 200);
+}
+
+// A connection that sends nothing, one that sends half a request head, and a keep-alive
+// connection idle after its first answer are all closed after the header-read timeout.
+#[test]
+fn slow_and_idle_connections_are_closed_after_the_header_read_timeout() {
+    let upstream = Server::start();
+    upstream.route("/news/", Response::html(page(&[A])));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = upstream.url("/news/");
+    let cfg = write_config(
+        dir.path(),
+        &config_text("", &[("harbour", &url, "refresh = \"1h\"")]),
+    );
+    let serve = Serve::start(&cfg);
+    serve.wait_for_feed("/feeds/harbour.rss");
+
+    let mut silent = TcpStream::connect(&serve.addr).expect("connect");
+    let silent_since = Instant::now();
+
+    let mut partial = TcpStream::connect(&serve.addr).expect("connect");
+    partial
+        .write_all(b"GET /feeds/harbour.rss HTTP/1.1\r\nHost: x\r\n")
+        .expect("send half a head");
+    let partial_since = Instant::now();
+
+    let mut kept = TcpStream::connect(&serve.addr).expect("connect");
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send a request");
+    kept.set_read_timeout(Some(DEADLINE)).expect("read timeout");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.ends_with(b"\r\n\r\nok") {
+        let n = kept.read(&mut buf).expect("read the answer");
+        assert!(n > 0, "closed before answering: {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let kept_since = Instant::now();
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+
+    // Well under hyper's own default of 30 s, so losing the setting shows.
+    let limit = HEADER_READ_TIMEOUT + Duration::from_secs(12);
+    let early = HEADER_READ_TIMEOUT - Duration::from_millis(1_000);
+    for (what, s, since) in [
+        ("a connection that sends nothing", &mut silent, silent_since),
+        ("half a request head", &mut partial, partial_since),
+        ("an idle keep-alive connection", &mut kept, kept_since),
+    ] {
+        assert!(
+            closed_by_server(s, limit),
+            "{what} was not closed within {limit:?}"
+        );
+        let after = since.elapsed();
+        assert!(after >= early, "{what} was closed after only {after:?}");
+    }
+    let m = serve.get("/metrics").text();
+    assert_eq!(gauge(&m, "pagefeed_http_header_timeouts_total"), 3.0, "{m}");
+    assert_eq!(serve.get("/feeds/harbour.rss").status, 200);
+}
+
+// -------------------------------------------------------------------------------------------
+// 11. A refresh that panics (fault injection, debug builds only) is caught: the last good
+//     feed is still served, the status page, the metrics and /healthz report it, the schedule
+//     goes on, and the feed recovers when the fault goes.
+
+#[cfg(debug_assertions)]
+#[test]
+fn a_panicking_refresh_is_reported_and_survived() {
+    let upstream = Server::start();
+    upstream.route("/fragile/", Response::html(page(&[A, B])));
+    upstream.route("/steady/", Response::html(page(&[C])));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (uf, us) = (upstream.url("/fragile/"), upstream.url("/steady/"));
+    let cfg = write_config(
+        dir.path(),
+        &config_text(
+            &format!("admin_token = \"{TOKEN}\""),
+            &[
+                ("fragile", &uf, "refresh = \"2s\""),
+                ("steady", &us, "refresh = \"1h\""),
+            ],
+        ),
+    );
+    let panic_file = dir.path().join("panic-feeds");
+    let serve = Serve::start_with(&cfg, &[("PAGEFEED_DEBUG_PANIC_FILE", &panic_file)], None);
+    let good = serve.wait_for_feed("/feeds/fragile.rss");
+    let good_atom = serve.wait_for_feed("/feeds/fragile.atom");
+    serve.wait_for_feed("/feeds/steady.rss");
+    let h = serve.get("/healthz");
+    assert_eq!((h.status, h.text().as_str()), (200, "ok"));
+
+    // From now on every refresh of fragile panics; a successful one would publish C.
+    std::fs::write(&panic_file, "fragile\n").expect("write the panic file");
+    upstream.route("/fragile/", Response::html(page(&[C, A, B])));
+    let panics = |serve: &Serve| {
+        metric(
+            &serve.get("/metrics").text(),
+            "pagefeed_refresh_panics_total{feed=\"fragile\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    // The last good feed is served all along, never a 503.
+    let served_good = |serve: &Serve| {
+        let r = serve.get("/feeds/fragile.rss");
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.body, good.body);
+    };
+    assert!(
+        wait_until(DEADLINE, || {
+            served_good(&serve);
+            panics(&serve) >= 1.0
+        }),
+        "no panic counted:\n{}",
+        serve.stderr()
+    );
+    served_good(&serve);
+    assert_eq!(serve.get("/feeds/fragile.atom").body, good_atom.body);
+
+    let h = serve.get("/healthz");
+    assert_eq!(h.status, 503);
+    let body = h.text();
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("feed fragile: refresh panicked at ")
+                && l.contains("PAGEFEED_DEBUG_PANIC_FILE")),
+        "/healthz names the feed and the panic:\n{body}"
+    );
+    assert!(!body.contains("steady"), "{body}");
+
+    let html = serve.get("/").text();
+    let row_start = html.find("id=\"feed-fragile\"").expect("a row for fragile");
+    let row = &html[row_start..];
+    let row = &row[..row.find("</tr>").expect("end of row")];
+    assert!(row.contains("failed: the refresh panicked: "), "{row}");
+    assert!(row.contains("serving the last good version"), "{row}");
+
+    let m = serve.get("/metrics").text();
+    assert_eq!(
+        metric(&m, "pagefeed_feed_failed{feed=\"fragile\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    assert!(metric(&m, "pagefeed_failures_total{feed=\"fragile\"}").is_some_and(|n| n >= 1.0));
+    assert_eq!(
+        metric(&m, "pagefeed_feed_failed{feed=\"steady\"}"),
+        Some(0.0),
+        "{m}"
+    );
+
+    // An admin refresh hits the same panic and says so.
+    let r = serve.admin_refresh("fragile", Some(TOKEN));
+    assert_eq!(r.status, 502, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["status"], "failed");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("the refresh panicked")),
+        "{v}"
+    );
+    // The other feed is untouched, and can still be refreshed (the history works).
+    let r = serve.admin_refresh("steady", Some(TOKEN));
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The schedule goes on: the next refreshes fetch the page again (and panic again).
+    let (hits, seen) = (upstream.hits("/fragile/"), panics(&serve));
+    assert!(
+        wait_until(DEADLINE, || {
+            served_good(&serve);
+            panics(&serve) >= seen + 1.0
+        }),
+        "no later scheduled refresh:\n{}",
+        serve.stderr()
+    );
+    assert!(upstream.hits("/fragile/") > hits);
+    assert!(
+        serve
+            .stderr()
+            .lines()
+            .any(|l| l.contains("feed fragile: the refresh panicked")),
+        "the log names the feed:\n{}",
+        serve.stderr()
+    );
+
+    // The fault goes: the next scheduled refresh publishes, and /healthz is ok again.
+    std::fs::remove_file(&panic_file).expect("remove the panic file");
+    let recovered = wait_until(DEADLINE, || {
+        let r = serve.get("/feeds/fragile.rss");
+        r.status == 200 && rss_titles(&r.body) == sorted(&[A.1, B.1, C.1])
+    });
+    assert!(recovered, "not recovered:\n{}", serve.stderr());
+    assert!(wait_until(DEADLINE, || serve.get("/healthz").status == 200));
+    assert_eq!(serve.get("/healthz").text(), "ok");
+    let m = serve.get("/metrics").text();
+    assert_eq!(
+        metric(&m, "pagefeed_feed_failed{feed=\"fragile\"}"),
+        Some(0.0),
+        "{m}"
+    );
+    assert!(
+        metric(&m, "pagefeed_refresh_panics_total{feed=\"fragile\"}").is_some_and(|n| n >= 3.0),
+        "{m}"
+    );
+    assert!(!serve.get("/").text().contains("failed: "));
 }

@@ -28,6 +28,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use super::guard::one_line;
 use super::metrics::Metrics;
 use super::store::{Encoding, FeedEntry, Representation, Store};
 use crate::config::{Config, Format};
@@ -431,9 +432,13 @@ fn render_status_page(app: &AppState, now: DateTime<Utc>) -> String {
         ".error{color:#b00020;font-weight:600}.ok{color:#1b5e20}\n",
         "</style>\n</head>\n<body>\n<h1>pagefeed</h1>\n",
     ));
-    let _ = writeln!(
+    let faults = entries
+        .iter()
+        .filter(|e| e.status.fault.is_some() || e.status.schedule_fault.is_some())
+        .count();
+    let _ = write!(
         out,
-        "<p>{} feed{}. The scheduler is {}. <a href=\"/opml\">OPML</a> · <a href=\"/metrics\">metrics</a></p>",
+        "<p>{} feed{}. The scheduler is {}.",
         entries.len(),
         if entries.len() == 1 { "" } else { "s" },
         if running {
@@ -442,6 +447,14 @@ fn render_status_page(app: &AppState, now: DateTime<Utc>) -> String {
             "<span class=\"error\">stopped</span>"
         },
     );
+    if faults > 0 {
+        let _ = write!(
+            out,
+            " <span class=\"error\">{faults} feed{} hit a bug in pagefeed: see <a href=\"/healthz\">health</a>.</span>",
+            if faults == 1 { "" } else { "s" }
+        );
+    }
+    out.push_str(" <a href=\"/opml\">OPML</a> · <a href=\"/metrics\">metrics</a></p>\n");
     out.push_str(concat!(
         "<table>\n<thead><tr><th scope=\"col\">Feed</th><th scope=\"col\">Items</th>",
         "<th scope=\"col\">Last refresh</th><th scope=\"col\">Next refresh</th>",
@@ -492,6 +505,9 @@ fn render_status_page(app: &AppState, now: DateTime<Utc>) -> String {
             }
             None if built => out.push_str("<span class=\"ok\">ok</span>"),
             None => out.push_str("not built yet"),
+        }
+        if let Some(fault) = &s.schedule_fault {
+            let _ = write!(out, "<div class=\"error\">{}</div>", escape_html(fault));
         }
         out.push_str("</td><td>");
         for (i, format) in entry.formats().iter().enumerate() {
@@ -644,16 +660,41 @@ fn valid_host(host: &str) -> bool {
         })
 }
 
+/// `200 ok` while the service works as it should; `503` with one line per problem when the
+/// scheduler is not running (shutting down), a feed's last refresh panicked or a feed's
+/// schedule task died. A feed that fails for ordinary reasons (its site is down, its
+/// selectors match nothing) is not a problem of the service: it shows on the status page and
+/// in `/metrics`, not here.
 async fn healthz(State(app): State<App>) -> Response {
-    let mut res = if app.running.load(Ordering::Relaxed) {
+    let body = health_report(&app);
+    let mut res = if body.is_empty() {
         text(StatusCode::OK, "ok")
     } else {
-        text(StatusCode::SERVICE_UNAVAILABLE, "scheduler not running")
+        let mut res = text(StatusCode::SERVICE_UNAVAILABLE, "");
+        *res.body_mut() = Body::from(body);
+        res
     };
     res.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     app.metrics.request(res.status().as_u16());
     res
+}
+
+/// The problems `/healthz` reports, one per line; empty when there are none.
+fn health_report(app: &AppState) -> String {
+    let mut out = String::new();
+    if !app.running.load(Ordering::Relaxed) {
+        out.push_str("scheduler not running\n");
+    }
+    for entry in app.store.all() {
+        for fault in [&entry.status.fault, &entry.status.schedule_fault]
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(out, "feed {}: {}", entry.name, one_line(fault));
+        }
+    }
+    out
 }
 
 async fn metrics(State(app): State<App>) -> Response {
@@ -1357,6 +1398,35 @@ title = "h2"
     }
 
     #[tokio::test]
+    async fn status_page_shows_faults() {
+        let (f, _) = published();
+        let (_, _, b) = get(&f.state, "/", &[]).await;
+        assert!(!String::from_utf8(b).unwrap().contains("hit a bug"));
+        f.state.store.update_status("alpha", |s| {
+            s.last_error = Some("the refresh panicked: <boom>".into());
+            s.fault = Some("refresh panicked at 2026-03-02T10:00:00+00:00: <boom>".into());
+        });
+        f.state.store.update_status("beta", |s| {
+            s.schedule_fault = Some("the schedule task of feed beta died: a & b".into());
+        });
+        let (s, _, b) = get(&f.state, "/", &[]).await;
+        assert_eq!(s, StatusCode::OK);
+        let html = String::from_utf8(b).unwrap();
+        assert!(
+            html.contains("2 feeds hit a bug in pagefeed: see <a href=\"/healthz\">health</a>."),
+            "{html}"
+        );
+        assert!(html.contains("failed: the refresh panicked: &lt;boom&gt;"));
+        assert!(
+            html.contains(
+                "<div class=\"error\">the schedule task of feed beta died: a &amp; b</div>"
+            )
+        );
+        let doc = scraper::Html::parse_document(&html);
+        assert!(doc.errors.is_empty(), "{:?}", doc.errors);
+    }
+
+    #[tokio::test]
     async fn status_page_before_anything_is_built() {
         let f = fixture(false, false);
         f.state.running.store(false, Ordering::Relaxed);
@@ -1427,9 +1497,35 @@ title = "h2"
         let f = fixture(false, false);
         let (s, _, b) = get(&f.state, "/healthz", &[]).await;
         assert_eq!((s, b.as_slice()), (StatusCode::OK, b"ok".as_slice()));
-        f.state.running.store(false, Ordering::Relaxed);
-        let (s, _, _) = get(&f.state, "/healthz", &[]).await;
+        // An ordinary failure is not a problem of the service.
+        f.state.store.update_status("alpha", |s| {
+            s.last_error = Some("https://example.org/a: HTTP 500".into());
+        });
+        let (s, _, b) = get(&f.state, "/healthz", &[]).await;
+        assert_eq!((s, b.as_slice()), (StatusCode::OK, b"ok".as_slice()));
+        // A panic and a dead schedule task are, one line each.
+        f.state.store.update_status("alpha", |s| {
+            s.fault = Some("refresh panicked at 2026-03-02T10:00:00+00:00: bad\nthing".into());
+        });
+        f.state.store.update_status("beta", |s| {
+            s.schedule_fault = Some("the schedule task of feed beta died: oops".into());
+        });
+        let (s, hd, b) = get(&f.state, "/healthz", &[]).await;
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(h(&hd, "cache-control"), "no-store");
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "feed alpha: refresh panicked at 2026-03-02T10:00:00+00:00: bad thing\n\
+             feed beta: the schedule task of feed beta died: oops\n"
+        );
+        f.state.store.update_status("alpha", |s| s.fault = None);
+        f.state
+            .store
+            .update_status("beta", |s| s.schedule_fault = None);
+        f.state.running.store(false, Ordering::Relaxed);
+        let (s, _, b) = get(&f.state, "/healthz", &[]).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(b, b"scheduler not running\n");
     }
 
     #[tokio::test]

@@ -1,9 +1,10 @@
 //! Counters for `/metrics`, in the Prometheus text exposition format (version 0.0.4).
 //!
-//! Per feed: fetches by outcome, 304s, failures, the item count, refresh durations and the
-//! time of the last success. Per HTTP status: responses served. Feed counters sit behind one
-//! mutex (they change a few times per refresh); response counters are atomics, so counting a
-//! request costs one relaxed increment.
+//! Per feed: fetches by outcome, 304s, failures, whether the last refresh failed, panics and
+//! schedule restarts, the item count, refresh durations and the time of the last success. Per
+//! HTTP status: responses served. Connections: open, the cap, shed, timed out, accept errors.
+//! Feed counters sit behind one mutex (they change a few times per refresh); response and
+//! connection counters are atomics, so counting a request costs one relaxed increment.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -59,6 +60,10 @@ struct FeedCounters {
     duration_count: u64,
     /// Unix seconds.
     last_success: Option<f64>,
+    /// Whether the last refresh failed (`None` before the first).
+    failed: Option<bool>,
+    panics: u64,
+    schedule_restarts: u64,
 }
 
 /// HTTP status codes 100..=599 get a counter each.
@@ -70,6 +75,11 @@ const CODES: usize = 500;
 pub struct Metrics {
     feeds: Mutex<BTreeMap<String, FeedCounters>>,
     responses: Box<[AtomicU64]>,
+    connections: AtomicU64,
+    connection_limit: AtomicU64,
+    shed: AtomicU64,
+    header_timeouts: AtomicU64,
+    accept_errors: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -83,6 +93,11 @@ impl Metrics {
         Metrics {
             feeds: Mutex::new(BTreeMap::new()),
             responses: (0..CODES).map(|_| AtomicU64::new(0)).collect(),
+            connections: AtomicU64::new(0),
+            connection_limit: AtomicU64::new(0),
+            shed: AtomicU64::new(0),
+            header_timeouts: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
         }
     }
 
@@ -114,7 +129,48 @@ impl Metrics {
             if outcome != FetchOutcome::Failed {
                 c.last_success = Some(now);
             }
+            c.failed = Some(outcome == FetchOutcome::Failed);
         });
+    }
+
+    /// Count a refresh of `feed` that panicked (count the failure with [`Metrics::fetch`]).
+    pub fn panic(&self, feed: &str) {
+        self.with_feed(feed, |c| c.panics += 1);
+    }
+
+    /// Count a restart of `feed`'s schedule task after it died.
+    pub fn schedule_restart(&self, feed: &str) {
+        self.with_feed(feed, |c| c.schedule_restarts += 1);
+    }
+
+    /// The cap on open connections.
+    pub fn connection_limit(&self, n: usize) {
+        self.connection_limit
+            .store(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        let _ = self
+            .connections
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// An idle connection closed to make room at the cap.
+    pub fn connection_shed(&self) {
+        self.shed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed for not sending a request head in time.
+    pub fn header_timeout(&self) {
+        self.header_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The number of items `feed` now has.
@@ -189,6 +245,27 @@ impl Metrics {
         );
         simple(
             &mut out,
+            "pagefeed_feed_failed",
+            "gauge",
+            "1 when the feed's last refresh failed (the last good version is still served).",
+            &|c| c.failed.map(|f| u8::from(f).to_string()),
+        );
+        simple(
+            &mut out,
+            "pagefeed_refresh_panics_total",
+            "counter",
+            "Refreshes that panicked (a bug: /healthz reports it until a refresh completes).",
+            &|c| Some(c.panics.to_string()),
+        );
+        simple(
+            &mut out,
+            "pagefeed_schedule_restarts_total",
+            "counter",
+            "Times the feed's schedule task died and was restarted (a bug).",
+            &|c| Some(c.schedule_restarts.to_string()),
+        );
+        simple(
+            &mut out,
             "pagefeed_items",
             "gauge",
             "Items in the feed as last published.",
@@ -235,6 +312,41 @@ impl Metrics {
                     usize::from(FIRST_CODE) + i
                 );
             }
+        }
+        for (name, kind, help, value) in [
+            (
+                "pagefeed_http_connections",
+                "gauge",
+                "Client connections open now.",
+                &self.connections,
+            ),
+            (
+                "pagefeed_http_connections_max",
+                "gauge",
+                "The cap on open client connections (below the open-file limit).",
+                &self.connection_limit,
+            ),
+            (
+                "pagefeed_http_connections_shed_total",
+                "counter",
+                "Idle connections closed to make room for new ones at the cap.",
+                &self.shed,
+            ),
+            (
+                "pagefeed_http_header_timeouts_total",
+                "counter",
+                "Connections closed for not sending a complete request head in time.",
+                &self.header_timeouts,
+            ),
+            (
+                "pagefeed_http_accept_errors_total",
+                "counter",
+                "Failed accepts (out of file descriptors, aborted connections).",
+                &self.accept_errors,
+            ),
+        ] {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
         out
     }
@@ -292,6 +404,14 @@ mod tests {
         m.request(304);
         m.request(42); // out of range: ignored
         m.request(600);
+        m.panic("alpha");
+        m.schedule_restart("beta");
+        m.connection_limit(768);
+        m.connection_opened();
+        m.connection_opened();
+        m.connection_closed();
+        m.connection_shed();
+        m.header_timeout();
         let text = m.render();
 
         for line in [
@@ -314,6 +434,16 @@ mod tests {
             "# TYPE pagefeed_last_success_timestamp_seconds gauge",
             "pagefeed_http_responses_total{code=\"200\"} 2",
             "pagefeed_http_responses_total{code=\"304\"} 1",
+            "# TYPE pagefeed_feed_failed gauge",
+            "pagefeed_feed_failed{feed=\"alpha\"} 1",
+            "pagefeed_refresh_panics_total{feed=\"alpha\"} 1",
+            "pagefeed_refresh_panics_total{feed=\"beta\"} 0",
+            "pagefeed_schedule_restarts_total{feed=\"beta\"} 1",
+            "pagefeed_http_connections 1",
+            "pagefeed_http_connections_max 768",
+            "pagefeed_http_connections_shed_total 1",
+            "pagefeed_http_header_timeouts_total 1",
+            "pagefeed_http_accept_errors_total 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -321,6 +451,7 @@ mod tests {
             );
         }
         assert!(!text.contains("pagefeed_items{feed=\"beta\"}"));
+        assert!(!text.contains("pagefeed_feed_failed{feed=\"beta\"}"));
         assert!(!text.contains("last_success_timestamp_seconds{feed=\"beta\"}"));
         let ts: f64 = text
             .lines()

@@ -4,10 +4,13 @@
 //! The pieces, each in its own file: `store` holds the published bytes of every feed
 //! (precompressed, with their validators); `http` answers readers and aggregators;
 //! `metrics` counts what happened; `scheduler` decides when each feed is refreshed and keeps
-//! fetches polite (concurrency, per-host delay, backoff); `websub` tells a hub about changes;
-//! `shutdown` turns SIGINT/SIGTERM into an orderly stop.
+//! fetches polite (concurrency, per-host delay, backoff) and survives panics (`guard`);
+//! `listener` accepts connections within limits (timeouts, a cap below the open-file limit);
+//! `websub` tells a hub about changes; `shutdown` turns SIGINT/SIGTERM into an orderly stop.
 
+pub mod guard;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod scheduler;
 pub mod shutdown;
@@ -44,12 +47,12 @@ pub enum ServeError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("the HTTP server failed: {0}")]
-    Server(std::io::Error),
 }
 
 /// How long shutdown waits for refreshes that are writing.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long shutdown waits for requests in progress to be answered.
+const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 /// Run the service until SIGINT/SIGTERM. `listen` overrides the config's address.
 pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeError> {
@@ -75,14 +78,14 @@ pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeErro
     // Serve what the history holds before the first refresh: a restart is never empty.
     scheduler.load_stored().await;
 
-    let listener = tokio::net::TcpListener::bind(&addr)
+    let tcp = listener::bind(&addr)
         .await
         .map_err(|source| ServeError::Listen {
             addr: addr.clone(),
             source,
         })?;
     // With port 0 the system picks one: say which, so scripts and tests can find it.
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
+    let addr = tcp.local_addr().map(|a| a.to_string()).unwrap_or(addr);
     let running = Arc::new(AtomicBool::new(true));
     let refresh: RefreshHandle = {
         let s = Arc::clone(&scheduler);
@@ -94,10 +97,21 @@ pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeErro
     let app = http::router(AppState {
         store,
         config: Arc::clone(&config),
-        metrics,
+        metrics: Arc::clone(&metrics),
         refresh,
         running: Arc::clone(&running),
     });
+    let fd_limit = listener::open_file_limit();
+    let limits = listener::Limits {
+        max_connections: listener::connection_cap(fd_limit.unwrap_or(1024)),
+        header_read_timeout: listener::HEADER_READ_TIMEOUT,
+    };
+    tracing::info!(
+        max_connections = limits.max_connections,
+        open_file_limit = %fd_limit.map_or_else(|| "unknown".to_string(), |n| n.to_string()),
+        header_read_timeout_s = limits.header_read_timeout.as_secs(),
+        "HTTP limits"
+    );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let tasks = scheduler.spawn_all(stop_rx.clone());
     tracing::info!(%addr, feeds = config.feeds.len(), "serving");
@@ -106,11 +120,14 @@ pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeErro
         config.feeds.len()
     );
 
-    let mut stop_for_server = stop_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stop_for_server.wait_for(|s| *s).await;
-    });
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(listener::serve(
+        tcp,
+        app,
+        limits,
+        metrics,
+        stop_rx.clone(),
+        DRAIN_GRACE,
+    ));
 
     shutdown::signal().await;
     tracing::info!("shutting down: no new refreshes; finishing writes");
@@ -121,8 +138,6 @@ pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeErro
         t.abort();
     }
     scheduler.writes_finished(SHUTDOWN_GRACE).await;
-    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(10), server).await {
-        return Err(ServeError::Server(e));
-    }
+    let _ = tokio::time::timeout(DRAIN_GRACE + Duration::from_secs(1), server).await;
     Ok(())
 }

@@ -10,6 +10,12 @@
 //! Merged feeds have no schedule of their own: they are rendered again whenever one of their
 //! sources changed. Concurrent refreshes of one feed (a schedule firing while an admin asks
 //! for one) collapse into a single fetch whose outcome both get.
+//!
+//! A panic anywhere in a refresh (fetching, scraping, the history, rendering, in the async
+//! part or the blocking task) is caught: the refresh fails with the panic's message, the
+//! feed's `fault` is set for `/healthz`, the last good feed stays served and the schedule
+//! goes on. A schedule task that dies anyway is restarted after a pause (doubling up to
+//! [`MAX_RESTART_DELAY`]), and its feed's `schedule_fault` says so meanwhile.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +30,7 @@ use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
 use crate::fetch::{FetchError, Fetched, Fetcher};
 use crate::history::History;
 
+use super::guard::{CatchUnwind, panic_message};
 use super::http::RefreshOutcome;
 use super::metrics::{FetchOutcome, Metrics};
 use super::store::Store;
@@ -35,6 +42,13 @@ const MAX_RETRIES: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 /// A `Retry-After` longer than this ends the retries; the next scheduled refresh waits for it.
 const LONGEST_RETRY_WAIT: Duration = Duration::from_secs(300);
+/// The longest a `Retry-After` postpones the next refresh: a site asking for more is asked
+/// again after a day.
+const LONGEST_NOT_BEFORE: Duration = Duration::from_secs(86_400);
+/// The pause before a dead schedule task is restarted; it doubles up to the maximum while
+/// the task keeps dying soon after each restart.
+const FIRST_RESTART_DELAY: Duration = Duration::from_secs(5);
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(900);
 
 /// The shared state of the refreshing side of `serve`.
 pub struct Scheduler {
@@ -118,19 +132,50 @@ impl Scheduler {
                     _ => history.source_state(&feed.name).ok().flatten().is_some(),
                 };
                 let rendered = if has_data {
-                    build::render_feed(&this.config, &history, feed, now).ok()
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        build::render_feed(&this.config, &history, feed, now).ok()
+                    }))
+                    .map_err(|p| panic_message(p.as_ref()))
                 } else {
-                    None
+                    Ok(None)
                 };
                 out.push((feed.name.clone(), row, rendered));
             }
             out
         })
         .await;
-        let Ok(loaded) = loaded else {
-            return;
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(e) => {
+                let msg = if e.is_panic() {
+                    panic_message(e.into_panic().as_ref())
+                } else {
+                    e.to_string()
+                };
+                tracing::error!(
+                    "loading the stored feeds panicked: {msg}; each feed is served after its \
+                     first refresh (a bug in pagefeed: please report it)"
+                );
+                return;
+            }
         };
         for (name, row, rendered) in loaded {
+            let rendered = match rendered {
+                Ok(r) => r,
+                Err(msg) => {
+                    let error = format!(
+                        "rendering the stored feed panicked: {msg} (a bug in pagefeed: please \
+                         report it); the feed is served after its next successful refresh"
+                    );
+                    tracing::error!(feed = %name, "{error}");
+                    self.metrics.panic(&name);
+                    let at = Utc::now().trunc_subsecs(0);
+                    self.store.update_status(&name, |s| {
+                        s.fault = Some(format!("{} at {}", error, at.to_rfc3339()));
+                    });
+                    None
+                }
+            };
             let since = row
                 .as_ref()
                 .and_then(|r| r.last_success)
@@ -151,7 +196,8 @@ impl Scheduler {
         }
     }
 
-    /// Start one schedule task per fetched feed; they stop when `stop` turns true.
+    /// Start one schedule task per fetched feed, each restarted if it dies; they stop when
+    /// `stop` turns true.
     pub fn spawn_all(
         self: &Arc<Self>,
         stop: watch::Receiver<bool>,
@@ -164,9 +210,29 @@ impl Scheduler {
                 let this = Arc::clone(self);
                 let name = f.name.clone();
                 let stop = stop.clone();
-                tokio::spawn(async move { this.run_schedule(name, stop).await })
+                tokio::spawn(async move { this.supervise_schedule(name, stop).await })
             })
             .collect()
+    }
+
+    /// Run `name`'s schedule; when it panics, report it and start it again after a pause.
+    async fn supervise_schedule(self: Arc<Self>, name: String, stop: watch::Receiver<bool>) {
+        let run = || Arc::clone(&self).run_schedule(name.clone(), stop.clone());
+        let died = |msg: &str, delay: Duration| {
+            let at = Utc::now().trunc_subsecs(0);
+            let error = format!(
+                "the schedule task of feed {name} died: {msg} (a bug in pagefeed: please report \
+                 it); restarting it in {} s",
+                delay.as_secs()
+            );
+            tracing::error!(feed = %name, "{error}");
+            self.metrics.schedule_restart(&name);
+            self.store.update_status(&name, |s| {
+                s.schedule_fault = Some(format!("{error} (at {})", at.to_rfc3339()));
+            });
+        };
+        let delays = (FIRST_RESTART_DELAY, MAX_RESTART_DELAY);
+        supervise(run, died, stop.clone(), delays).await;
     }
 
     async fn run_schedule(self: Arc<Self>, name: String, mut stop: watch::Receiver<bool>) {
@@ -199,6 +265,14 @@ impl Scheduler {
             self.store
                 .update_status(&name, |s| s.next_refresh = Some(due));
             let _ = self.refresh(&name, true).await;
+            // A restarted schedule that completed a refresh works again.
+            if self
+                .store
+                .get(&name)
+                .is_some_and(|e| e.status.schedule_fault.is_some())
+            {
+                self.store.update_status(&name, |s| s.schedule_fault = None);
+            }
         }
     }
 
@@ -278,10 +352,50 @@ impl Scheduler {
             }
         }
         let mut done = Done(self, name, None);
-        let outcome = self.refresh_uncollapsed(name, retry).await;
+        let started = Instant::now();
+        let outcome = match CatchUnwind::new(self.refresh_uncollapsed(name, retry)).await {
+            Ok(o) => {
+                if self
+                    .store
+                    .get(name)
+                    .is_some_and(|e| e.status.fault.is_some())
+                {
+                    self.store.update_status(name, |s| s.fault = None);
+                }
+                o
+            }
+            Err(msg) => self.panicked(name, &msg, started).await,
+        };
         done.2 = Some(outcome.clone());
         drop(done);
         outcome
+    }
+
+    /// Record a refresh of `name` that panicked with `msg`: a failure everywhere a failure
+    /// shows, plus the fault `/healthz` reports. What is served stays as it was.
+    async fn panicked(&self, name: &str, msg: &str, started: Instant) -> RefreshOutcome {
+        let now = Utc::now().trunc_subsecs(0);
+        let error = format!(
+            "the refresh panicked: {msg} (a bug in pagefeed: please report it; the last good \
+             feed is still served and the next refresh is at its usual time)"
+        );
+        tracing::error!(feed = %name, "feed {name}: {error}");
+        self.metrics.panic(name);
+        self.metrics
+            .fetch(name, FetchOutcome::Failed, started.elapsed().as_secs_f64());
+        self.store.update_status(name, |s| {
+            s.last_refresh = Some(now);
+            s.last_error = Some(error.clone());
+            s.fault = Some(format!("refresh panicked at {}: {msg}", now.to_rfc3339()));
+        });
+        let history = Arc::clone(&self.history);
+        let (feed, text) = (name.to_string(), error.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            let h = history.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = h.record_failure(&feed, now, &text);
+        })
+        .await;
+        failed(name, error)
     }
 
     async fn refresh_uncollapsed(self: &Arc<Self>, name: &str, retry: bool) -> RefreshOutcome {
@@ -332,10 +446,7 @@ impl Scheduler {
                         self.not_before
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
-                            .insert(
-                                name.to_string(),
-                                now + chrono::Duration::from_std(wait).unwrap_or_default(),
-                            );
+                            .insert(name.to_string(), later(now, wait.min(LONGEST_NOT_BEFORE)));
                         break (result, now);
                     }
                     tracing::info!(feed = name, error = %e, retry_in = ?wait, "transient failure; retrying");
@@ -368,6 +479,8 @@ impl Scheduler {
             this.writing.fetch_add(1, Ordering::SeqCst);
             let _done = WriteGuard(&this);
             let mut history = this.history.lock().unwrap_or_else(|p| p.into_inner());
+            #[cfg(debug_assertions)]
+            debug_fault_injection(&f.name);
             let refreshed = match fetched {
                 Some((fetched, prev)) => {
                     build::refresh(&f, fetched, prev, &mut history, now).map(Some)
@@ -399,7 +512,11 @@ impl Scheduler {
         .await;
         let result = match job {
             Ok(r) => r,
-            Err(e) => Err(format!("refresh task failed: {e}")),
+            // On to `refresh`, which reports panics of every part of a refresh alike.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(format!(
+                "the refresh was cancelled ({e}); the service is shutting down"
+            )),
         };
         let seconds = started.elapsed().as_secs_f64();
         match result {
@@ -485,6 +602,64 @@ impl Drop for WriteGuard<'_> {
     }
 }
 
+/// Run `task` until it returns while `stop` is true. When it panics, or returns while `stop`
+/// is false, tell `died` (the message, the pause before the restart), pause and run it again.
+/// The pause starts at `first` and doubles up to `max`; it starts again at `first` after a
+/// run that lasted longer than `max`.
+async fn supervise<F, Fut>(
+    mut task: F,
+    mut died: impl FnMut(&str, Duration),
+    mut stop: watch::Receiver<bool>,
+    (first, max): (Duration, Duration),
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut delay = first;
+    loop {
+        let started = Instant::now();
+        let msg = match CatchUnwind::new(task()).await {
+            Ok(()) if *stop.borrow() => return,
+            Ok(()) => "it ended without being asked to".to_string(),
+            Err(msg) => msg,
+        };
+        if started.elapsed() > max {
+            delay = first;
+        }
+        died(&msg, delay);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        delay = (delay * 2).min(max);
+    }
+}
+
+/// `wait` after `now`, or the latest time there is when that is beyond it (a `Retry-After` of
+/// a million years must not overflow).
+fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(wait)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Test-only fault injection, compiled into debug builds only (`cargo build`/`cargo test`,
+/// never `--release`): when the environment variable `PAGEFEED_DEBUG_PANIC_FILE` names a
+/// file with `feed`'s name alone on a line, the refresh panics in its blocking task while it
+/// holds the history. The file is read at every refresh, so a test can start and stop the
+/// panics while the service runs.
+#[cfg(debug_assertions)]
+fn debug_fault_injection(feed: &str) {
+    let Some(path) = std::env::var_os("PAGEFEED_DEBUG_PANIC_FILE") else {
+        return;
+    };
+    let listed = std::fs::read_to_string(path).is_ok_and(|t| t.lines().any(|l| l.trim() == feed));
+    if listed {
+        panic!("fault injected for feed {feed} by PAGEFEED_DEBUG_PANIC_FILE");
+    }
+}
+
 fn failed(name: &str, error: String) -> RefreshOutcome {
     RefreshOutcome {
         feed: name.to_string(),
@@ -547,6 +722,74 @@ mod tests {
             assert!(j >= chrono::Duration::zero() && j <= chrono::Duration::seconds(30));
         }
         assert_eq!(jitter("f", Duration::ZERO), chrono::Duration::zero());
+    }
+
+    #[tokio::test]
+    async fn a_dead_task_is_reported_and_restarted_until_stopped() {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let runs = std::cell::Cell::new(0);
+        let deaths = std::cell::RefCell::new(Vec::new());
+        supervise(
+            || {
+                runs.set(runs.get() + 1);
+                let n = runs.get();
+                let stop_tx = &stop_tx;
+                async move {
+                    tokio::task::yield_now().await;
+                    match n {
+                        1 | 2 => panic!("run {n} broke"),
+                        3 => {}
+                        _ => {
+                            let _ = stop_tx.send(true);
+                        }
+                    }
+                }
+            },
+            |msg, delay| deaths.borrow_mut().push((msg.to_string(), delay)),
+            stop_rx,
+            (Duration::from_millis(10), Duration::from_millis(25)),
+        )
+        .await;
+        assert_eq!(runs.get(), 4);
+        assert_eq!(
+            deaths.into_inner(),
+            [
+                ("run 1 broke".to_string(), Duration::from_millis(10)),
+                ("run 2 broke".to_string(), Duration::from_millis(20)),
+                (
+                    "it ended without being asked to".to_string(),
+                    Duration::from_millis(25)
+                ),
+            ]
+        );
+
+        // A stop during the pause ends it at once.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let supervised = supervise(
+            || async { panic!("always") },
+            |_, _| {
+                let _ = stop_tx.send(true);
+            },
+            stop_rx,
+            (Duration::from_secs(3600), Duration::from_secs(3600)),
+        );
+        let ended = tokio::time::timeout(Duration::from_secs(5), supervised).await;
+        assert!(ended.is_ok());
+    }
+
+    #[test]
+    fn a_huge_retry_after_does_not_overflow() {
+        let now = Utc::now();
+        assert_eq!(
+            later(now, Duration::from_secs(60)),
+            now + chrono::Duration::seconds(60)
+        );
+        // Within chrono's Duration but past the last representable date.
+        assert_eq!(
+            later(now, Duration::from_secs(9_000_000_000_000)),
+            DateTime::<Utc>::MAX_UTC
+        );
+        assert_eq!(later(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
     }
 
     #[tokio::test]

@@ -133,6 +133,12 @@ pub struct FeedStatus {
     pub last_success: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub next_refresh: Option<DateTime<Utc>>,
+    /// The last refresh panicked (a bug): what and when. Cleared by a refresh that completes,
+    /// failed or not. `/healthz` reports it.
+    pub fault: Option<String>,
+    /// The feed's schedule task died and is being restarted: what and when. Cleared when the
+    /// restarted task has completed a refresh. `/healthz` reports it.
+    pub schedule_fault: Option<String>,
 }
 
 /// One configured feed: its status and the current representation of each format.
