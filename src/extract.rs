@@ -60,6 +60,8 @@ pub struct Extraction {
     /// How many entries were kept (stays when `entries` is moved out).
     pub kept: usize,
     pub counts: FieldCounts,
+    /// What the parser's bounds did to the page (all zero for ordinary pages).
+    pub parse: crate::parse::Report,
 }
 
 /// What a field's value defaults to when it has no `attr`.
@@ -81,10 +83,13 @@ static BASE: LazyLock<Selector> = LazyLock::new(|| sel("base[href]"));
 static CANONICAL: LazyLock<Selector> = LazyLock::new(|| sel("link[rel~=canonical][href]"));
 static FIRST_LINK: LazyLock<Selector> = LazyLock::new(|| sel("a[href]"));
 
-/// Parse `html` and extract the entries that `rules` describe.
+/// Parse `html` (with bounded work, see [`crate::parse`]) and extract the entries that
+/// `rules` describe.
 pub fn extract(html: &str, rules: &ItemRules) -> Extraction {
-    let doc = Html::parse_document(html);
-    extract_from(&doc, rules)
+    let (doc, report) = crate::parse::document(html);
+    let mut out = extract_from(&doc, rules);
+    out.parse = report;
+    out
 }
 
 /// Extract from an already parsed document.
@@ -256,7 +261,7 @@ fn value(el: ElementRef, f: &Field, kind: Kind) -> Option<String> {
     let raw = if let Some(attr) = &f.attr {
         collapse(std::iter::once(el.attr(attr)?))
     } else if f.html {
-        el.inner_html().trim().to_string()
+        crate::parse::inner_html(el).trim().to_string()
     } else {
         let by_kind = match kind {
             Kind::Link => el.attr("href"),
