@@ -5,9 +5,10 @@
 //! parsing dates and sanitizing HTML are later stages, so this module can be tested with a page
 //! and a config alone, and the `preview` command can show what each selector matched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
+use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::config::{Field, From, ItemRules};
@@ -235,6 +236,7 @@ fn first_value<'a>(
 
 fn all_values<'a>(entry: ElementRef<'a>, f: &'a Field, preceding: &Preceding<'a>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for el in matches(entry, f, preceding) {
         let Some(v) = value(el, f, Kind::Text) else {
             continue;
@@ -248,7 +250,7 @@ fn all_values<'a>(entry: ElementRef<'a>, f: &'a Field, preceding: &Preceding<'a>
             None => vec![v],
         };
         for p in parts {
-            if !out.contains(&p) {
+            if seen.insert(p.clone()) {
                 out.push(p);
             }
         }
@@ -341,34 +343,34 @@ const BLOCK: &[&str] = &[
 const HIDDEN: &[&str] = &["script", "style", "template", "noscript"];
 
 /// The element's visible text, whitespace collapsed; block boundaries count as spaces.
+///
+/// The walk is a loop over the subtree's open and close edges, not a recursion, so a deep tree
+/// cannot exhaust the stack.
 fn element_text(el: ElementRef) -> String {
     let mut out = String::new();
-    let mut pending_space = false;
-    walk_text(*el, &mut out, &mut pending_space);
-    out
-}
-
-fn walk_text(node: ego_tree::NodeRef<Node>, out: &mut String, pending: &mut bool) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => push_collapsed(out, t, pending),
-            Node::Element(e) => {
-                let name = e.name();
-                if HIDDEN.contains(&name) {
-                    continue;
-                }
-                let block = BLOCK.contains(&name);
-                if block {
-                    *pending = true;
-                }
-                walk_text(child, out, pending);
-                if block {
-                    *pending = true;
+    let mut pending = false;
+    // The hidden element (script, style, ...) whose subtree is being skipped.
+    let mut hidden: Option<ego_tree::NodeId> = None;
+    for edge in el.traverse() {
+        match edge {
+            Edge::Open(node) if hidden.is_none() && node.id() != el.id() => match node.value() {
+                Node::Text(t) => push_collapsed(&mut out, t, &mut pending),
+                Node::Element(e) if HIDDEN.contains(&e.name()) => hidden = Some(node.id()),
+                Node::Element(e) if BLOCK.contains(&e.name()) => pending = true,
+                _ => {}
+            },
+            Edge::Close(node) if hidden == Some(node.id()) => hidden = None,
+            Edge::Close(node) if hidden.is_none() && node.id() != el.id() => {
+                if let Node::Element(e) = node.value()
+                    && BLOCK.contains(&e.name())
+                {
+                    pending = true;
                 }
             }
             _ => {}
         }
     }
+    out
 }
 
 fn push_collapsed(out: &mut String, text: &str, pending: &mut bool) {
@@ -422,11 +424,11 @@ impl<'a> Preceding<'a> {
         let mut open: Vec<(ego_tree::NodeId, usize)> = Vec::new();
         for edge in doc.tree.root().traverse() {
             match edge {
-                ego_tree::iter::Edge::Open(n) => {
+                Edge::Open(n) => {
                     open.push((n.id(), counter));
                     counter += 1;
                 }
-                ego_tree::iter::Edge::Close(_) => {
+                Edge::Close(_) => {
                     if let Some((id, start)) = open.pop() {
                         p.order.insert(id, (start, counter.saturating_sub(1)));
                     }
