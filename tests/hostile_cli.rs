@@ -64,7 +64,8 @@ fn titles(json: &serde_json::Value) -> Vec<&str> {
 fn entries_above_a_hundred_thousand_nested_elements_are_found() {
     let server = Server::start();
     let nest = 100_000;
-    let mut page = String::from("<!DOCTYPE html><html><head><title>Deep</title></head><body><main>");
+    let mut page =
+        String::from("<!DOCTYPE html><html><head><title>Deep</title></head><body><main>");
     page.push_str(&article("/a", "Above one", "<p>First <b>summary</b></p>"));
     page.push_str(&article(
         "/b",
@@ -109,10 +110,7 @@ fn entries_above_a_hundred_thousand_nested_elements_are_found() {
         .iter()
         .find(|i| json_str(i, "title") == "Above one")
         .expect("entry one");
-    assert_eq!(
-        json_str(one, "content_html"),
-        "<p>First <b>summary</b></p>"
-    );
+    assert_eq!(json_str(one, "content_html"), "<p>First <b>summary</b></p>");
     let rss = read_rss(&out.join("deep.rss"));
     assert_eq!(rss.items().len(), 3);
 }
@@ -131,7 +129,9 @@ fn hostile_upstream_content_is_cleaned_within_bounds() {
     let item = |n: usize, body: &str| {
         format!(
             "<item><title>Item {n}</title><link>{o}/{n}</link><guid>{o}/{n}</guid><description>{}</description></item>",
-            body.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"),
+            body.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;"),
             o = server.origin()
         )
     };
@@ -168,7 +168,11 @@ fn hostile_upstream_content_is_cleaned_within_bounds() {
         json_str(i, "content_html").to_string()
     };
     let one = content(1);
-    assert!(one.contains("nested words"), "{}", &one[..200.min(one.len())]);
+    assert!(
+        one.contains("nested words"),
+        "{}",
+        &one[..200.min(one.len())]
+    );
     assert!(one.matches("<div>").count() <= 512);
     assert_eq!(content(2), "<p>wide paragraph</p>");
     let three = content(3);

@@ -365,9 +365,10 @@ impl<S: TreeSink + Metering> Filter<S> {
     }
 
     fn admit(&self, tag: &Tag) -> bool {
-        let name = &*tag.name;
-        let limit = if is_void(name) || is_switch(name) || matches!(name, "html" | "head" | "body")
-        {
+        if self.load(false) < MAX_DEPTH {
+            return true;
+        }
+        let limit = if is_cheap(&tag.name) {
             MAX_DEPTH + MARGIN
         } else {
             MAX_DEPTH
@@ -396,7 +397,7 @@ impl<S: TreeSink + Metering> TokenSink for Filter<S> {
                 }
                 return TokenSinkResult::Continue;
             }
-            let name = &*tag.name;
+            let name = &tag.name;
             if start {
                 if !self.admit(tag) {
                     report.deep_tags = report.deep_tags.saturating_add(1);
@@ -427,7 +428,8 @@ impl<S: TreeSink + Metering> TokenSink for Filter<S> {
             } else {
                 {
                     let mut dropped = self.dropped.borrow_mut();
-                    if let Some(n) = dropped.get_mut(&tag.name)
+                    if !dropped.is_empty()
+                        && let Some(n) = dropped.get_mut(&tag.name)
                         && *n > 0
                     {
                         *n -= 1;
@@ -493,53 +495,70 @@ impl<H> Tracer for Count<H> {
     }
 }
 
-fn is_formatting(name: &str) -> bool {
+fn is_formatting(name: &LocalName) -> bool {
     matches!(
-        name,
-        "a" | "b"
-            | "big"
-            | "code"
-            | "em"
-            | "font"
-            | "i"
-            | "nobr"
-            | "s"
-            | "small"
-            | "strike"
-            | "strong"
-            | "tt"
-            | "u"
+        *name,
+        local_name!("a")
+            | local_name!("b")
+            | local_name!("big")
+            | local_name!("code")
+            | local_name!("em")
+            | local_name!("font")
+            | local_name!("i")
+            | local_name!("nobr")
+            | local_name!("s")
+            | local_name!("small")
+            | local_name!("strike")
+            | local_name!("strong")
+            | local_name!("tt")
+            | local_name!("u")
     )
 }
 
-fn is_void(name: &str) -> bool {
+fn is_void(name: &LocalName) -> bool {
     matches!(
-        name,
-        "area"
-            | "base"
-            | "basefont"
-            | "bgsound"
-            | "br"
-            | "col"
-            | "embed"
-            | "frame"
-            | "hr"
-            | "image"
-            | "img"
-            | "input"
-            | "keygen"
-            | "link"
-            | "meta"
-            | "param"
-            | "source"
-            | "track"
-            | "wbr"
+        *name,
+        local_name!("area")
+            | local_name!("base")
+            | local_name!("basefont")
+            | local_name!("bgsound")
+            | local_name!("br")
+            | local_name!("col")
+            | local_name!("embed")
+            | local_name!("frame")
+            | local_name!("hr")
+            | local_name!("image")
+            | local_name!("img")
+            | local_name!("input")
+            | local_name!("keygen")
+            | local_name!("link")
+            | local_name!("meta")
+            | local_name!("param")
+            | local_name!("source")
+            | local_name!("track")
+            | local_name!("wbr")
     )
 }
 
-/// Start tags after which the tree builder may switch the tokenizer to read text.
-fn is_switch(name: &str) -> bool {
-    scan::switch_name(name.as_bytes()).is_some()
+/// Tags that do not deepen the tree, switch the tokenizer, or are the document's own.
+fn is_cheap(name: &LocalName) -> bool {
+    is_void(name)
+        || matches!(
+            *name,
+            local_name!("iframe")
+                | local_name!("noembed")
+                | local_name!("noframes")
+                | local_name!("noscript")
+                | local_name!("plaintext")
+                | local_name!("script")
+                | local_name!("style")
+                | local_name!("textarea")
+                | local_name!("title")
+                | local_name!("xmp")
+                | local_name!("html")
+                | local_name!("head")
+                | local_name!("body")
+        )
 }
 
 #[cfg(test)]
@@ -644,7 +663,7 @@ mod tests {
     #[test]
     fn at_the_limit_nothing_is_left_out() {
         // Just below the limit the page is exact; one more start tag is the first left out.
-        let below = (1..MAX_DEPTH)
+        let below = (MAX_DEPTH - 16..MAX_DEPTH)
             .find(|&k| !document(&"<div>".repeat(k + 1)).1.is_exact())
             .unwrap_or_else(|| panic!("no start tag was left out"));
         let page = "<div>".repeat(below);
@@ -834,9 +853,7 @@ mod tests {
         ];
         let name = names[rng.below(names.len())];
         let close = if rng.below(4) == 0 { "</" } else { "<" };
-        let attrs: String = (0..MAX_ATTRIBUTES + 20)
-            .map(|i| format!(" zz{i}"))
-            .collect();
+        let attrs: String = (0..MAX_ATTRIBUTES + 5).map(|i| format!(" zz{i}")).collect();
         let value = if rng.below(3) == 0 { " q=\"a>b\"" } else { "" };
         format!("{close}{name} keep=1{value}{attrs}>")
     }
@@ -890,7 +907,7 @@ mod tests {
     fn random_pages_parse_as_before_but_for_cut_attributes() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let mut cut = 0;
-        for _ in 0..3000 {
+        for _ in 0..1200 {
             let page = random_page(&mut rng);
             let (doc, report) = document(&page);
             let before = Html::parse_document(&page);
@@ -927,7 +944,7 @@ mod tests {
                 "{page}"
             );
         }
-        assert!(cut > 500, "the pages had few giant tags: {cut}");
+        assert!(cut > 200, "the pages had few giant tags: {cut}");
     }
 
     #[test]
@@ -938,10 +955,10 @@ mod tests {
             assert_eq!(inner_html(el), el.inner_html(), "<{}>", el.value().name());
         }
         // A long text full of escapes: one pass (html5ever's own writer takes seconds).
-        let page = format!("<p>{}</p>", "&amp;".repeat(400_000));
+        let page = format!("<p>{}</p>", "&amp;".repeat(100_000));
         let (doc, _) = document(&page);
         let p = select(&doc, "p");
-        assert_eq!(inner_html(p[0]).len(), 2_000_000);
+        assert_eq!(inner_html(p[0]).len(), 500_000);
     }
 
     #[test]
@@ -958,11 +975,11 @@ mod tests {
         assert!(text.matches("<div>").count() <= MAX_DEPTH);
         // A text whose serialization would cost the square of its length: cut into pieces
         // by empty comments, which ammonia removes.
-        let escapes = format!("<p>{}</p>", "&amp;".repeat(200_000));
+        let escapes = format!("<p>{}</p>", "&amp;".repeat(40_000));
         let text = for_sanitizer(&escapes);
         assert!(text.contains("<!---->"));
         let clean = ammonia::clean(&text);
-        assert_eq!(clean.matches("&amp;").count(), 200_000);
+        assert_eq!(clean.matches("&amp;").count(), 40_000);
         assert!(!clean.contains("<!--"));
         // Reopened formatting elements: the text only.
         let mut costly = String::from("<div>");

@@ -51,6 +51,8 @@ pub(super) enum Stop {
 
 /// A tag as the tokenizer reads it.
 struct TagScan {
+    /// Where its name ends.
+    name_end: usize,
     /// Index of the `>` that ends it, if it ends before the input does.
     end: Option<usize>,
     self_closing: bool,
@@ -70,7 +72,8 @@ fn ends_tag_name(c: Option<&u8>) -> bool {
 
 /// Read a tag whose name starts at `n`, as the tokenizer's tag states do, counting attributes
 /// and noting where the one past `limit` starts.
-fn scan_tag(b: &[u8], n: usize, limit: impl FnOnce(&[u8]) -> usize) -> TagScan {
+fn scan_tag(src: &str, n: usize, limit: impl FnOnce(&[u8]) -> usize) -> TagScan {
+    let b = src.as_bytes();
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum St {
         BeforeName,
@@ -87,6 +90,7 @@ fn scan_tag(b: &[u8], n: usize, limit: impl FnOnce(&[u8]) -> usize) -> TagScan {
     }
     let limit = limit(&b[n.min(b.len())..i]);
     let mut out = TagScan {
+        name_end: i,
         end: None,
         self_closing: false,
         attrs: 0,
@@ -153,9 +157,7 @@ fn scan_tag(b: &[u8], n: usize, limit: impl FnOnce(&[u8]) -> usize) -> TagScan {
                 if is_space(c) {
                     i += 1;
                 } else if c == b'"' || c == b'\'' {
-                    let close = b
-                        .get(i + 1..)
-                        .and_then(|rest| rest.iter().position(|&q| q == c));
+                    let close = src.get(i + 1..).and_then(|rest| rest.find(char::from(c)));
                     match close {
                         Some(k) => {
                             i += k + 2;
@@ -421,7 +423,7 @@ impl<'a> Segments<'a> {
     fn tag(&mut self, n: usize, start: bool) -> Option<(usize, &'a [u8])> {
         let b = self.src.as_bytes();
         let mut merging = false;
-        let scan = scan_tag(b, n, |name| {
+        let scan = scan_tag(self.src, n, |name| {
             let seen = if !start {
                 None
             } else if name.eq_ignore_ascii_case(b"html") {
@@ -444,9 +446,7 @@ impl<'a> Segments<'a> {
                 None => MAX_ATTRIBUTES,
             }
         });
-        let name_end = n + b.get(n..).map_or(0, |r| {
-            r.iter().take_while(|&&c| !ends_tag_name(Some(&c))).count()
-        });
+        let name_end = scan.name_end;
         if merging {
             self.merged = self.merged.saturating_add(scan.attrs.min(MAX_ATTRIBUTES));
         }
