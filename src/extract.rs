@@ -5,9 +5,10 @@
 //! parsing dates and sanitizing HTML are later stages, so this module can be tested with a page
 //! and a config alone, and the `preview` command can show what each selector matched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
+use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::config::{Field, From, ItemRules};
@@ -60,6 +61,8 @@ pub struct Extraction {
     /// How many entries were kept (stays when `entries` is moved out).
     pub kept: usize,
     pub counts: FieldCounts,
+    /// What the parser's bounds did to the page (all zero for ordinary pages).
+    pub parse: crate::parse::Report,
 }
 
 /// What a field's value defaults to when it has no `attr`.
@@ -81,10 +84,13 @@ static BASE: LazyLock<Selector> = LazyLock::new(|| sel("base[href]"));
 static CANONICAL: LazyLock<Selector> = LazyLock::new(|| sel("link[rel~=canonical][href]"));
 static FIRST_LINK: LazyLock<Selector> = LazyLock::new(|| sel("a[href]"));
 
-/// Parse `html` and extract the entries that `rules` describe.
+/// Parse `html` (with bounded work, see [`crate::parse`]) and extract the entries that
+/// `rules` describe.
 pub fn extract(html: &str, rules: &ItemRules) -> Extraction {
-    let doc = Html::parse_document(html);
-    extract_from(&doc, rules)
+    let (doc, report) = crate::parse::document(html);
+    let mut out = extract_from(&doc, rules);
+    out.parse = report;
+    out
 }
 
 /// Extract from an already parsed document.
@@ -230,6 +236,7 @@ fn first_value<'a>(
 
 fn all_values<'a>(entry: ElementRef<'a>, f: &'a Field, preceding: &Preceding<'a>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for el in matches(entry, f, preceding) {
         let Some(v) = value(el, f, Kind::Text) else {
             continue;
@@ -243,7 +250,7 @@ fn all_values<'a>(entry: ElementRef<'a>, f: &'a Field, preceding: &Preceding<'a>
             None => vec![v],
         };
         for p in parts {
-            if !out.contains(&p) {
+            if seen.insert(p.clone()) {
                 out.push(p);
             }
         }
@@ -256,7 +263,7 @@ fn value(el: ElementRef, f: &Field, kind: Kind) -> Option<String> {
     let raw = if let Some(attr) = &f.attr {
         collapse(std::iter::once(el.attr(attr)?))
     } else if f.html {
-        el.inner_html().trim().to_string()
+        crate::parse::inner_html(el).trim().to_string()
     } else {
         let by_kind = match kind {
             Kind::Link => el.attr("href"),
@@ -336,34 +343,34 @@ const BLOCK: &[&str] = &[
 const HIDDEN: &[&str] = &["script", "style", "template", "noscript"];
 
 /// The element's visible text, whitespace collapsed; block boundaries count as spaces.
+///
+/// The walk is a loop over the subtree's open and close edges, not a recursion, so a deep tree
+/// cannot exhaust the stack.
 fn element_text(el: ElementRef) -> String {
     let mut out = String::new();
-    let mut pending_space = false;
-    walk_text(*el, &mut out, &mut pending_space);
-    out
-}
-
-fn walk_text(node: ego_tree::NodeRef<Node>, out: &mut String, pending: &mut bool) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => push_collapsed(out, t, pending),
-            Node::Element(e) => {
-                let name = e.name();
-                if HIDDEN.contains(&name) {
-                    continue;
-                }
-                let block = BLOCK.contains(&name);
-                if block {
-                    *pending = true;
-                }
-                walk_text(child, out, pending);
-                if block {
-                    *pending = true;
+    let mut pending = false;
+    // The hidden element (script, style, ...) whose subtree is being skipped.
+    let mut hidden: Option<ego_tree::NodeId> = None;
+    for edge in el.traverse() {
+        match edge {
+            Edge::Open(node) if hidden.is_none() && node.id() != el.id() => match node.value() {
+                Node::Text(t) => push_collapsed(&mut out, t, &mut pending),
+                Node::Element(e) if HIDDEN.contains(&e.name()) => hidden = Some(node.id()),
+                Node::Element(e) if BLOCK.contains(&e.name()) => pending = true,
+                _ => {}
+            },
+            Edge::Close(node) if hidden == Some(node.id()) => hidden = None,
+            Edge::Close(node) if hidden.is_none() && node.id() != el.id() => {
+                if let Node::Element(e) = node.value()
+                    && BLOCK.contains(&e.name())
+                {
+                    pending = true;
                 }
             }
             _ => {}
         }
     }
+    out
 }
 
 fn push_collapsed(out: &mut String, text: &str, pending: &mut bool) {
@@ -417,11 +424,11 @@ impl<'a> Preceding<'a> {
         let mut open: Vec<(ego_tree::NodeId, usize)> = Vec::new();
         for edge in doc.tree.root().traverse() {
             match edge {
-                ego_tree::iter::Edge::Open(n) => {
+                Edge::Open(n) => {
                     open.push((n.id(), counter));
                     counter += 1;
                 }
-                ego_tree::iter::Edge::Close(_) => {
+                Edge::Close(_) => {
                     if let Some((id, start)) = open.pop() {
                         p.order.insert(id, (start, counter.saturating_sub(1)));
                     }

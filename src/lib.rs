@@ -18,6 +18,7 @@ pub mod links;
 pub mod merge;
 pub mod opml;
 pub mod output;
+pub mod parse;
 pub mod preview;
 pub mod render;
 pub mod sanitize;

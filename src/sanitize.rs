@@ -14,7 +14,7 @@ pub fn clean_html(html: &str, base: &Url) -> String {
     b.url_relative(UrlRelative::RewriteWithBase(base.clone()))
         .link_rel(Some("noopener noreferrer"))
         .url_schemes(["http", "https", "mailto"].into_iter().collect());
-    let out = b.clean(html).to_string();
+    let out = b.clean(&crate::parse::for_sanitizer(html)).to_string();
     out.trim().to_string()
 }
 

@@ -96,6 +96,10 @@ pub fn scrape(
         site,
         extraction: Extraction::default(),
     };
+    if let Some(w) = extraction.parse.warning() {
+        out.warnings
+            .push(format!("feed {}: {shown_url}: {w}", feed.name));
+    }
     let mut seen = std::collections::HashSet::with_capacity(extraction.entries.len());
     let mut date_memo: std::collections::HashMap<String, Option<dates::ParsedDate>> =
         std::collections::HashMap::new();

@@ -812,7 +812,7 @@ fn text_of(t: &Text, kind: Kind) -> Option<String> {
 }
 
 fn html_to_text(html: &str) -> String {
-    let frag = scraper::Html::parse_fragment(html);
+    let (frag, _) = crate::parse::fragment(html);
     collapse(frag.root_element().text())
 }
 
