@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use ego_tree::iter::Edge;
+use html5ever::{LocalName, local_name};
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::config::{Field, From, ItemRules};
@@ -236,7 +237,8 @@ fn first_value<'a>(
 
 fn all_values<'a>(entry: ElementRef<'a>, f: &'a Field, preceding: &Preceding<'a>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    // Few values are checked against the list; many, against a set.
+    let mut seen: Option<HashSet<String>> = None;
     for el in matches(entry, f, preceding) {
         let Some(v) = value(el, f, Kind::Text) else {
             continue;
@@ -250,7 +252,17 @@ fn all_values<'a>(entry: ElementRef<'a>, f: &'a Field, preceding: &Preceding<'a>
             None => vec![v],
         };
         for p in parts {
-            if seen.insert(p.clone()) {
+            let fresh = match &mut seen {
+                Some(set) => set.insert(p.clone()),
+                None if out.len() < 32 => !out.contains(&p),
+                None => {
+                    let mut set: HashSet<String> = out.iter().cloned().collect();
+                    let fresh = set.insert(p.clone());
+                    seen = Some(set);
+                    fresh
+                }
+            };
+            if fresh {
                 out.push(p);
             }
         }
@@ -306,41 +318,55 @@ fn image_attr<'a>(el: ElementRef<'a>) -> Option<&'a str> {
         })
 }
 
-const BLOCK: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "br",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "footer",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "td",
-    "th",
-    "tr",
-    "ul",
-];
-const HIDDEN: &[&str] = &["script", "style", "template", "noscript"];
+/// Elements whose boundaries separate words.
+fn is_block(name: &LocalName) -> bool {
+    matches!(
+        *name,
+        local_name!("address")
+            | local_name!("article")
+            | local_name!("aside")
+            | local_name!("blockquote")
+            | local_name!("br")
+            | local_name!("dd")
+            | local_name!("div")
+            | local_name!("dl")
+            | local_name!("dt")
+            | local_name!("figcaption")
+            | local_name!("figure")
+            | local_name!("footer")
+            | local_name!("h1")
+            | local_name!("h2")
+            | local_name!("h3")
+            | local_name!("h4")
+            | local_name!("h5")
+            | local_name!("h6")
+            | local_name!("header")
+            | local_name!("hr")
+            | local_name!("li")
+            | local_name!("main")
+            | local_name!("nav")
+            | local_name!("ol")
+            | local_name!("p")
+            | local_name!("pre")
+            | local_name!("section")
+            | local_name!("table")
+            | local_name!("td")
+            | local_name!("th")
+            | local_name!("tr")
+            | local_name!("ul")
+    )
+}
+
+/// Elements whose text is not shown.
+fn is_hidden(name: &LocalName) -> bool {
+    matches!(
+        *name,
+        local_name!("script")
+            | local_name!("style")
+            | local_name!("template")
+            | local_name!("noscript")
+    )
+}
 
 /// The element's visible text, whitespace collapsed; block boundaries count as spaces.
 ///
@@ -355,14 +381,14 @@ fn element_text(el: ElementRef) -> String {
         match edge {
             Edge::Open(node) if hidden.is_none() && node.id() != el.id() => match node.value() {
                 Node::Text(t) => push_collapsed(&mut out, t, &mut pending),
-                Node::Element(e) if HIDDEN.contains(&e.name()) => hidden = Some(node.id()),
-                Node::Element(e) if BLOCK.contains(&e.name()) => pending = true,
+                Node::Element(e) if is_hidden(&e.name.local) => hidden = Some(node.id()),
+                Node::Element(e) if is_block(&e.name.local) => pending = true,
                 _ => {}
             },
             Edge::Close(node) if hidden == Some(node.id()) => hidden = None,
             Edge::Close(node) if hidden.is_none() && node.id() != el.id() => {
                 if let Node::Element(e) = node.value()
-                    && BLOCK.contains(&e.name())
+                    && is_block(&e.name.local)
                 {
                     pending = true;
                 }
@@ -539,6 +565,20 @@ mod tests {
             ("Three".into(), vec![], Some("Tue, 13 Oct 2020".into()))
         );
         assert_eq!(x.entries[2].link.as_deref(), Some("/3"));
+    }
+
+    #[test]
+    fn text_skips_hidden_elements_and_many_values_keep_their_order() {
+        let items: String = (0..200).map(|i| format!("<li>c{}</li>", i % 100)).collect();
+        let html = format!(
+            r#"<div class="e"><h3>Ti<b>tle</b><script>x()</script><p>one</p>two<noscript>n</noscript><div><br>three</div></h3><ul>{items}</ul></div>"#
+        );
+        let r = rules("selector = \".e\"\ntitle = \"h3\"\ncategories = \"li\"");
+        let x = extract(&html, &r);
+        let e = &x.entries[0];
+        assert_eq!(e.title.as_deref(), Some("Title one two three"));
+        let want: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
+        assert_eq!(e.categories, want);
     }
 
     #[test]

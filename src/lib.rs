@@ -1,7 +1,7 @@
 //! pagefeed: turns listing pages that have no feed into RSS 2.0, Atom 1.0 and JSON Feed 1.1.
 //!
 //! The data flows one way, and the modules follow it:
-//! [`config`] -> [`fetch`] -> [`decode`] -> [`extract`] -> [`dates`] / [`links`] /
+//! [`config`] -> [`fetch`] -> [`decode`] -> [`parse`] -> [`extract`] -> [`dates`] / [`links`] /
 //! [`sanitize`] (joined up in [`scrape`]) -> [`history`] -> [`render`] -> [`output`].
 //! [`build`] runs the pipeline for a config; [`preview`] runs it up to the items, without
 //! writing. See ARCHITECTURE.md for what each module owns.

@@ -391,7 +391,9 @@ impl<S: TreeSink + Metering> TokenSink for Filter<S> {
         if let TagToken(tag) = &token {
             start = tag.kind == TagKind::StartTag;
             let mut report = self.report.get();
-            if report.exhausted {
+            // Past the budget tags are left out, but for the end tags of elements whose text
+            // the tokenizer read raw (else all the rest would be that element's text).
+            if report.exhausted && (start || !is_text_element(&tag.name)) {
                 if start {
                     self.last_start.set(Last::Data);
                 }
@@ -540,24 +542,30 @@ fn is_void(name: &LocalName) -> bool {
     )
 }
 
+/// Elements whose text the tokenizer may read raw.
+fn is_text_element(name: &LocalName) -> bool {
+    matches!(
+        *name,
+        local_name!("iframe")
+            | local_name!("noembed")
+            | local_name!("noframes")
+            | local_name!("noscript")
+            | local_name!("plaintext")
+            | local_name!("script")
+            | local_name!("style")
+            | local_name!("textarea")
+            | local_name!("title")
+            | local_name!("xmp")
+    )
+}
+
 /// Tags that do not deepen the tree, switch the tokenizer, or are the document's own.
 fn is_cheap(name: &LocalName) -> bool {
     is_void(name)
+        || is_text_element(name)
         || matches!(
             *name,
-            local_name!("iframe")
-                | local_name!("noembed")
-                | local_name!("noframes")
-                | local_name!("noscript")
-                | local_name!("plaintext")
-                | local_name!("script")
-                | local_name!("style")
-                | local_name!("textarea")
-                | local_name!("title")
-                | local_name!("xmp")
-                | local_name!("html")
-                | local_name!("head")
-                | local_name!("body")
+            local_name!("html") | local_name!("head") | local_name!("body")
         )
 }
 
@@ -759,6 +767,17 @@ mod tests {
             "{}",
             doc.tree.nodes().count()
         );
+        // Past the budget a script is text like the rest, and the page reads on after it.
+        let tail = "<script>var a = 1;</script><p>after the script</p>";
+        let (doc, report) = document(&format!("{page}{tail}"));
+        assert!(report.exhausted);
+        let body = select(&doc, "body")[0].text().collect::<String>();
+        assert!(
+            body.ends_with("after the script"),
+            "{}",
+            &body[body.len() - 60..]
+        );
+        assert!(body.contains("var a = 1;"));
     }
 
     /// A tiny deterministic generator (xorshift64*).
