@@ -30,10 +30,12 @@ use criterion::{BenchmarkId, Criterion, SamplingMode};
 use scraper::{Html, Selector};
 use url::Url;
 
+use pagefeed::build;
 use pagefeed::config::{Config, FeedConfig, Format};
-use pagefeed::fetch::Page;
-use pagefeed::item::{FeedMeta, Item, NewItem};
-use pagefeed::{build, render, scrape};
+use pagefeed::extract::scrape;
+use pagefeed::feed::item::{FeedMeta, Item, NewItem};
+use pagefeed::feed::render;
+use pagefeed::source::fetch::Page;
 
 const SIZES: [usize; 3] = [20, 1_000, 20_000];
 const FORMATS: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];

@@ -4,8 +4,8 @@
 //! (deep nesting of various kinds, the adoption agency, tables, unclosed elements, huge
 //! attribute counts, long text, `from = "preceding"`, regex fields, nested entries, many
 //! values in one entry) and times, best of a few runs:
-//! - `extract`: `pagefeed::extract::extract` with the case's item rules (parse included);
-//! - `sanitize`: `pagefeed::sanitize::clean_html` on the whole page, as if it were an
+//! - `extract`: `pagefeed::extract::select::extract` with the case's item rules (parse included);
+//! - `sanitize`: `pagefeed::extract::sanitize::clean_html` on the whole page, as if it were an
 //!   `html = true` summary or an upstream feed's content;
 //! - `raw`: a plain `scraper::Html::parse_document`, what parsing cost without a bound
 //!   (only up to `HOSTILE_RAW_MAX` bytes: without a bound a deep page takes minutes).
@@ -416,11 +416,11 @@ fn main() {
             let page = (case.page)(size);
             let mut found = 0;
             let tx = best(|| {
-                let x = pagefeed::extract::extract(&page, &r);
+                let x = pagefeed::extract::select::extract(&page, &r);
                 found = x.entries.len();
                 x
             });
-            let ts = best(|| pagefeed::sanitize::clean_html(&page, &base));
+            let ts = best(|| pagefeed::extract::sanitize::clean_html(&page, &base));
             let tr = (size <= raw_max).then(|| best(|| scraper::Html::parse_document(&page)));
             println!(
                 "{:<18} {:>9} {:>11} {:>5} {:>11} {:>5} {:>11} {:>5}  {}",

@@ -11,9 +11,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use pagefeed::build;
 use pagefeed::config;
-use pagefeed::history::History;
-use pagefeed::item::NewItem;
-use pagefeed::merge;
+use pagefeed::feed::history::History;
+use pagefeed::feed::item::NewItem;
+use pagefeed::feed::merge;
 
 const SOURCES: usize = 100;
 const ITEMS: usize = 100;
@@ -80,7 +80,7 @@ fn bench(c: &mut Criterion) {
                 &format!("s{s:03}"),
                 &items,
                 now,
-                &pagefeed::history::MergePolicy {
+                &pagefeed::feed::history::MergePolicy {
                     keep: ITEMS * 10,
                     time_zone: chrono_tz::Tz::UTC,
                     future_dates: false,
@@ -111,7 +111,7 @@ fn bench(c: &mut Criterion) {
             black_box(n)
         })
     });
-    let sources: Vec<(String, Vec<pagefeed::item::Item>)> = (0..SOURCES)
+    let sources: Vec<(String, Vec<pagefeed::feed::item::Item>)> = (0..SOURCES)
         .map(|s| {
             let name = format!("s{s:03}");
             let items = history.latest(&name, ITEMS).expect("read");
@@ -123,7 +123,7 @@ fn bench(c: &mut Criterion) {
             let parts = sources
                 .iter()
                 .map(|(name, items)| merge::SourceItems {
-                    source: pagefeed::item::ItemSource {
+                    source: pagefeed::feed::item::ItemSource {
                         name: name.clone(),
                         title: name.clone(),
                         link: "https://example.org/".into(),

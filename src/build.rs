@@ -15,14 +15,16 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
 use sha2::{Digest, Sha256};
 
-use crate::fetch::{FetchError, Fetched, Fetcher, Page};
-use crate::history::{History, HistoryError, MergePolicy, PRUNE_FACTOR, SourceState, StoredMeta};
-use crate::item::{FeedMeta, Item, ItemSource, NewItem, hex, stable_hash};
-use crate::merge;
-use crate::output::{self, OutputError, RunLock};
-use crate::render::{self, RenderError};
-use crate::scrape::{self, ScrapeError, Scraped};
-use crate::upstream::{self, UpstreamError};
+use crate::extract::scrape::{self, ScrapeError, Scraped};
+use crate::extract::upstream::{self, UpstreamError};
+use crate::feed::history::{
+    History, HistoryError, MergePolicy, PRUNE_FACTOR, SourceState, StoredMeta,
+};
+use crate::feed::item::{FeedMeta, Item, ItemSource, NewItem, hex, stable_hash};
+use crate::feed::merge;
+use crate::feed::output::{self, OutputError, RunLock};
+use crate::feed::render::{self, RenderError};
+use crate::source::fetch::{FetchError, Fetched, Fetcher, Page};
 
 /// How many pages are fetched at once.
 const FETCH_CONCURRENCY: usize = 8;
@@ -505,7 +507,7 @@ fn drop_implausible_dates(
     let mut count = 0usize;
     for it in items.iter_mut() {
         let Some(p) = it.published else { continue };
-        if let Err(why) = crate::dates::sane(p, now, feed.future_dates) {
+        if let Err(why) = crate::extract::dates::sane(p, now, feed.future_dates) {
             count += 1;
             if count <= 3 {
                 warnings.push(format!(
@@ -515,7 +517,7 @@ fn drop_implausible_dates(
                         .as_deref()
                         .or(it.link.as_deref())
                         .unwrap_or(&it.guid),
-                    crate::dates::show(p),
+                    crate::extract::dates::show(p),
                 ));
             }
             it.published = None;

@@ -20,7 +20,7 @@ use serde::de::{self, MapAccess, Visitor};
 use toml::Spanned;
 use url::Url;
 
-use crate::dates;
+use crate::extract::dates;
 
 /// A config error, already located: its `Display` is the full message for the user.
 #[derive(Debug, thiserror::Error)]

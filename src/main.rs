@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 
 use pagefeed::build::{self, BuildOptions, FeedReport, Status};
 use pagefeed::config::{self, Config};
-use pagefeed::fetch::Fetcher;
 use pagefeed::opml;
+use pagefeed::source::fetch::Fetcher;
 
 const DEFAULT_CONFIG: &str = "config/pagefeed.toml";
 
@@ -232,7 +232,7 @@ async fn run_preview(config_path: PathBuf, name: String) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match pagefeed::scrape::scrape(feed, rules, &page, now) {
+    match pagefeed::extract::scrape::scrape(feed, rules, &page, now) {
         Ok(scraped) => {
             print!("{}", pagefeed::preview::format(feed, rules, &scraped));
             ExitCode::SUCCESS

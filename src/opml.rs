@@ -156,7 +156,7 @@ pub fn export(title: &str, feeds: &[OpmlFeed]) -> String {
 /// In attributes, tab and line breaks become character references so they survive
 /// attribute-value normalisation.
 fn escape(s: &str, attr: bool) -> String {
-    use crate::render::clean::is_xml_char;
+    use crate::feed::render::clean::is_xml_char;
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::config::{FeedConfig, ItemRules};
-use crate::scrape::Scraped;
+use crate::extract::scrape::Scraped;
 
 /// Format `scraped` as a table for the terminal.
 pub fn format(feed: &FeedConfig, rules: &ItemRules, scraped: &Scraped) -> String {

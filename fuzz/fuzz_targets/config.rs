@@ -16,7 +16,8 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 use pagefeed_fuzz::PanicFilter;
 use pagefeed::config::{self, Schedule};
-use pagefeed::{extract, opml};
+use pagefeed::extract::select;
+use pagefeed::opml;
 
 const PAGE: &str = r#"<!doctype html><html lang="en"><head><title>T</title>
 <base href="/news/"></head><body>
@@ -57,7 +58,7 @@ fn one(data: &[u8]) {
             exercise(s);
         }
         if let Some(rules) = feed.items() {
-            let _ = extract::extract(PAGE, rules);
+            let _ = select::extract(PAGE, rules);
         }
     }
     if let Ok(feeds) = opml::feeds_from_config(&cfg) {

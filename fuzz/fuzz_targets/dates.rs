@@ -14,7 +14,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use libfuzzer_sys::fuzz_target;
 use pagefeed_fuzz::PanicFilter;
-use pagefeed::dates::{parse_date, validate_format};
+use pagefeed::extract::dates::{parse_date, validate_format};
 
 /// Fetch times run from 1970 to the start of 2200: what a real machine's clock can say.
 const NOW_SPAN: u64 = 7_258_118_400;

@@ -19,8 +19,8 @@ use arbitrary::{Result, Unstructured};
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
 use pagefeed::config::Format;
-use pagefeed::item::{FeedMeta, Item, ItemSource};
-use pagefeed::render::render;
+use pagefeed::feed::item::{FeedMeta, Item, ItemSource};
+use pagefeed::feed::render::render;
 use pagefeed_fuzz::PanicFilter;
 use url::Url;
 

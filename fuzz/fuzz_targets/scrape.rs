@@ -23,8 +23,8 @@ use std::sync::LazyLock;
 use libfuzzer_sys::fuzz_target;
 use pagefeed_fuzz::PanicFilter;
 use pagefeed::config::{self, FeedConfig};
-use pagefeed::fetch::{Page, Validators};
-use pagefeed::scrape::scrape;
+use pagefeed::source::fetch::{Page, Validators};
+use pagefeed::extract::scrape::scrape;
 use pagefeed_fuzz::toml_str;
 use url::Url;
 

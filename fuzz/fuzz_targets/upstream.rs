@@ -14,8 +14,8 @@
 use std::collections::HashSet;
 
 use libfuzzer_sys::fuzz_target;
-use pagefeed::fetch::{Page, Validators};
-use pagefeed::upstream::parse_upstream;
+use pagefeed::source::fetch::{Page, Validators};
+use pagefeed::extract::upstream::parse_upstream;
 use pagefeed_fuzz::PanicFilter;
 use url::Url;
 

@@ -174,7 +174,7 @@ pub struct PanicFilter {
     /// only when `PAGEFEED_FUZZ_SKIP_KNOWN` is set.
     pub known: &'static [&'static str],
     /// Let panics of dependencies unwind while feed-rs runs inside
-    /// `pagefeed::upstream::run_feed_rs`, which calls it under `catch_unwind` and reports such
+    /// `pagefeed::extract::upstream::run_feed_rs`, which calls it under `catch_unwind` and reports such
     /// a panic as a parse error. A panic in pagefeed's own code there still counts.
     pub feed_rs_caught: bool,
 }
@@ -197,7 +197,7 @@ pub fn run(filter: &'static PanicFilter, body: impl FnOnce()) {
                 if foreign
                     && std::backtrace::Backtrace::force_capture()
                         .to_string()
-                        .contains("pagefeed::upstream::run_feed_rs::{closure")
+                        .contains("pagefeed::extract::upstream::run_feed_rs::{closure")
                 {
                     return;
                 }

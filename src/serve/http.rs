@@ -799,7 +799,7 @@ fn text(status: StatusCode, body: &'static str) -> Response {
 mod tests {
     use super::*;
     use crate::build::Rendered;
-    use crate::item::FeedMeta;
+    use crate::feed::item::FeedMeta;
     use axum::http::Request as HttpRequest;
     use std::io::Read;
     use std::sync::Mutex;

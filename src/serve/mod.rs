@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use crate::build::LOCK_WAIT;
 use crate::config::Config;
-use crate::fetch::{FetchError, Fetcher};
-use crate::history::{History, HistoryError};
-use crate::output::{OutputError, RunLock};
+use crate::feed::history::{History, HistoryError};
+use crate::feed::output::{OutputError, RunLock};
+use crate::source::fetch::{FetchError, Fetcher};
 
 use self::http::{AppState, RefreshHandle};
 use self::metrics::Metrics;

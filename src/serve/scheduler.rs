@@ -27,8 +27,8 @@ use tokio::sync::{Notify, Semaphore, broadcast, watch};
 
 use crate::build;
 use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
-use crate::fetch::{FetchError, Fetched, Fetcher};
-use crate::history::History;
+use crate::feed::history::History;
+use crate::source::fetch::{FetchError, Fetched, Fetcher};
 
 use super::guard::{CatchUnwind, panic_message};
 use super::http::RefreshOutcome;
@@ -467,7 +467,7 @@ impl Scheduler {
         feed: &FeedConfig,
         fetched: Option<(
             Result<Fetched, FetchError>,
-            Option<crate::history::SourceState>,
+            Option<crate::feed::history::SourceState>,
         )>,
         now: DateTime<Utc>,
         started: Instant,
@@ -705,7 +705,7 @@ fn jitter(name: &str, period: Duration) -> chrono::Duration {
         return chrono::Duration::zero();
     }
     let seed = format!("{name}{:?}", Instant::now());
-    let h = crate::item::stable_hash(&[&seed]);
+    let h = crate::feed::item::stable_hash(&[&seed]);
     let n = u64::from_str_radix(&h[..12], 16).unwrap_or(0);
     let ms = n % (cap.as_millis() as u64 + 1);
     chrono::Duration::milliseconds(ms as i64)

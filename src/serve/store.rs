@@ -333,7 +333,7 @@ fn http_date_header(t: DateTime<Utc>) -> HeaderValue {
 /// A strong ETag: the first 128 bits of the SHA-256 of `bytes`, in hex, quoted.
 fn etag_of(bytes: &[u8]) -> HeaderValue {
     let digest = Sha256::digest(bytes);
-    let tag = format!("\"{}\"", crate::item::hex(&digest[..16]));
+    let tag = format!("\"{}\"", crate::feed::item::hex(&digest[..16]));
     HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
@@ -366,7 +366,7 @@ fn brotli(bytes: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::item::FeedMeta;
+    use crate::feed::item::FeedMeta;
     use std::io::Read;
     use std::path::Path;
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{
     GENERATOR, GENERATOR_URI, RenderError, display_title, feed_updated, image_type, item_link,
 };
-use crate::item::{FeedMeta, Item, stable_hash, uuid_urn};
+use crate::feed::item::{FeedMeta, Item, stable_hash, uuid_urn};
 
 pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderError> {
     let fixed =

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::config::Filters;
-use crate::item::{Item, ItemSource};
+use crate::feed::item::{Item, ItemSource};
 
 /// The items of one source, with how to attribute them.
 pub struct SourceItems {
@@ -186,7 +186,7 @@ pub fn apply_title_prefix(items: &mut [Item], prefix: &str, own_title: &str) {
     for i in items {
         let src = i.source.as_ref().map_or(own_title, |s| s.title.as_str());
         let p = prefix.replace("{source}", src);
-        let title = crate::render::display_title(i);
+        let title = crate::feed::render::display_title(i);
         i.title = Some(format!("{p}{title}"));
     }
 }

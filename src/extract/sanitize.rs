@@ -5,7 +5,7 @@
 //! is removed by ammonia, and every remaining link and image is made absolute against the
 //! page's base, since a relative URL in a feed has nothing to resolve against. ammonia parses
 //! with html5ever, whose work some markup makes quadratic; it is given the text
-//! [`crate::parse::for_sanitizer`] makes of the HTML, which it cleans with bounded work.
+//! [`crate::extract::parse::for_sanitizer`] makes of the HTML, which it cleans with bounded work.
 
 use ammonia::{Builder, UrlRelative};
 use url::Url;
@@ -16,7 +16,9 @@ pub fn clean_html(html: &str, base: &Url) -> String {
     b.url_relative(UrlRelative::RewriteWithBase(base.clone()))
         .link_rel(Some("noopener noreferrer"))
         .url_schemes(["http", "https", "mailto"].into_iter().collect());
-    let out = b.clean(&crate::parse::for_sanitizer(html)).to_string();
+    let out = b
+        .clean(&crate::extract::parse::for_sanitizer(html))
+        .to_string();
     out.trim().to_string()
 }
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::dates;
-use crate::item::{FeedMeta, Item, ItemSource};
+use crate::extract::dates;
+use crate::feed::item::{FeedMeta, Item, ItemSource};
 
 /// Whether XML 1.0 allows `c` in a document.
 pub fn is_xml_char(c: char) -> bool {

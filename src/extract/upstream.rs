@@ -46,10 +46,10 @@ use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use regex::Regex;
 use url::Url;
 
-use crate::extract::collapse;
-use crate::fetch::Page;
-use crate::item::{NewItem, invented_guid};
-use crate::{dates, links, sanitize};
+use crate::extract::select::collapse;
+use crate::extract::{dates, links, sanitize};
+use crate::feed::item::{NewItem, invented_guid};
+use crate::source::fetch::Page;
 
 /// The channel-level facts of an upstream feed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,7 +124,7 @@ fn decode_feed(bytes: &[u8], content_type: Option<&str>, warnings: &mut Vec<Stri
         .captures(bytes.get(..1024).unwrap_or(bytes))
         .and_then(|c| c.get(1))
         .and_then(|m| Encoding::for_label(m.as_bytes()))
-        .or_else(|| content_type.and_then(crate::decode::charset_from_content_type))
+        .or_else(|| content_type.and_then(crate::source::decode::charset_from_content_type))
         // Bytes that reached us without a BOM in an ASCII-compatible declaration are not UTF-16.
         .map(|e| {
             if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE {
@@ -812,7 +812,7 @@ fn text_of(t: &Text, kind: Kind) -> Option<String> {
 }
 
 fn html_to_text(html: &str) -> String {
-    let (frag, _) = crate::parse::fragment(html);
+    let (frag, _) = crate::extract::parse::fragment(html);
     collapse(frag.root_element().text())
 }
 
@@ -1708,7 +1708,7 @@ fn tokenize(text: &str) -> (Vec<Tag>, Vec<Range<usize>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::Validators;
+    use crate::source::fetch::Validators;
     use chrono::TimeZone;
 
     fn page(url: &str, body: &str) -> Page {

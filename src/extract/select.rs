@@ -63,7 +63,7 @@ pub struct Extraction {
     pub kept: usize,
     pub counts: FieldCounts,
     /// What the parser's bounds did to the page (all zero for ordinary pages).
-    pub parse: crate::parse::Report,
+    pub parse: crate::extract::parse::Report,
 }
 
 /// What a field's value defaults to when it has no `attr`.
@@ -85,10 +85,10 @@ static BASE: LazyLock<Selector> = LazyLock::new(|| sel("base[href]"));
 static CANONICAL: LazyLock<Selector> = LazyLock::new(|| sel("link[rel~=canonical][href]"));
 static FIRST_LINK: LazyLock<Selector> = LazyLock::new(|| sel("a[href]"));
 
-/// Parse `html` (with bounded work, see [`crate::parse`]) and extract the entries that
+/// Parse `html` (with bounded work, see [`crate::extract::parse`]) and extract the entries that
 /// `rules` describe.
 pub fn extract(html: &str, rules: &ItemRules) -> Extraction {
-    let (doc, report) = crate::parse::document(html);
+    let (doc, report) = crate::extract::parse::document(html);
     let mut out = extract_from(&doc, rules);
     out.parse = report;
     out
@@ -275,7 +275,7 @@ fn value(el: ElementRef, f: &Field, kind: Kind) -> Option<String> {
     let raw = if let Some(attr) = &f.attr {
         collapse(std::iter::once(el.attr(attr)?))
     } else if f.html {
-        crate::parse::inner_html(el).trim().to_string()
+        crate::extract::parse::inner_html(el).trim().to_string()
     } else {
         let by_kind = match kind {
             Kind::Link => el.attr("href"),

@@ -12,7 +12,7 @@ mod rss;
 use chrono::{DateTime, Utc};
 
 use crate::config::Format;
-use crate::item::{FeedMeta, Item};
+use crate::feed::item::{FeedMeta, Item};
 
 pub use self::atom::{atom_id, feed_id};
 
@@ -52,7 +52,7 @@ pub fn display_title(item: &Item) -> String {
     }
     if let Some(s) = &item.summary {
         let text = if item.summary_html {
-            crate::extract::collapse(std::iter::once(ammonia::clean_text(s).as_str()))
+            crate::extract::select::collapse(std::iter::once(ammonia::clean_text(s).as_str()))
         } else {
             s.clone()
         };
@@ -75,7 +75,7 @@ pub fn item_link<'a>(meta: &'a FeedMeta, item: &'a Item) -> std::borrow::Cow<'a,
         Some(l) => std::borrow::Cow::Borrowed(l),
         None => {
             let page = meta.link.split('#').next().unwrap_or("");
-            let id = crate::item::stable_hash(&["pagefeed-item", &item.guid]);
+            let id = crate::feed::item::stable_hash(&["pagefeed-item", &item.guid]);
             std::borrow::Cow::Owned(format!("{page}#item-{}", id.get(..12).unwrap_or(&id)))
         }
     }
@@ -124,7 +124,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::item::ItemSource;
+    use crate::feed::item::ItemSource;
 
     /// Any text, with the characters XML forbids and entity-like runs well represented.
     fn text() -> impl Strategy<Value = String> {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::fetch::Validators;
-use crate::item::{Item, NewItem};
+use crate::feed::item::{Item, NewItem};
+use crate::source::fetch::Validators;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -177,10 +177,13 @@ impl History {
         let tx = self.conn.transaction().map_err(wrap)?;
         let mut stats = MergeStats::default();
         let now_s = now.timestamp();
-        let horizon = (!policy.future_dates)
-            .then(|| now_s.saturating_add(crate::dates::FUTURE_SLACK_HOURS.saturating_mul(3600)));
+        let horizon = (!policy.future_dates).then(|| {
+            now_s.saturating_add(crate::extract::dates::FUTURE_SLACK_HOURS.saturating_mul(3600))
+        });
         let sane = |t: i64| -> bool {
-            (crate::dates::earliest().timestamp()..=crate::dates::latest().timestamp()).contains(&t)
+            (crate::extract::dates::earliest().timestamp()
+                ..=crate::extract::dates::latest().timestamp())
+                .contains(&t)
                 && horizon.is_none_or(|h| t <= h)
         };
         let mut rows: Vec<Row> = Vec::with_capacity(items.len());
@@ -580,8 +583,8 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
         .prepare("SELECT 1 FROM pragma_table_info('items') WHERE name = 'published_page'")?
         .exists([])?;
     let (lo, hi) = (
-        crate::dates::earliest().timestamp(),
-        crate::dates::latest().timestamp(),
+        crate::extract::dates::earliest().timestamp(),
+        crate::extract::dates::latest().timestamp(),
     );
     let mut sql = String::from("BEGIN;");
     if !has_page {

@@ -10,7 +10,7 @@ use rss::{Category, Channel, Enclosure, Guid};
 use super::{
     GENERATOR, RenderError, display_title, feed_updated, image_type, item_link, text_to_html,
 };
-use crate::item::{FeedMeta, Item};
+use crate::feed::item::{FeedMeta, Item};
 
 pub fn render_rss(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderError> {
     let mut namespaces = BTreeMap::new();

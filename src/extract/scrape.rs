@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::config::{FeedConfig, ItemRules, Source};
-use crate::extract::{self, Extraction};
-use crate::fetch::Page;
-use crate::item::{NewItem, invented_guid};
-use crate::{dates, decode, links, sanitize};
+use crate::extract::select::{self, Extraction};
+use crate::extract::{dates, links, sanitize};
+use crate::feed::item::{NewItem, invented_guid};
+use crate::source::decode;
+use crate::source::fetch::Page;
 
 /// Why a page yielded no feed.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +54,7 @@ pub fn scrape(
     now: DateTime<Utc>,
 ) -> Result<Scraped, ScrapeError> {
     let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
-    let mut extraction = extract::extract(&html, rules);
+    let mut extraction = select::extract(&html, rules);
     drop(html);
     let shown_url = match feed.source() {
         Some(Source::File(p)) => p.display().to_string(),

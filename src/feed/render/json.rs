@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{RenderError, display_title, item_link};
-use crate::item::{FeedMeta, Item};
+use crate::feed::item::{FeedMeta, Item};
 
 pub fn render_json(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderError> {
     let mut feed = Map::new();

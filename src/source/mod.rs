@@ -1,0 +1,9 @@
+//! Bytes from the world: the first stage of every feed.
+//!
+//! [`fetch`] owns the HTTP policy and local file reads and returns raw bytes with their
+//! Content-Type; [`decode`] turns those bytes into text. Nothing here knows what a feed, a
+//! selector or an item is, so the network policy can change without touching extraction, and
+//! extraction can be tested on bytes without a network.
+
+pub mod decode;
+pub mod fetch;
