@@ -526,7 +526,7 @@ fn one_line(s: &str) -> String {
 
 /// A feed name from a title: lower-case ASCII letters, digits, `_` and `-`; common accented
 /// Latin letters lose their accents; apostrophes vanish; every other run of characters becomes
-/// one `-`. Trimmed of `-`/`_` at both ends and cut to [`MAX_NAME_LEN`]. May be empty.
+/// one `-`. Trimmed of `-`/`_` at both ends and cut to `MAX_NAME_LEN` (40). May be empty.
 pub fn name_from_title(title: &str) -> String {
     let mut name = String::new();
     let mut pending_dash = false;

@@ -65,7 +65,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const LISTEN_BACKLOG: u32 = 1024;
 
 /// Listen on `addr` (`host:port`; every address the host resolves to is tried in turn) with
-/// a backlog of [`LISTEN_BACKLOG`].
+/// a backlog of `LISTEN_BACKLOG`.
 pub async fn bind(addr: &str) -> io::Result<TcpListener> {
     let mut last = None;
     for a in tokio::net::lookup_host(addr).await? {
@@ -94,7 +94,7 @@ pub async fn bind(addr: &str) -> io::Result<TcpListener> {
 }
 
 /// The connection cap for an open-file limit of `fd_limit`: the limit less a reserve of a
-/// quarter (at least [`MIN_RESERVED_FDS`]), within [`MIN_CONNECTIONS`]..=[`MAX_CONNECTIONS`].
+/// quarter (at least `MIN_RESERVED_FDS`), within `MIN_CONNECTIONS`..=[`MAX_CONNECTIONS`].
 pub fn connection_cap(fd_limit: u64) -> usize {
     let reserve = (fd_limit / 4).max(MIN_RESERVED_FDS);
     let room = usize::try_from(fd_limit.saturating_sub(reserve)).unwrap_or(usize::MAX);

@@ -15,7 +15,7 @@
 //! part or the blocking task) is caught: the refresh fails with the panic's message, the
 //! feed's `fault` is set for `/healthz`, the last good feed stays served and the schedule
 //! goes on. A schedule task that dies anyway is restarted after a pause (doubling up to
-//! [`MAX_RESTART_DELAY`]), and its feed's `schedule_fault` says so meanwhile.
+//! `MAX_RESTART_DELAY`), and its feed's `schedule_fault` says so meanwhile.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -90,6 +90,10 @@ impl Fetcher {
                     .timeout(self.timeout)
                     .connect_timeout(self.timeout.min(Duration::from_secs(10)))
                     .redirect(reqwest::redirect::Policy::limited(10))
+                    // Keep-alive saves a handshake per refresh, but a service that fetches
+                    // thousands of feeds must not hold a socket per page for ever.
+                    .pool_max_idle_per_host(8)
+                    .pool_idle_timeout(Duration::from_secs(90))
                     .build()
                     .map_err(|e| e.to_string())
             })
@@ -195,7 +199,8 @@ impl Fetcher {
             .await
             .map_err(|e| FetchError::Request(describe(&e)))?
         {
-            if (bytes.len() + chunk.len()) as u64 > self.max_bytes {
+            let total = bytes.len().saturating_add(chunk.len());
+            if u64::try_from(total).unwrap_or(u64::MAX) > self.max_bytes {
                 return Err(FetchError::TooLarge {
                     limit: self.max_bytes,
                 });
