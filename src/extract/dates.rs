@@ -23,6 +23,11 @@
 //!    e.g. German "gestern, 18:00 Uhr" is not mistaken for a time today), optionally with a time;
 //!    "N units ago"; "just now"/"now"; and finally a lone clock time.
 //!
+//! A text in another language ([`parse_date_in`] with a tag: de, fr, es, it, pt, nl, ru, ja, ko,
+//! zh) is first rewritten into those English forms by the data tables of `dates/locales.rs`
+//! (month and weekday names, "vor 2 Tagen", "il y a 3 heures", `3時間前`, `2020년 10월 15일`,
+//! day-first `15/10/2020`) and parsed; when that finds nothing, the text as written is parsed.
+//!
 //! Decisions worth knowing:
 //!
 //! * A date without a time is midnight in the feed's time zone. Text without an explicit offset
@@ -63,6 +68,8 @@ use chrono::{
 };
 use chrono_tz::Tz;
 use regex::{Captures, Regex};
+
+mod locales;
 
 /// A date read from a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,14 +153,41 @@ pub fn parse_date(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Option<ParsedDate> {
+    parse_date_in(text, formats, tz, now, None)
+}
+
+/// [`parse_date`] for a text in a language: `language` is a tag such as `de`, `pt-BR` or
+/// `zh-CN` (see [`languages`]). The text is first rewritten into the English forms the
+/// built-in patterns read ("15. Oktober 2020" -> "15. oct 2020", "il y a 3 heures" -> "3
+/// hours ago", `2020年10月15日` -> `2020-10-15`, `15/10/2020` read day first) and parsed; when
+/// that finds nothing, the text as written is parsed. English and unknown tags parse the text
+/// as written.
+pub fn parse_date_in(
+    text: &str,
+    formats: &[String],
+    tz: Tz,
+    now: DateTime<Utc>,
+    language: Option<&str>,
+) -> Option<ParsedDate> {
     let text = normalize(text);
     if text.is_empty() {
         return None;
     }
     let cx = Context { tz, now };
+    let translated = language
+        .and_then(locales::language)
+        .map(|l| l.translate(&text))
+        .filter(|t| !t.is_empty() && *t != text);
     let mut found = formats
         .iter()
         .find_map(|fmt| parse_with_format(&text, fmt, &cx))
+        .or_else(|| {
+            let t = translated.as_deref()?;
+            formats
+                .iter()
+                .find_map(|fmt| parse_with_format(t, fmt, &cx))
+                .or_else(|| parse_builtin(t, &cx))
+        })
         .or_else(|| parse_builtin(&text, &cx))?;
     // A date read against the fetch time cannot lie after it: "today, 18:00" on a page
     // fetched at 02:00 is a stale page or another clock, and the entry exists now.
@@ -161,6 +195,11 @@ pub fn parse_date(
         found.instant = now;
     }
     Some(found)
+}
+
+/// The languages whose dates [`parse_date_in`] reads besides English (primary subtags).
+pub fn languages() -> impl Iterator<Item = &'static str> {
+    locales::known()
 }
 
 /// Checks a user `date_format` string: every `%` specifier must be one chrono knows, and the
@@ -576,7 +615,7 @@ static YEARLESS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 /// "today"/"yesterday" and a few equivalents, optionally with a time.
 static DAY_WORD: LazyLock<Regex> = LazyLock::new(|| {
     compile(&format!(
-        r"(?i)\b(?P<word>today|yesterday|heute|vorgestern|gestern|aujourd['’]hui|hoy|ayer|oggi|ieri|vandaag|gisteren|hoje|ontem)\b(?:\s?(?:,|\bat\b|\bum\b|\bà\b|@|-)?\s?(?P<time>{STRICT_TIME}))?"
+        r"(?i)\b(?P<word>today|day before yesterday|yesterday|heute|vorgestern|gestern|aujourd['’]hui|hoy|ayer|oggi|ieri|vandaag|gisteren|hoje|ontem)\b(?:\s?(?:,|\bat\b|\bum\b|\bà\b|@|-)?\s?(?P<time>{STRICT_TIME}))?"
     ))
 });
 
@@ -733,7 +772,7 @@ fn day_word(text: &str, cx: &Context) -> Option<ParsedDate> {
     let word = c.name("word")?.as_str().to_lowercase();
     let days_back = match word.as_str() {
         "yesterday" | "gestern" | "ayer" | "ieri" | "gisteren" | "ontem" => 1,
-        "vorgestern" => 2,
+        "vorgestern" | "day before yesterday" => 2,
         _ => 0,
     };
     let date = cx
@@ -1660,5 +1699,109 @@ mod tests {
     fn whitespace_is_collapsed() {
         abs("Oct\u{a0}15,\n  2020", UTC, "2020-10-15T00:00:00Z");
         abs("  2020-10-15  ", UTC, "2020-10-15T00:00:00Z");
+    }
+
+    #[track_caller]
+    fn lang(tag: &str, text: &str, want: &str, relative: bool) {
+        assert_eq!(
+            parse_date_in(text, &[], UTC, now(), Some(tag)),
+            Some(ParsedDate {
+                instant: utc(want),
+                relative
+            }),
+            "{tag}: {text:?}"
+        );
+    }
+
+    #[test]
+    fn dates_in_ten_languages() {
+        // Absolute dates, month names with and without dots and case endings.
+        lang("de", "15. Oktober 2020", "2020-10-15T00:00:00Z", false);
+        lang(
+            "de-AT",
+            "Do., 15. Jänner 2020, 18:00 Uhr",
+            "2020-01-15T18:00:00Z",
+            false,
+        );
+        lang("fr", "15 oct. 2020", "2020-10-15T00:00:00Z", false);
+        lang(
+            "fr",
+            "jeudi 1er octobre 2020 à 18h30",
+            "2020-10-01T18:30:00Z",
+            false,
+        );
+        lang("es", "15 de octubre de 2020", "2020-10-15T00:00:00Z", false);
+        lang("es", "mar., 10 mar. 2020", "2020-03-10T00:00:00Z", false);
+        lang(
+            "it",
+            "15 ottobre 2020 alle 18:00",
+            "2020-10-15T18:00:00Z",
+            false,
+        );
+        lang("it", "3 ago 2020", "2020-08-03T00:00:00Z", false);
+        lang(
+            "pt-BR",
+            "15 de outubro de 2020",
+            "2020-10-15T00:00:00Z",
+            false,
+        );
+        lang("nl", "15 okt. 2020 om 18:00", "2020-10-15T18:00:00Z", false);
+        lang("ru", "15 октября 2020", "2020-10-15T00:00:00Z", false);
+        lang(
+            "ru",
+            "1 марта 2020 г. в 18:00",
+            "2020-03-01T18:00:00Z",
+            false,
+        );
+        lang("ja", "2020年10月15日", "2020-10-15T00:00:00Z", false);
+        lang(
+            "ja",
+            "2020年10月15日（木）18時30分",
+            "2020-10-15T18:30:00Z",
+            false,
+        );
+        lang("ko", "2020년 10월 15일", "2020-10-15T00:00:00Z", false);
+        lang(
+            "ko",
+            "2020년 10월 15일 오후 3:20",
+            "2020-10-15T15:20:00Z",
+            false,
+        );
+        lang(
+            "zh-CN",
+            "2020年10月15日 18:00",
+            "2020-10-15T18:00:00Z",
+            false,
+        );
+        // Day first where the language writes it so; not guessed in English.
+        lang("de", "03/04/2020", "2020-04-03T00:00:00Z", false);
+        lang("nl", "03-04-2020", "2020-04-03T00:00:00Z", false);
+        assert_eq!(
+            parse_date_in("03/04/2020", &[], UTC, now(), Some("en")),
+            None
+        );
+        // Relative phrases (the fetch time is 2020-10-15 12:00 UTC).
+        lang("de", "heute, 10:00 Uhr", "2020-10-15T10:00:00Z", true);
+        lang("de", "gestern", "2020-10-14T00:00:00Z", true);
+        lang("de", "vorgestern", "2020-10-13T00:00:00Z", true);
+        lang("de", "vor 2 Tagen", "2020-10-13T12:00:00Z", true);
+        lang("fr", "il y a 3 heures", "2020-10-15T09:00:00Z", true);
+        lang("fr", "hier à 18h", "2020-10-14T18:00:00Z", true);
+        lang("es", "hace 5 minutos", "2020-10-15T11:55:00Z", true);
+        lang("es", "ayer a las 18:00", "2020-10-14T18:00:00Z", true);
+        lang("it", "un'ora fa", "2020-10-15T11:00:00Z", true);
+        lang("pt", "há 2 dias", "2020-10-13T12:00:00Z", true);
+        lang("nl", "3 uur geleden", "2020-10-15T09:00:00Z", true);
+        lang("ru", "2 часа назад", "2020-10-15T10:00:00Z", true);
+        lang("ru", "вчера в 18:00", "2020-10-14T18:00:00Z", true);
+        lang("ja", "3時間前", "2020-10-15T09:00:00Z", true);
+        lang("ko", "3시간 전", "2020-10-15T09:00:00Z", true);
+        lang("ko", "어제", "2020-10-14T00:00:00Z", true);
+        lang("zh", "昨天", "2020-10-14T00:00:00Z", true);
+        lang("zh", "5分钟前", "2020-10-15T11:55:00Z", true);
+        lang("zh", "10月15日 08:00", "2020-10-15T08:00:00Z", true);
+        // English text on a page in another language still parses.
+        lang("fr", "2020-10-15T17:46:00Z", "2020-10-15T17:46:00Z", false);
+        lang("de", "Oct 15, 2020", "2020-10-15T00:00:00Z", false);
     }
 }
