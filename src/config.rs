@@ -570,6 +570,9 @@ pub struct FeedConfig {
     pub title: Option<String>,
     pub description: Option<String>,
     pub language: Option<String>,
+    /// The language dates are written in (`date_locale`); else the page's `<html lang>`, else
+    /// `language`.
+    pub date_locale: Option<String>,
     pub time_zone: Tz,
     pub date_formats: Vec<String>,
     pub max_items: usize,
@@ -664,6 +667,7 @@ struct RawFeed {
     title: Option<String>,
     description: Option<String>,
     language: Option<Spanned<String>>,
+    date_locale: Option<Spanned<String>>,
     time_zone: Option<Spanned<String>>,
     date_format: Option<Spanned<OneOrMany>>,
     max_items: Option<Spanned<i64>>,
@@ -1373,6 +1377,30 @@ fn compile_feed(
         }
     };
 
+    let date_locale = match &raw.date_locale {
+        None => None,
+        Some(v) => {
+            let tag = v.get_ref().trim();
+            let primary = tag
+                .split(['-', '_'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if primary != "en" && !dates::languages().any(|l| l == primary) {
+                let known: Vec<&str> = std::iter::once("en").chain(dates::languages()).collect();
+                return Err(err(
+                    v.span(),
+                    "date_locale",
+                    &format!(
+                        "names no language whose dates pagefeed reads; use one of {}, like `date_locale = \"de\"`",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            Some(tag.to_string())
+        }
+    };
+
     Ok(FeedConfig {
         name: name.to_string(),
         kind,
@@ -1382,6 +1410,7 @@ fn compile_feed(
         title: raw.title.filter(|t| !t.trim().is_empty()),
         description: raw.description.filter(|t| !t.trim().is_empty()),
         language,
+        date_locale,
         time_zone,
         date_formats,
         max_items,

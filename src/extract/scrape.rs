@@ -102,6 +102,13 @@ pub fn scrape(
             .push(format!("feed {}: {shown_url}: {w}", feed.name));
     }
     let mut seen = std::collections::HashSet::with_capacity(extraction.entries.len());
+    // The language dates are written in: the feed says so, else the page, else the feed's
+    // `language`.
+    let date_language = feed
+        .date_locale
+        .as_deref()
+        .or(extraction.page.language.as_deref())
+        .or(feed.language.as_deref());
     let mut date_memo: std::collections::HashMap<String, Option<dates::ParsedDate>> =
         std::collections::HashMap::new();
     let mut bad_dates = 0usize;
@@ -133,7 +140,13 @@ pub fn scrape(
             let p = match date_memo.get(text) {
                 Some(p) => *p,
                 None => {
-                    let p = dates::parse_date(text, &feed.date_formats, feed.time_zone, now);
+                    let p = dates::parse_date_in(
+                        text,
+                        &feed.date_formats,
+                        feed.time_zone,
+                        now,
+                        date_language,
+                    );
                     date_memo.insert(text.to_string(), p);
                     p
                 }
