@@ -20,7 +20,7 @@ use serde::de::{self, MapAccess, Visitor};
 use toml::Spanned;
 use url::Url;
 
-use crate::dates;
+use crate::{config_messages, dates};
 
 /// A config error, already located: its `Display` is the full message for the user.
 #[derive(Debug, thiserror::Error)]
@@ -877,7 +877,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Compile config `text`, read from `path` (used for messages and relative paths).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let loc = Locator { path, text };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| loc.error(e.span(), e.message()))?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let span = e.span();
+        let section = span.as_ref().and_then(|s| loc.section(s.start));
+        let message =
+            config_messages::toml_message(text, span.clone(), section.as_deref(), e.message());
+        loc.error(span, &message)
+    })?;
     let dir = path
         .parent()
         .map(Path::to_path_buf)
@@ -1395,10 +1401,7 @@ fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, 
     let selector = compile_selector(it.selector.get_ref()).map_err(|m| {
         loc.error(
             Some(it.selector.span()),
-            &format!(
-                "feed {name}, key `items.selector`: invalid CSS selector `{}`: {m}",
-                shown(it.selector.get_ref())
-            ),
+            &format!("feed {name}, key `items.selector`: {m}"),
         )
     })?;
     let field = |key: &str, f: &Spanned<RawField>| compile_field(loc, name, key, f);
@@ -1418,11 +1421,21 @@ fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, 
     })
 }
 
+/// Parse a CSS selector; the error is the whole message, with a caret under the place where
+/// the selector goes wrong, in plain words.
 fn compile_selector(text: &str) -> Result<Selector, String> {
+    let problem = |fallback: &str| {
+        let p =
+            config_messages::selector_problem(text).unwrap_or(config_messages::SelectorProblem {
+                at: text.len(),
+                reason: fallback.to_string(),
+            });
+        config_messages::selector_message(text, &p)
+    };
     if text.trim().is_empty() {
-        return Err("it is empty".to_string());
+        return Err(problem("it is empty"));
     }
-    Selector::parse(text).map_err(|e| e.to_string())
+    Selector::parse(text).map_err(|_| problem("it is not a CSS selector"))
 }
 
 fn compile_field(
@@ -1439,12 +1452,7 @@ fn compile_field(
             &format!("feed {feed}, key `items.{key}`: {msg}"),
         )
     };
-    let selector = compile_selector(&raw.selector).map_err(|m| {
-        err(format!(
-            "invalid CSS selector `{}`: {m}",
-            shown(&raw.selector)
-        ))
-    })?;
+    let selector = compile_selector(&raw.selector).map_err(err)?;
     let regex = |what: &str, r: &Option<String>| -> Result<Option<Regex>, ConfigError> {
         r.as_ref()
             .map(|r| {
@@ -1710,7 +1718,8 @@ authors = { selector = ".byline", split = "|" }
         assert!(e.contains("`999ms` is shorter"), "{e}");
         let e = settings("timeout = true").expect_err("not a duration");
         assert!(
-            e.starts_with("p.toml:2:11:") && e.contains("a duration like"),
+            e.starts_with("p.toml:2:11:")
+                && e.contains("`timeout` is a duration in quotes, like `timeout = \"20s\"`"),
             "{e}"
         );
     }

@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod config;
+pub mod config_messages;
 pub mod dates;
 pub mod decode;
 pub mod extract;

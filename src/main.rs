@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use pagefeed::build::{self, BuildOptions, FeedReport, Status};
 use pagefeed::config::{self, Config};
+use pagefeed::config_messages;
 use pagefeed::fetch::Fetcher;
 use pagefeed::opml;
 
@@ -157,6 +158,10 @@ async fn run_build(config_path: PathBuf, out: Option<PathBuf>, feeds: Vec<String
         Ok(c) => c,
         Err(code) => return code,
     };
+    if config.feeds.is_empty() {
+        eprintln!("error: {}", config_messages::no_feeds(&config.path));
+        return ExitCode::from(2);
+    }
     let out_dir = out.unwrap_or_else(|| config.settings.output_dir.clone());
     let selected = if feeds.is_empty() {
         config.feeds.len()
@@ -171,12 +176,6 @@ async fn run_build(config_path: PathBuf, out: Option<PathBuf>, feeds: Vec<String
     };
     match build::build(&config, &opts).await {
         Ok(reports) => {
-            if reports.is_empty() {
-                eprintln!(
-                    "no feeds in {}: add a [feeds.NAME] table (see config/pagefeed.toml for an example)",
-                    config.path.display()
-                );
-            }
             if reports
                 .iter()
                 .any(|r| matches!(r.status, Status::Failed(_)))
