@@ -876,6 +876,33 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Compile config `text`, read from `path` (used for messages and relative paths).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_collecting(path, text, &mut Vec::new())
+}
+
+/// Read and compile the config file at `path`, with every feed's error rather than only the
+/// first (for `pagefeed check`). An error in the file's syntax or in `[settings]` stops
+/// before the feeds, so it comes alone.
+pub fn load_all(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        vec![ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }]
+    })?;
+    let mut more = Vec::new();
+    parse_collecting(path, &text, &mut more).map_err(|first| {
+        let mut all = vec![first];
+        all.append(&mut more);
+        all
+    })
+}
+
+/// [`parse`], with the errors of the feeds after the first failing one put in `more`.
+fn parse_collecting(
+    path: &Path,
+    text: &str,
+    more: &mut Vec<ConfigError>,
+) -> Result<Config, ConfigError> {
     let loc = Locator { path, text };
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let span = e.span();
@@ -1022,7 +1049,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         if let Some(m) = &feed.get_ref().merge {
             merge_spans.insert(name.clone(), m.span());
         }
-        feeds.push(compile_feed(&loc, &dir, &name, span, feed.into_inner())?);
+        match compile_feed(&loc, &dir, &name, span, feed.into_inner()) {
+            Ok(f) => feeds.push(f),
+            Err(e) => more.push(e),
+        }
+    }
+    if !more.is_empty() {
+        return Err(more.remove(0));
     }
     check_merge_graph(&loc, &mut feeds, &merge_spans)?;
     Ok(Config {

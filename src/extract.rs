@@ -159,6 +159,76 @@ pub fn extract_from(doc: &Html, rules: &ItemRules) -> Extraction {
     out
 }
 
+/// The elements one kept entry's values came from (for `preview --entry` and `--json`): the
+/// entry element, and per field the first element that gave a value, in the order of
+/// [`FIELD_NAMES`].
+#[derive(Debug, Clone)]
+pub struct EntryElements<'a> {
+    pub entry: ElementRef<'a>,
+    pub fields: [Option<ElementRef<'a>>; 8],
+}
+
+/// The fields of an entry in the order of [`EntryElements::fields`].
+pub const FIELD_NAMES: [&str; 8] = [
+    "title",
+    "link",
+    "summary",
+    "authors",
+    "date",
+    "image",
+    "categories",
+    "guid",
+];
+
+/// For each entry [`extract_from`] keeps (same order), the elements its values came from.
+pub fn entry_elements<'a>(doc: &'a Html, rules: &'a ItemRules) -> Vec<EntryElements<'a>> {
+    let fields: [Option<&Field>; 7] = [
+        rules.link.as_ref(),
+        rules.summary.as_ref(),
+        rules.authors.as_ref(),
+        rules.date.as_ref(),
+        rules.image.as_ref(),
+        rules.categories.as_ref(),
+        rules.guid.as_ref(),
+    ];
+    let preceding = Preceding::prepare(
+        doc,
+        std::iter::once(&rules.title).chain(fields.into_iter().flatten()),
+    );
+    let mut out = Vec::new();
+    for el in doc.select(&rules.selector) {
+        let source = |f: Option<&'a Field>, kind| {
+            f.and_then(|f| matches(el, f, &preceding).find(|m| value(*m, f, kind).is_some()))
+        };
+        let title = source(Some(&rules.title), Kind::Text);
+        let link = match &rules.link {
+            Some(f) => source(Some(f), Kind::Link),
+            None => el
+                .select(&FIRST_LINK)
+                .next()
+                .or_else(|| FIRST_LINK.matches(&el).then_some(el))
+                .filter(|a| a.attr("href").is_some_and(|h| !h.trim().is_empty())),
+        };
+        if title.is_none() && link.is_none() {
+            continue;
+        }
+        out.push(EntryElements {
+            entry: el,
+            fields: [
+                title,
+                link,
+                source(rules.summary.as_ref(), Kind::Text),
+                source(rules.authors.as_ref(), Kind::Text),
+                source(rules.date.as_ref(), Kind::Date),
+                source(rules.image.as_ref(), Kind::Image),
+                source(rules.categories.as_ref(), Kind::Text),
+                source(rules.guid.as_ref(), Kind::Text),
+            ],
+        });
+    }
+    out
+}
+
 fn page_info(doc: &Html) -> PageInfo {
     let root = doc.root_element();
     let head = root

@@ -7,6 +7,7 @@
 //! writing. See ARCHITECTURE.md for what each module owns.
 
 pub mod build;
+pub mod check;
 pub mod config;
 pub mod config_messages;
 pub mod dates;
@@ -21,6 +22,7 @@ pub mod opml;
 pub mod output;
 pub mod parse;
 pub mod preview;
+pub mod preview_detail;
 pub mod render;
 pub mod sanitize;
 pub mod scrape;

@@ -37,6 +37,8 @@ pub struct Scraped {
     pub items: Vec<NewItem>,
     /// The date text each item had, parallel to `items` (for preview).
     pub date_texts: Vec<Option<String>>,
+    /// The index in the extraction's entries each item came from, parallel to `items`.
+    pub entry_index: Vec<usize>,
     /// Entries dropped because an earlier entry had the same GUID.
     pub duplicates: usize,
     /// Problems worth telling the user that do not fail the feed.
@@ -91,6 +93,7 @@ pub fn scrape(
     let mut out = Scraped {
         items: Vec::with_capacity(extraction.entries.len()),
         date_texts: Vec::with_capacity(extraction.entries.len()),
+        entry_index: Vec::with_capacity(extraction.entries.len()),
         duplicates: 0,
         warnings: Vec::new(),
         site,
@@ -191,6 +194,7 @@ pub fn scrape(
             legacy_guid,
         });
         out.date_texts.push(e.date);
+        out.entry_index.push(n);
     }
     if implausible_dates > 3 {
         out.warnings.push(format!(

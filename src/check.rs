@@ -1,0 +1,315 @@
+//! `pagefeed check`: is the config good, and would its feeds build?
+//!
+//! Without `--live` nothing leaves the machine: the config is compiled (every selector
+//! parsed, every regex compiled, time zones and merge names resolved; see [`crate::config`]),
+//! and file sources must exist. With `--live` each page or feed is fetched with the same client
+//! as `build`, extracted as `build` would, and the entry count and each field's coverage are
+//! reported with a verdict: would the feed build, or fail? Nothing is written, not even the
+//! history.
+//!
+//! The verdict on a fetched page is [`verdict`]: the minimal rules (no entries, a title that
+//! matches no entry). The selector-health rules of `build` can take its place.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::config::{Config, FeedConfig, FeedKind, ItemRules, Source};
+use crate::fetch::Fetcher;
+use crate::scrape::{self, Scraped};
+
+/// The outcome of checking one feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedCheck {
+    pub name: String,
+    /// What was found, for the line: "page https://..., 12 entries; title 12/12, ...".
+    pub summary: String,
+    /// Why the feed would fail; empty when it would build.
+    pub problems: Vec<String>,
+    /// Worth saying, not failing.
+    pub warnings: Vec<String>,
+}
+
+impl FeedCheck {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The lines for the terminal: `name: ok: summary`, or `name: FAIL: ...` with each problem.
+    pub fn lines(&self) -> String {
+        let mut out = String::new();
+        if self.ok() {
+            let _ = writeln!(out, "{}: ok: {}", self.name, self.summary);
+        } else {
+            let _ = writeln!(out, "{}: FAIL: {}", self.name, self.summary);
+            for p in &self.problems {
+                let _ = writeln!(out, "  problem: {p}");
+            }
+        }
+        for w in &self.warnings {
+            let _ = writeln!(out, "  warning: {w}");
+        }
+        out
+    }
+}
+
+/// The feeds named in `only` (all when empty), in config order; the unknown names as an error
+/// message.
+pub fn select<'a>(config: &'a Config, only: &[String]) -> Result<Vec<&'a FeedConfig>, String> {
+    if only.is_empty() {
+        return Ok(config.feeds.iter().collect());
+    }
+    let unknown: Vec<&str> = only
+        .iter()
+        .filter(|n| config.feed(n).is_none())
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
+        return Err(format!(
+            "unknown feed `{}`; {} defines: {}",
+            unknown.join("`, `"),
+            config.path.display(),
+            known.join(", ")
+        ));
+    }
+    Ok(config
+        .feeds
+        .iter()
+        .filter(|f| only.contains(&f.name))
+        .collect())
+}
+
+/// The configured fields of `rules`, for the line.
+fn fields(rules: &ItemRules) -> String {
+    let mut names = vec!["title"];
+    for (name, set) in [
+        ("link", rules.link.is_some()),
+        ("summary", rules.summary.is_some()),
+        ("authors", rules.authors.is_some()),
+        ("date", rules.date.is_some()),
+        ("image", rules.image.is_some()),
+        ("categories", rules.categories.is_some()),
+        ("guid", rules.guid.is_some()),
+    ] {
+        if set {
+            names.push(name);
+        }
+    }
+    names.join(", ")
+}
+
+/// Check `feed` without the network: what the config says, and that a file source exists.
+pub fn offline(feed: &FeedConfig) -> FeedCheck {
+    let mut problems = Vec::new();
+    if let Some(Source::File(path)) = feed.source() {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => problems.push(format!(
+                "{} is not a file; `url` or `feed_url` must name a page or feed (a path is relative to the config's folder)",
+                path.display()
+            )),
+            Err(e) => problems.push(format!(
+                "cannot read {}: {e}; fix the path in `url` or `feed_url` (relative to the config's folder)",
+                path.display()
+            )),
+        }
+    }
+    let summary = match &feed.kind {
+        FeedKind::Scrape { source, items } => format!(
+            "page {source}, item selector `{}`, fields {}",
+            items.selector_text,
+            fields(items)
+        ),
+        FeedKind::Upstream { source } => format!("feed {source}"),
+        FeedKind::Merge { sources } => format!("merges {}", sources.join(", ")),
+    };
+    FeedCheck {
+        name: feed.name.clone(),
+        summary,
+        problems,
+        warnings: Vec::new(),
+    }
+}
+
+/// Why a feed whose page gave `scraped` would fail; empty when it would build. These are
+/// the minimal rules: no entries (the extraction fails before this), and a `title` that
+/// matched no entry (every title would be the link).
+pub fn verdict(feed: &FeedConfig, rules: &ItemRules, scraped: &Scraped) -> Vec<String> {
+    let mut out = Vec::new();
+    let x = &scraped.extraction;
+    if x.kept > 0 && x.counts.title == 0 {
+        out.push(format!(
+            "the title selector `{}` matched no entry of the {} the item selector `{}` found on {}; fix `title` in [feeds.{}.items] (`pagefeed preview {} --entry 1` shows an entry's HTML)",
+            rules.title.selector_text,
+            x.kept,
+            rules.selector_text,
+            feed.source().map(|s| s.to_string()).unwrap_or_default(),
+            feed.name,
+            feed.name
+        ));
+    }
+    out
+}
+
+/// "title 12/12, link 12/12, date 0/12" over the configured fields.
+pub fn coverage_line(rules: &ItemRules, scraped: &Scraped) -> String {
+    let x = &scraped.extraction;
+    let c = &x.counts;
+    let n = x.kept;
+    let mut parts = vec![
+        format!("title {}/{n}", c.title),
+        format!("link {}/{n}", c.link),
+    ];
+    for (name, set, count) in [
+        ("summary", rules.summary.is_some(), c.summary),
+        ("authors", rules.authors.is_some(), c.authors),
+        ("date", rules.date.is_some(), c.date),
+        ("image", rules.image.is_some(), c.image),
+        ("categories", rules.categories.is_some(), c.categories),
+        ("guid", rules.guid.is_some(), c.guid),
+    ] {
+        if set {
+            parts.push(format!("{name} {count}/{n}"));
+        }
+    }
+    parts.join(", ")
+}
+
+/// Fetch and extract `feed` as `build` would, without writing anything.
+pub async fn live(feed: &FeedConfig, fetcher: &Fetcher) -> FeedCheck {
+    let mut check = offline(feed);
+    if !check.ok() {
+        return check;
+    }
+    let Some(source) = feed.source() else {
+        // Merged feeds are judged by their sources (see `run`).
+        return check;
+    };
+    let accept = match feed.kind {
+        FeedKind::Upstream { .. } => crate::build::ACCEPT_FEED,
+        _ => crate::build::ACCEPT_PAGE,
+    };
+    let page = match fetcher.fetch_if_changed(source, None, accept).await {
+        Ok(crate::fetch::Fetched::Page(p)) => p,
+        Ok(crate::fetch::Fetched::NotModified) => {
+            check.problems.push(format!(
+                "{source} answered 304 Not Modified to a plain request"
+            ));
+            return check;
+        }
+        Err(e) => {
+            check.problems.push(format!("cannot fetch {source}: {e}"));
+            return check;
+        }
+    };
+    let now = Utc::now();
+    match &feed.kind {
+        FeedKind::Scrape { items: rules, .. } => match scrape::scrape(feed, rules, &page, now) {
+            Ok(scraped) => {
+                check.summary = format!(
+                    "{} entries on {source}; {}",
+                    scraped.items.len(),
+                    coverage_line(rules, &scraped)
+                );
+                check.problems = verdict(feed, rules, &scraped);
+                check.warnings = scraped.warnings;
+            }
+            Err(e) => {
+                check.summary = format!("0 entries on {source}");
+                check.problems.push(e.to_string());
+            }
+        },
+        FeedKind::Upstream { .. } => match crate::upstream::parse_upstream(&page, now) {
+            Ok(up) if up.items.is_empty() => {
+                check.summary = format!("0 entries in {source}");
+                check
+                    .problems
+                    .push(format!("the feed {source} has no entries"));
+            }
+            Ok(up) => {
+                check.summary = format!("{} entries in {source}", up.items.len());
+                check.warnings = up.warnings;
+            }
+            Err(e) => {
+                check.summary = format!("feed {source}");
+                check
+                    .problems
+                    .push(format!("cannot read the feed {source}: {e}"));
+            }
+        },
+        FeedKind::Merge { .. } => {}
+    }
+    check
+}
+
+/// Check the `selected` feeds of `config`, fetching them when `fetch` is given (several at
+/// once, at most `settings.concurrency`). Results are in the order of `selected`. A merged
+/// feed fails when a feed it merges failed in this check.
+pub async fn run(
+    config: &Config,
+    selected: &[&FeedConfig],
+    fetcher: Option<Arc<Fetcher>>,
+) -> Vec<FeedCheck> {
+    let mut results: Vec<FeedCheck> = match fetcher {
+        None => selected.iter().map(|f| offline(f)).collect(),
+        Some(fetcher) => {
+            let limit = Arc::new(tokio::sync::Semaphore::new(
+                config.settings.concurrency.max(1),
+            ));
+            let mut set = tokio::task::JoinSet::new();
+            for (i, feed) in selected.iter().enumerate() {
+                let feed = (*feed).clone();
+                let fetcher = Arc::clone(&fetcher);
+                let limit = Arc::clone(&limit);
+                set.spawn(async move {
+                    let _permit = limit.acquire().await.ok();
+                    (i, live(&feed, &fetcher).await)
+                });
+            }
+            let mut out: Vec<Option<FeedCheck>> = vec![None; selected.len()];
+            while let Some(done) = set.join_next().await {
+                if let Ok((i, c)) = done
+                    && let Some(slot) = out.get_mut(i)
+                {
+                    *slot = Some(c);
+                }
+            }
+            out.into_iter()
+                .zip(selected)
+                .map(|(c, f)| {
+                    c.unwrap_or_else(|| FeedCheck {
+                        name: f.name.clone(),
+                        summary: String::new(),
+                        problems: vec!["the check of this feed stopped unexpectedly".to_string()],
+                        warnings: Vec::new(),
+                    })
+                })
+                .collect()
+        }
+    };
+    // Merged feeds after their sources (by merge depth): a failed source is a failed merge.
+    let mut order: Vec<usize> = (0..selected.len()).collect();
+    order.sort_by_key(|&i| selected[i].merge_depth);
+    let mut failed: std::collections::HashSet<String> = results
+        .iter()
+        .filter(|c| !c.ok())
+        .map(|c| c.name.clone())
+        .collect();
+    for i in order {
+        let (Some(c), Some(f)) = (results.get_mut(i), selected.get(i)) else {
+            continue;
+        };
+        for s in f.merge_sources() {
+            if failed.contains(s) {
+                c.problems
+                    .push(format!("it merges feed {s}, which would fail"));
+            }
+        }
+        if !c.ok() {
+            failed.insert(c.name.clone());
+        }
+    }
+    results
+}
