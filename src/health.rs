@@ -178,6 +178,7 @@ pub fn judge(
     // Entries that collapse into one.
     let total = now.items.saturating_add(scraped.duplicates);
     let mut collapse_note = String::new();
+    let mut collapse_advice = String::new();
     if let Some(c) = &scraped.collapsed
         && c.count >= 3
         && c.count.saturating_mul(2) > total
@@ -213,18 +214,22 @@ pub fn judge(
         v.warnings.push(format!(
             "feed {name}: {collapse_note} on {url} and were kept as one item; {advice}"
         ));
+        collapse_advice = advice;
     }
     if let Some(l) = last
         && now.items == 1
         && l.items >= MANY_ITEMS
     {
-        let why = if collapse_note.is_empty() {
-            String::new()
+        let (why, advice) = if collapse_note.is_empty() {
+            (
+                String::new(),
+                "check the page, and the item, `link` and `guid` selectors".to_string(),
+            )
         } else {
-            format!(" ({collapse_note})")
+            (format!(" ({collapse_note})"), collapse_advice)
         };
         v.errors.push(format!(
-            "{url} gave a single item where the last good run had {}{why}; check the page, and the `link` and `guid` selectors",
+            "{url} gave a single item where the last good run had {}{why}; {advice}",
             l.items
         ));
     }

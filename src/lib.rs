@@ -13,6 +13,7 @@ pub mod dates;
 pub mod decode;
 pub mod extract;
 pub mod fetch;
+pub mod forget;
 pub mod health;
 pub mod history;
 pub mod item;
