@@ -438,7 +438,7 @@ pub fn refresh(
             if !verdict.errors.is_empty() {
                 return Err(FeedError::Health(verdict.errors.join("; ")));
             }
-            coverage = Some(health::coverage(&scraped));
+            coverage = Some(health::coverage(&scraped, rules));
             warnings = scraped.warnings.clone();
             warnings.extend(verdict.warnings);
             let meta = scraped_meta(feed, &scraped);

@@ -53,26 +53,28 @@ pub struct Verdict {
     pub errors: Vec<String>,
 }
 
-/// The coverage of one scraped page.
-pub fn coverage(scraped: &Scraped) -> Coverage {
+/// The coverage of one scraped page: the fields `rules` set, and `link` always.
+pub fn coverage(scraped: &Scraped, rules: &ItemRules) -> Coverage {
     let x = &scraped.extraction;
     let c = &x.counts;
-    let fields = [
-        ("title", c.title),
-        ("link", c.link),
-        ("summary", c.summary),
-        ("authors", c.authors),
-        ("date", c.date),
-        ("image", c.image),
-        ("categories", c.categories),
-        ("guid", c.guid),
+    let counts = [
+        c.title,
+        c.link,
+        c.summary,
+        c.authors,
+        c.date,
+        c.image,
+        c.categories,
+        c.guid,
     ];
     Coverage {
         entries: x.kept,
         items: scraped.items.len(),
-        fields: fields
+        fields: fields(rules)
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+            .zip(counts)
+            .filter(|((name, f), _)| f.is_some() || *name == "link")
+            .map(|((name, _), n)| (name.to_string(), n))
             .collect(),
     }
 }
@@ -119,7 +121,7 @@ pub fn judge(
     last: Option<&Coverage>,
 ) -> Verdict {
     let mut v = Verdict::default();
-    let now = coverage(scraped);
+    let now = coverage(scraped, rules);
     let name = &feed.name;
     let fix = "check the page, fix the selector, or mark the field optional (`optional = true` in its table)";
 
@@ -483,8 +485,12 @@ mod tests {
         let good = scrape(&f, &listing(4, true));
         let v = judge(&f, f.items().expect("rules"), &good, "U", None);
         assert!(v.errors.is_empty() && v.warnings.is_empty(), "{v:?}");
-        let last = coverage(&good);
+        let last = coverage(&good, f.items().expect("rules"));
         assert_eq!(last.fields["authors"], 4);
+        assert_eq!(
+            last.fields.keys().collect::<Vec<_>>(),
+            ["authors", "link", "title"]
+        );
         let bad = scrape(&f, &listing(3, false));
         let v = judge(&f, f.items().expect("rules"), &bad, "U", Some(&last));
         assert_eq!(

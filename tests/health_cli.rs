@@ -442,3 +442,135 @@ fn forget_drops_a_feeds_history() {
     let run = pagefeed(dir.path(), &["forget", "--config", "pagefeed.toml"]);
     assert_exit(&run, 2);
 }
+
+// -------------------------------------------------------------------------------------------
+// serve: status page and metrics.
+
+/// `pagefeed serve` on an ephemeral port of 127.0.0.1, killed on drop.
+struct Serve {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path) -> Serve {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pagefeed"))
+        .args(["serve", "--config", "pagefeed.toml", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start pagefeed serve");
+    let stderr = child.stderr.take().expect("stderr pipe");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(rest.split('/').next().unwrap_or_default().to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("serve prints its address");
+    Serve { child, addr }
+}
+
+const TOKEN: &str = "health-admin-token";
+
+/// GET `path` (one request per connection); the body as text.
+fn get(addr: &str, path: &str) -> String {
+    request(addr, "GET", path, "")
+}
+
+fn request(addr: &str, method: &str, path: &str, headers: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n"
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+/// Poll `path` until its body contains `want` (one minute at most); the last body.
+fn get_until(addr: &str, path: &str, want: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let body = get(addr, path);
+        if body.contains(want) || std::time::Instant::now() > deadline {
+            return body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn serve_shows_field_coverage_and_health_warnings() {
+    let items = ITEMS.replace(
+        "authors = \".by\"",
+        "authors = { selector = \".by\", optional = true }",
+    );
+    let (server, dir, url) = setup("", &items);
+    write_config(
+        dir.path(),
+        &config(&url, "", &items).replace(
+            "[settings]\n",
+            &format!("[settings]\nadmin_token = \"{TOKEN}\"\n"),
+        ),
+    );
+    server.route("/news", Response::html(listing(0, 4, true, true)));
+    assert_exit(&build(dir.path()), 0);
+    let s = serve(dir.path());
+    // What the last good run stored is shown from the start.
+    let page = get_until(&s.addr, "/", "coverage of 4 entries");
+    assert!(
+        page.contains("coverage of 4 entries: authors 100% · link 100% · title 100%"),
+        "{page}"
+    );
+    // The redesign drops the authors; a refresh warns.
+    server.route("/news", Response::html(listing(0, 4, true, false)));
+    request(
+        &s.addr,
+        "POST",
+        "/feeds/news/refresh",
+        &format!("Authorization: Bearer {TOKEN}\r\nContent-Length: 0\r\n"),
+    );
+    let page = get_until(&s.addr, "/", "warning: feed news:");
+    assert!(
+        page.contains("coverage of 4 entries: authors 0% · link 100% · title 100%"),
+        "{page}"
+    );
+    assert!(
+        page.contains("warning: feed news: `authors` (selector `.by`) found a value in 4 of 4 entries (100%) in the last good run, 0 of 4 now"),
+        "{page}"
+    );
+    let metrics = get(&s.addr, "/metrics");
+    for line in [
+        "pagefeed_field_coverage{feed=\"news\",field=\"authors\"} 0",
+        "pagefeed_field_coverage{feed=\"news\",field=\"title\"} 1",
+        "pagefeed_field_coverage{feed=\"news\",field=\"link\"} 1",
+        "pagefeed_feed_warnings{feed=\"news\"} 1",
+        "pagefeed_warnings_total{feed=\"news\"} 1",
+        "# TYPE pagefeed_field_coverage gauge",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+    }
+}
