@@ -40,7 +40,10 @@ fn ratio(n: usize, of: usize) -> f64 {
         return 0.0;
     }
     // Counts of entries on one page are far below 2^52: exact as f64.
-    let (n, of) = (u32::try_from(n).unwrap_or(u32::MAX), u32::try_from(of).unwrap_or(u32::MAX));
+    let (n, of) = (
+        u32::try_from(n).unwrap_or(u32::MAX),
+        u32::try_from(of).unwrap_or(u32::MAX),
+    );
     f64::from(n) / f64::from(of)
 }
 
@@ -170,8 +173,9 @@ pub fn judge(
         };
         let Some(msg) = msg else { continue };
         if optional {
-            v.warnings
-                .push(format!("feed {name}: {msg} (optional field: the feed is built)"));
+            v.warnings.push(format!(
+                "feed {name}: {msg} (optional field: the feed is built)"
+            ));
         } else {
             v.errors.push(msg);
         }
@@ -196,10 +200,7 @@ pub fn judge(
                 format!(
                     "the same guid `{}` (selector `{}`)",
                     c.value,
-                    rules
-                        .guid
-                        .as_ref()
-                        .map_or("", |g| g.selector_text.as_str())
+                    rules.guid.as_ref().map_or("", |g| g.selector_text.as_str())
                 ),
                 format!(
                     "set `guid` in [feeds.{name}.items] to a value unique to each entry (or remove it to use each entry's link)"
@@ -207,9 +208,7 @@ pub fn judge(
             ),
             GuidFrom::Invented => (
                 "no link and the same title and date".to_string(),
-                format!(
-                    "set `link` or `guid` in [feeds.{name}.items] so each entry has its own"
-                ),
+                format!("set `link` or `guid` in [feeds.{name}.items] so each entry has its own"),
             ),
         };
         collapse_note = format!("{} of {total} entries have {what}", c.count);
@@ -399,7 +398,10 @@ pub fn source_identity(feed: &FeedConfig) -> Option<(&'static str, String)> {
 
 /// Whether the feed's source differs from the one its history was built from (and the config
 /// does not say `keep_history = true`): the history is then started anew.
-fn source_changed_from(feed: &FeedConfig, history: &History) -> Result<Option<String>, HistoryError> {
+fn source_changed_from(
+    feed: &FeedConfig,
+    history: &History,
+) -> Result<Option<String>, HistoryError> {
     let Some((_, id)) = source_identity(feed) else {
         return Ok(None);
     };
@@ -413,7 +415,10 @@ fn source_changed_from(feed: &FeedConfig, history: &History) -> Result<Option<St
 
 /// The coverage of the feed's last good run, to judge this one against; `None` when there was
 /// none, or when the history is to start anew because the source changed.
-pub fn last_coverage(feed: &FeedConfig, history: &History) -> Result<Option<Coverage>, HistoryError> {
+pub fn last_coverage(
+    feed: &FeedConfig,
+    history: &History,
+) -> Result<Option<Coverage>, HistoryError> {
     if source_changed_from(feed, history)?.is_some() {
         return Ok(None);
     }
@@ -471,7 +476,11 @@ mod tests {
     fn listing(n: usize, by: bool) -> String {
         (0..n)
             .map(|i| {
-                let by = if by { "<span class=\"by\">Ann</span>" } else { "" };
+                let by = if by {
+                    "<span class=\"by\">Ann</span>"
+                } else {
+                    ""
+                };
                 format!("<li><a href=\"/{i}\">Entry {i}</a>{by}</li>")
             })
             .collect()
@@ -561,19 +570,34 @@ mod tests {
 
     #[test]
     fn non_html_by_type_and_by_bytes() {
-        assert_eq!(non_html_kind(Some("text/html"), b"%PDF-1.7"), Some("a PDF document"));
-        assert_eq!(non_html_kind(Some("application/pdf"), b"x"), Some("a PDF document"));
-        assert_eq!(non_html_kind(None, b"\x89PNG\r\n\x1a\n.."), Some("a PNG image"));
+        assert_eq!(
+            non_html_kind(Some("text/html"), b"%PDF-1.7"),
+            Some("a PDF document")
+        );
+        assert_eq!(
+            non_html_kind(Some("application/pdf"), b"x"),
+            Some("a PDF document")
+        );
+        assert_eq!(
+            non_html_kind(None, b"\x89PNG\r\n\x1a\n.."),
+            Some("a PNG image")
+        );
         assert_eq!(non_html_kind(None, b"PK\x03\x04"), Some("a zip archive"));
         assert_eq!(non_html_kind(None, b"\x1f\x8b\x08"), Some("gzip data"));
-        assert_eq!(non_html_kind(None, b" \n "), Some("a body of only whitespace"));
+        assert_eq!(
+            non_html_kind(None, b" \n "),
+            Some("a body of only whitespace")
+        );
         assert_eq!(non_html_kind(Some("text/html"), b""), Some("an empty body"));
         assert_eq!(non_html_kind(Some("image/webp"), b"..."), Some("an image"));
         assert_eq!(
             non_html_kind(Some("application/octet-stream"), b"\x00\x01"),
             Some("binary data")
         );
-        assert_eq!(non_html_kind(Some("application/octet-stream"), b" <html>"), None);
+        assert_eq!(
+            non_html_kind(Some("application/octet-stream"), b" <html>"),
+            None
+        );
         assert_eq!(non_html_kind(Some("text/html"), b"<p>hi"), None);
         assert_eq!(non_html_kind(None, b"plain text"), None);
         assert_eq!(thousands(12_345), "12,345");

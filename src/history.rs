@@ -936,8 +936,13 @@ mod tests {
             h.source_identity("f").expect("read").as_deref(),
             Some("https://a/")
         );
-        h.merge("f", &[item("g", "t", None, false)], instant(2_000_000), &keep(3))
-            .expect("merge");
+        h.merge(
+            "f",
+            &[item("g", "t", None, false)],
+            instant(2_000_000),
+            &keep(3),
+        )
+        .expect("merge");
         assert_eq!(h.forget("f").expect("forget"), 1);
         assert_eq!(h.count("f").expect("count"), 0);
         assert_eq!(h.coverage("f").expect("read"), None);

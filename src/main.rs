@@ -38,7 +38,8 @@ enum Command {
     #[command(long_about = "Fetch every feed's page (or the FEEDs named) and write \
         OUT/<feed>.rss, .atom and .json.\n\n\
         Files whose bytes did not change are left untouched. A feed that fails (the page \
-        cannot be fetched, or its item selector matches nothing) keeps its last good files; \
+        cannot be fetched, its item selector matches nothing, or a selector-health rule \
+        fails: see \"Selector health\" in the README) keeps its last good files; \
         the other feeds are still written.\n\n\
         Exit status: 0 every feed written or unchanged; 1 one or more feeds failed; 2 a usage \
         or config error.")]
@@ -93,12 +94,14 @@ enum Command {
         config: PathBuf,
     },
     /// Drop feeds' history (items, field coverage, validators) on purpose.
-    #[command(long_about = "Drop the history of the FEEDs named: their items, each field's \
+    #[command(
+        long_about = "Drop the history of the FEEDs named: their items, each field's \
         coverage, the page validators and the refresh record. Their files are left as they \
         are; the next build starts each feed anew from what its page shows then (every entry \
         is new again). Waits for a running build or service to finish (the run lock).\n\n\
         Exit status: 0 forgotten; 1 the history could not be changed; 2 a usage or config \
-        error, or a FEED the config does not define.")]
+        error, or a FEED the config does not define."
+    )]
     Forget {
         /// The config file.
         #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]

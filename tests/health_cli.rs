@@ -56,15 +56,18 @@ const ITEMS: &str = "selector = \"li.entry\"\ntitle = \"h3\"\nlink = \"h3 a\"\na
 /// A listing of `n` entries from `first`; `title`, `by` say whether each entry has an
 /// `h3` title and a `.by` author.
 fn listing(first: usize, n: usize, title: bool, by: bool) -> String {
-    let mut out =
-        String::from("<!doctype html><html><head><title>News</title></head><body><ul>\n");
+    let mut out = String::from("<!doctype html><html><head><title>News</title></head><body><ul>\n");
     for i in first..first + n {
         let head = if title {
             format!("<h3><a href=\"/posts/{i}\">Post {i}</a></h3>")
         } else {
             format!("<p><a href=\"/posts/{i}\">Post {i}</a></p>")
         };
-        let by = if by { "<span class=\"by\">Ann</span>" } else { "" };
+        let by = if by {
+            "<span class=\"by\">Ann</span>"
+        } else {
+            ""
+        };
         out.push_str(&format!("<li class=\"entry\">{head}{by}</li>\n"));
     }
     out.push_str("</ul></body></html>\n");
@@ -91,7 +94,11 @@ fn fails_after_good(server: &Server, dir: &Path, good: Response, bad: Response) 
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("kept the last good feed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("kept the last good feed"),
+        "{}",
+        run.stderr
+    );
     run.stderr
 }
 
@@ -193,7 +200,12 @@ fn an_optional_field_that_stops_matching_only_warns() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("news: 5 found, 1 new, 6 items, written"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("news: 5 found, 1 new, 6 items, written"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -340,7 +352,10 @@ fn an_upstream_feed_that_is_binary_says_so() {
         dir.path(),
         &format!("[settings]\noutput_dir = \"out\"\n\n[feeds.up]\nfeed_url = \"{url}\"\n"),
     );
-    server.route("/feed.xml", Response::new(200, "application/pdf", b"%PDF-1.4".to_vec()));
+    server.route(
+        "/feed.xml",
+        Response::new(200, "application/pdf", b"%PDF-1.4".to_vec()),
+    );
     let run = build(dir.path());
     assert_exit(&run, 1);
     assert!(
@@ -411,7 +426,11 @@ fn forget_drops_a_feeds_history() {
     assert_exit(&build(dir.path()), 0);
     server.route("/news", Response::html(listing(1, 3, true, true)));
     let run = build(dir.path());
-    assert!(run.stderr.contains("news: 3 found, 1 new, 4 items"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("news: 3 found, 1 new, 4 items"),
+        "{}",
+        run.stderr
+    );
 
     let run = pagefeed(dir.path(), &["forget", "--config", "pagefeed.toml", "news"]);
     assert_exit(&run, 0);
@@ -424,12 +443,16 @@ fn forget_drops_a_feeds_history() {
     let run = build(dir.path());
     assert_exit(&run, 0);
     assert!(
-        run.stderr.contains("news: 3 found, 3 new, 3 items, written"),
+        run.stderr
+            .contains("news: 3 found, 3 new, 3 items, written"),
         "{}",
         run.stderr
     );
 
-    let run = pagefeed(dir.path(), &["forget", "--config", "pagefeed.toml", "nosuch"]);
+    let run = pagefeed(
+        dir.path(),
+        &["forget", "--config", "pagefeed.toml", "nosuch"],
+    );
     assert_exit(&run, 2);
     assert!(
         run.stderr.contains("unknown feed `nosuch`") && run.stderr.contains("defines: news"),
@@ -462,7 +485,13 @@ impl Drop for Serve {
 fn serve(dir: &Path) -> Serve {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pagefeed"))
-        .args(["serve", "--config", "pagefeed.toml", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--config",
+            "pagefeed.toml",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .stdin(std::process::Stdio::null())
@@ -571,6 +600,9 @@ fn serve_shows_field_coverage_and_health_warnings() {
         "pagefeed_warnings_total{feed=\"news\"} 1",
         "# TYPE pagefeed_field_coverage gauge",
     ] {
-        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in\n{metrics}"
+        );
     }
 }
