@@ -7,8 +7,8 @@
 //! reported with a verdict: would the feed build, or fail? Nothing is written, not even the
 //! history.
 //!
-//! The verdict on a fetched page is [`verdict`]: the minimal rules (no entries, a title that
-//! matches no entry). The selector-health rules of `build` can take its place.
+//! The verdict on a fetched page is [`verdict`]: the selector-health rules `build` applies
+//! ([`crate::health`]), without the comparison with the last good run (no history is read).
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -133,24 +133,17 @@ pub fn offline(feed: &FeedConfig) -> FeedCheck {
     }
 }
 
-/// Why a feed whose page gave `scraped` would fail; empty when it would build. These are
-/// the minimal rules: no entries (the extraction fails before this), and a `title` that
-/// matched no entry (every title would be the link).
-pub fn verdict(feed: &FeedConfig, rules: &ItemRules, scraped: &Scraped) -> Vec<String> {
-    let mut out = Vec::new();
-    let x = &scraped.extraction;
-    if x.kept > 0 && x.counts.title == 0 {
-        out.push(format!(
-            "the title selector `{}` matched no entry of the {} the item selector `{}` found on {}; fix `title` in [feeds.{}.items] (`pagefeed preview {} --entry 1` shows an entry's HTML)",
-            rules.title.selector_text,
-            x.kept,
-            rules.selector_text,
-            feed.source().map(|s| s.to_string()).unwrap_or_default(),
-            feed.name,
-            feed.name
-        ));
-    }
-    out
+/// Why a feed whose page (read from `url`) gave `scraped` would fail, and the warnings: the
+/// selector-health rules of `build` ([`crate::health::judge`]: `min_items`, a title that
+/// matches nothing, entries collapsing into one, URL fields on elements without an address).
+/// `check` reads no history, so the rules that compare with the last good run do not apply.
+pub fn verdict(
+    feed: &FeedConfig,
+    rules: &ItemRules,
+    scraped: &Scraped,
+    url: &str,
+) -> crate::health::Verdict {
+    crate::health::judge(feed, rules, scraped, url, None)
 }
 
 /// "title 12/12, link 12/12, date 0/12" over the configured fields.
@@ -213,8 +206,10 @@ pub async fn live(feed: &FeedConfig, fetcher: &Fetcher) -> FeedCheck {
                     scraped.items.len(),
                     coverage_line(rules, &scraped)
                 );
-                check.problems = verdict(feed, rules, &scraped);
+                let v = verdict(feed, rules, &scraped, &source.to_string());
+                check.problems = v.errors;
                 check.warnings = scraped.warnings;
+                check.warnings.extend(v.warnings);
             }
             Err(e) => {
                 check.summary = format!("0 entries on {source}");

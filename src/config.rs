@@ -207,6 +207,13 @@ pub const MAX_ITEMS_RANGE: CountRange = CountRange {
     example: 50,
     unit: "",
 };
+/// A feed's `min_items`: a page with fewer entries fails the feed.
+pub const MIN_ITEMS_RANGE: CountRange = CountRange {
+    min: 1,
+    max: 10_000,
+    example: 5,
+    unit: "",
+};
 /// `[settings] max_page_bytes`.
 pub const MAX_PAGE_BYTES_RANGE: CountRange = CountRange {
     min: 1_000,
@@ -509,6 +516,8 @@ pub struct Field {
     pub from: From,
     pub split: Option<String>,
     pub html: bool,
+    /// `optional = true`: the field matching nothing is a warning, not a failed feed.
+    pub optional: bool,
 }
 
 /// The compiled `items` table of a feed.
@@ -580,6 +589,10 @@ pub struct FeedConfig {
     /// Dates more than two days after the fetch are real (listings of upcoming events); by
     /// default such a date is read as a mistake and the item is dated as an undated one.
     pub future_dates: bool,
+    /// A page with fewer entries than this fails the feed (scraped feeds).
+    pub min_items: usize,
+    /// Keep the history when `url` or `feed_url` changes (by default it starts anew).
+    pub keep_history: bool,
     /// How many levels of merged feeds are below this one: 0 for a scraped or upstream feed,
     /// 1 for a merge of those, and so on. Merged feeds are built in this order.
     pub merge_depth: usize,
@@ -667,6 +680,9 @@ struct RawFeed {
     time_zone: Option<Spanned<String>>,
     date_format: Option<Spanned<OneOrMany>>,
     max_items: Option<Spanned<i64>>,
+    min_items: Option<Spanned<i64>>,
+    #[serde(default)]
+    keep_history: bool,
     formats: Option<Spanned<Vec<Spanned<String>>>>,
     include: Option<Spanned<OneOrMany>>,
     exclude: Option<Spanned<OneOrMany>>,
@@ -770,6 +786,8 @@ struct RawFieldTable {
     split: Option<String>,
     #[serde(default)]
     html: bool,
+    #[serde(default)]
+    optional: bool,
 }
 
 impl<'de> Deserialize<'de> for RawField {
@@ -778,7 +796,7 @@ impl<'de> Deserialize<'de> for RawField {
         impl<'de> Visitor<'de> for FieldVisitor {
             type Value = RawField;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a CSS selector string or a table { selector = \"...\", attr, regex, strip, from, split, html }")
+                f.write_str("a CSS selector string or a table { selector = \"...\", attr, regex, strip, from, split, html, optional }")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawField, E> {
                 Ok(RawField(RawFieldTable {
@@ -789,6 +807,7 @@ impl<'de> Deserialize<'de> for RawField {
                     from: None,
                     split: None,
                     html: false,
+                    optional: false,
                 }))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawField, A::Error> {
@@ -1365,6 +1384,12 @@ fn compile_feed(
             .check("max_items", *v.get_ref())
             .map_err(|m| range_err(v.span(), &m))?,
     };
+    let min_items = match &raw.min_items {
+        None => 1,
+        Some(v) => MIN_ITEMS_RANGE
+            .check("min_items", *v.get_ref())
+            .map_err(|m| range_err(v.span(), &m))?,
+    };
     let formats = match &raw.formats {
         None => Format::ALL.to_vec(),
         Some(list) => {
@@ -1426,6 +1451,8 @@ fn compile_feed(
         max_items,
         formats,
         future_dates: raw.future_dates,
+        min_items,
+        keep_history: raw.keep_history,
         merge_depth: 0,
     })
 }
@@ -1521,6 +1548,7 @@ fn compile_field(
         from,
         split: raw.split.clone(),
         html: raw.html,
+        optional: raw.optional,
     })
 }
 
@@ -1974,6 +2002,7 @@ authors = { selector = ".byline", split = "|" }
         }
         for (key, r) in [
             ("max_items", MAX_ITEMS_RANGE),
+            ("min_items", MIN_ITEMS_RANGE),
             ("max_page_bytes", MAX_PAGE_BYTES_RANGE),
             ("concurrency", CONCURRENCY_RANGE),
         ] {

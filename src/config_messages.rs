@@ -107,6 +107,8 @@ fn shape(scope: Scope, key: &str) -> Option<Shape> {
         (Scope::Feed, "time_zone") => Text("Europe/Berlin"),
         (Scope::Feed, "date_format") => TextOrList("[\"%d.%m.%Y\", \"%B %e, %Y\"]"),
         (Scope::Feed, "max_items") => Count(crate::config::MAX_ITEMS_RANGE.example),
+        (Scope::Feed, "min_items") => Count(crate::config::MIN_ITEMS_RANGE.example),
+        (Scope::Feed, "keep_history") => Bool(true),
         (Scope::Feed, "formats") => List("[\"rss\", \"atom\"]"),
         (Scope::Feed, "include") => TextOrList("[\"(?i)korea\", \"seoul\"]"),
         (Scope::Feed, "exclude") => TextOrList("[\"(?i)sponsored\"]"),
@@ -127,6 +129,7 @@ fn shape(scope: Scope, key: &str) -> Option<Shape> {
         (Scope::Field, "from") => Text("item"),
         (Scope::Field, "split") => Text(","),
         (Scope::Field, "html") => Bool(true),
+        (Scope::Field, "optional") => Bool(true),
         _ => return None,
     })
 }
@@ -911,6 +914,15 @@ mod tests {
         );
         let e = error_of(&feed("", "link = { selector = \"a\", html = \"yes\" }"));
         assert_has(&e, &["`html` is true or false"]);
+        let e = error_of(&feed("min_items = \"3\"", ""));
+        assert_has(
+            &e,
+            &["`min_items` must be a whole number, like `min_items = 5`"],
+        );
+        let e = error_of(&feed("keep_history = \"yes\"", ""));
+        assert_has(&e, &["`keep_history` is true or false"]);
+        let e = error_of(&feed("", "summary = { selector = \"p\", optional = 1 }"));
+        assert_has(&e, &["`optional` is true or false"]);
         let e = error_of(&feed("", "summary = { selector = 1 }"));
         assert_has(&e, &["`selector` is text in quotes"]);
         let e = error_of("[settings]\nconcurrency = \"8\"\n");

@@ -3,6 +3,7 @@
 //! The data flows one way, and the modules follow it:
 //! [`config`] -> [`fetch`] -> [`decode`] -> [`parse`] -> [`extract`] -> [`dates`] / [`links`] /
 //! [`sanitize`] (joined up in [`scrape`]) -> [`history`] -> [`render`] -> [`output`].
+//! [`health`] judges each scraped page against the last good run before it is stored.
 //! [`build`] runs the pipeline for a config; [`preview`] runs it up to the items, without
 //! writing. See ARCHITECTURE.md for what each module owns.
 
@@ -14,6 +15,8 @@ pub mod dates;
 pub mod decode;
 pub mod extract;
 pub mod fetch;
+pub mod forget;
+pub mod health;
 pub mod history;
 pub mod item;
 pub mod links;

@@ -41,7 +41,8 @@ enum Command {
     #[command(long_about = "Fetch every feed's page (or the FEEDs named) and write \
         OUT/<feed>.rss, .atom and .json.\n\n\
         Files whose bytes did not change are left untouched. A feed that fails (the page \
-        cannot be fetched, or its item selector matches nothing) keeps its last good files; \
+        cannot be fetched, its item selector matches nothing, or a selector-health rule \
+        fails: see \"Selector health\" in the README) keeps its last good files; \
         the other feeds are still written.\n\n\
         Exit status: 0 every feed written or unchanged; 1 one or more feeds failed; 2 a usage \
         or config error.")]
@@ -114,6 +115,23 @@ enum Command {
         #[arg(value_name = "FEED")]
         feeds: Vec<String>,
     },
+    /// Drop feeds' history (items, field coverage, validators) on purpose.
+    #[command(
+        long_about = "Drop the history of the FEEDs named: their items, each field's \
+        coverage, the page validators and the refresh record. Their files are left as they \
+        are; the next build starts each feed anew from what its page shows then (every entry \
+        is new again). Waits for a running build or service to finish (the run lock).\n\n\
+        Exit status: 0 forgotten; 1 the history could not be changed; 2 a usage or config \
+        error, or a FEED the config does not define."
+    )]
+    Forget {
+        /// The config file.
+        #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// The feeds to forget (names from the config).
+        #[arg(value_name = "FEED", required = true)]
+        feeds: Vec<String>,
+    },
     /// Fetch one feed's page and show what its selectors extract, without writing anything.
     #[command(
         long_about = "Fetch one feed's page and show what its selectors extract: \
@@ -177,6 +195,7 @@ fn main() -> ExitCode {
             live,
             feeds,
         } => runtime.block_on(run_check(config, live, feeds)),
+        Command::Forget { config, feeds } => run_forget(&config, &feeds),
         Command::Opml { config } => run_opml(&config),
         Command::Serve { config, listen } => runtime.block_on(run_serve(config, listen)),
         Command::ImportOpml { file, config } => run_import_opml(&file, &config),
@@ -221,6 +240,34 @@ async fn run_build(config_path: PathBuf, out: Option<PathBuf>, feeds: Vec<String
             } else {
                 ExitCode::SUCCESS
             }
+        }
+        Err(e @ build::BuildError::UnknownFeed { .. }) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_forget(config_path: &std::path::Path, feeds: &[String]) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match pagefeed::forget::forget(&config, feeds) {
+        Ok(done) => {
+            for f in done {
+                println!(
+                    "{}: forgot {} item{}; its files stay until the next build starts it anew",
+                    f.name,
+                    f.items,
+                    if f.items == 1 { "" } else { "s" }
+                );
+            }
+            ExitCode::SUCCESS
         }
         Err(e @ build::BuildError::UnknownFeed { .. }) => {
             eprintln!("error: {e}");

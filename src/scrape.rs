@@ -16,6 +16,9 @@ use crate::{dates, decode, links, sanitize};
 /// Why a page yielded no feed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScrapeError {
+    /// The response is not an HTML page (a PDF, an image, an archive, an empty body ...).
+    #[error("{0}")]
+    NotHtml(String),
     #[error("item selector `{selector}` matched nothing on {url}")]
     NoMatch { selector: String, url: String },
     #[error(
@@ -41,10 +44,31 @@ pub struct Scraped {
     pub entry_index: Vec<usize>,
     /// Entries dropped because an earlier entry had the same GUID.
     pub duplicates: usize,
+    /// The GUID most entries were duplicates of, when any were.
+    pub collapsed: Option<Collapsed>,
     /// Problems worth telling the user that do not fail the feed.
     pub warnings: Vec<String>,
     /// The site's address: channel link and default base.
     pub site: Url,
+}
+
+/// Entries of one page that share one GUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collapsed {
+    /// The shared GUID (a link, when it came from the link).
+    pub value: String,
+    /// Entries that had it, the kept one included.
+    pub count: usize,
+    pub from: GuidFrom,
+}
+
+/// Where an entry's GUID came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuidFrom {
+    Guid,
+    Link,
+    /// Made from the title and date (no link, no guid).
+    Invented,
 }
 
 /// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
@@ -54,13 +78,16 @@ pub fn scrape(
     page: &Page,
     now: DateTime<Utc>,
 ) -> Result<Scraped, ScrapeError> {
-    let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
-    let mut extraction = extract::extract(&html, rules);
-    drop(html);
     let shown_url = match feed.source() {
         Some(Source::File(p)) => p.display().to_string(),
         _ => page.url.to_string(),
     };
+    if let Some(msg) = crate::health::not_html(page, &shown_url, "an HTML page", "url") {
+        return Err(ScrapeError::NotHtml(msg));
+    }
+    let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
+    let mut extraction = extract::extract(&html, rules);
+    drop(html);
     if extraction.matched == 0 {
         return Err(ScrapeError::NoMatch {
             selector: rules.selector_text.clone(),
@@ -95,6 +122,7 @@ pub fn scrape(
         date_texts: Vec::with_capacity(extraction.entries.len()),
         entry_index: Vec::with_capacity(extraction.entries.len()),
         duplicates: 0,
+        collapsed: None,
         warnings: Vec::new(),
         site,
         extraction: Extraction::default(),
@@ -104,6 +132,9 @@ pub fn scrape(
             .push(format!("feed {}: {shown_url}: {w}", feed.name));
     }
     let mut seen = std::collections::HashSet::with_capacity(extraction.entries.len());
+    // GUID -> (entries after the first that had it, where it came from).
+    let mut dup_counts: std::collections::HashMap<String, (usize, GuidFrom)> =
+        std::collections::HashMap::new();
     let mut date_memo: std::collections::HashMap<String, Option<dates::ParsedDate>> =
         std::collections::HashMap::new();
     let mut bad_dates = 0usize;
@@ -115,6 +146,11 @@ pub fn scrape(
             continue;
         }
         let mut legacy_guid = None;
+        let from = match (&e.guid, &link) {
+            (Some(_), _) => GuidFrom::Guid,
+            (None, Some(_)) => GuidFrom::Link,
+            (None, None) => GuidFrom::Invented,
+        };
         let (guid, permalink) = match (&e.guid, &link) {
             (Some(g), _) => (g.clone(), false),
             (None, Some(l)) => (l.clone(), true),
@@ -129,6 +165,8 @@ pub fn scrape(
         };
         if !seen.insert(guid.clone()) {
             out.duplicates += 1;
+            let d = dup_counts.entry(guid).or_insert((0, from));
+            d.0 = d.0.saturating_add(1);
             continue;
         }
         let parsed = e.date.as_deref().and_then(|text| {
@@ -210,6 +248,15 @@ pub fn scrape(
             bad_dates - 3
         ));
     }
+    // The GUID shared by most entries (ties: the smallest, so the message is stable).
+    out.collapsed = dup_counts
+        .into_iter()
+        .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(&a.0)))
+        .map(|(value, (extra, from))| Collapsed {
+            value,
+            count: extra.saturating_add(1),
+            from,
+        });
     if out.items.is_empty() {
         return Err(ScrapeError::NoEntries {
             selector: rules.selector_text.clone(),

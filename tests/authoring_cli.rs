@@ -623,7 +623,15 @@ fn check_live_names_the_feeds_that_would_fail() {
         ),
         page_feed("empty", &server.url("/empty/"), ""),
         page_feed("missing", &server.url("/missing/"), ""),
+    )
+    .replace(
+        "[feeds.missing]",
+        &format!(
+            "[feeds.few]\nurl = \"{}\"\nmin_items = 3\n[feeds.few.items]\nselector = \"li.post\"\ntitle = \"h2 a\"\n\n[feeds.missing]",
+            server.url("/few/")
+        ),
     );
+    server.route("/few/", Response::html(listing(2)));
     let cfg = write_config(dir.path(), &text);
     let r = run(dir.path(), &cfg, &["check", "--live"]);
     assert_exit(&r, 1);
@@ -632,7 +640,9 @@ fn check_live_names_the_feeds_that_would_fail() {
         &[
             "news: FAIL: 3 entries",
             "title 0/3",
-            "the title selector `h2.headline a` matched no entry",
+            "`title` (selector `h2.headline a`) matched none of the 3 entries",
+            "few: FAIL: 2 entries",
+            "fewer than `min_items = 3`",
             "wire: ok: 2 entries",
             "digest: FAIL",
             "it merges feed news, which would fail",
@@ -640,7 +650,7 @@ fn check_live_names_the_feeds_that_would_fail() {
             "item selector `li.post` matched nothing",
             "missing: FAIL",
             "HTTP 404",
-            "1 ok, 4 would fail",
+            "1 ok, 5 would fail",
         ],
     );
     // Only the good feed: exit 0, and only its source is fetched.
