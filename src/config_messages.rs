@@ -195,8 +195,10 @@ fn key_before(prefix: &str) -> Option<(String, bool)> {
     let eq = prefix.rfind('=')?;
     let before = prefix[..eq].trim_end();
     let start = before
-        .rfind(|c: char| c == '{' || c == ',' || c == '[' || c.is_whitespace())
-        .map_or(0, |n| n + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| *c == '{' || *c == ',' || *c == '[' || c.is_whitespace())
+        .map_or(0, |(n, c)| n + c.len_utf8());
     let key = before[start..].trim_matches(['"', '\'']);
     let key = key.rsplit('.').next().unwrap_or(key);
     if key.is_empty() {
@@ -1069,6 +1071,43 @@ mod tests {
         let p = selector_problem(&long).expect("fails");
         let m = selector_message(&long, &p);
         assert!(m.chars().count() < 400, "{}", m.len());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Any selector text gets a problem or none, without panicking, and the caret is
+        /// inside the text (or just after it).
+        #[test]
+        fn any_selector_text_is_explained_without_panicking(text in "[a-z.#>+~:,()\\[\\]=\"' *|\u{3000}é-]{0,24}") {
+            if let Some(p) = selector_problem(&text) {
+                proptest::prop_assert!(p.at <= text.len() && text.is_char_boundary(p.at), "{text:?}: {p:?}");
+                let m = selector_message(&text, &p);
+                proptest::prop_assert!(!m.contains("Unexpected error"), "{m}");
+            }
+        }
+
+        /// Any config text is refused or accepted without panicking, in words without serde's.
+        #[test]
+        fn any_config_error_is_rewritten_without_panicking(
+            key in "(max_items|timeout|url|title|selector|html|items|feeds|x|\u{3000}k|é)",
+            value in "(\"50\"|50|true|\\{ a = 1 \\}|\\[1\\]|5\\.5|\"\")",
+            at in 0usize..4,
+        ) {
+            let lines = ["[feeds.x]", "url = \"https://example.org/\"", "[feeds.x.items]", "selector = \"li\"\ntitle = \"a\""];
+            let mut text = String::new();
+            for (i, l) in lines.iter().enumerate() {
+                text.push_str(l);
+                text.push('\n');
+                if i == at {
+                    text.push_str(&format!("{key} = {value}\n"));
+                }
+            }
+            if let Err(e) = crate::config::parse(Path::new("c.toml"), &text) {
+                let e = e.to_string();
+                proptest::prop_assert!(!e.contains("invalid type") && !e.contains("unknown field"), "{e}");
+            }
+        }
     }
 
     #[test]
