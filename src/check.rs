@@ -8,8 +8,10 @@
 //! history.
 //!
 //! The verdict on a fetched page is [`verdict`]: the selector-health rules `build` applies
-//! ([`crate::health`]), without the comparison with the last good run (no history is read).
+//! ([`crate::health`]), compared with the last good run when the history has one (opened
+//! read-only).
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -17,6 +19,8 @@ use chrono::Utc;
 
 use crate::config::{Config, FeedConfig, FeedKind, ItemRules, Source};
 use crate::fetch::Fetcher;
+use crate::health::Coverage;
+use crate::history::History;
 use crate::scrape::{self, Scraped};
 
 /// The outcome of checking one feed.
@@ -136,14 +140,42 @@ pub fn offline(feed: &FeedConfig) -> FeedCheck {
 /// Why a feed whose page (read from `url`) gave `scraped` would fail, and the warnings: the
 /// selector-health rules of `build` ([`crate::health::judge`]: `min_items`, a title that
 /// matches nothing, entries collapsing into one, URL fields on elements without an address).
-/// `check` reads no history, so the rules that compare with the last good run do not apply.
+/// `last` is the coverage of the feed's last good run, from the history (read, never written).
 pub fn verdict(
     feed: &FeedConfig,
     rules: &ItemRules,
     scraped: &Scraped,
     url: &str,
+    last: Option<&Coverage>,
 ) -> crate::health::Verdict {
-    crate::health::judge(feed, rules, scraped, url, None)
+    crate::health::judge(feed, rules, scraped, url, last)
+}
+
+/// The coverage of each feed's last good run, read from the history without writing to it
+/// (an empty map when there is no history yet, or it cannot be read; then with a note why).
+pub fn last_coverages(
+    config: &Config,
+    feeds: &[&FeedConfig],
+) -> (HashMap<String, Coverage>, Option<String>) {
+    let mut out = HashMap::new();
+    let history = match History::open_read_only(&config.settings.state) {
+        Ok(Some(h)) => h,
+        Ok(None) => return (out, None),
+        Err(e) => {
+            return (
+                out,
+                Some(format!(
+                    "cannot read the history ({e}); fields are not compared with the last good run"
+                )),
+            );
+        }
+    };
+    for f in feeds {
+        if let Ok(Some(c)) = crate::health::last_coverage(f, &history) {
+            out.insert(f.name.clone(), c);
+        }
+    }
+    (out, None)
 }
 
 /// "title 12/12, link 12/12, date 0/12" over the configured fields.
@@ -171,7 +203,7 @@ pub fn coverage_line(rules: &ItemRules, scraped: &Scraped) -> String {
 }
 
 /// Fetch and extract `feed` as `build` would, without writing anything.
-pub async fn live(feed: &FeedConfig, fetcher: &Fetcher) -> FeedCheck {
+pub async fn live(feed: &FeedConfig, fetcher: &Fetcher, last: Option<&Coverage>) -> FeedCheck {
     let mut check = offline(feed);
     if !check.ok() {
         return check;
@@ -206,7 +238,7 @@ pub async fn live(feed: &FeedConfig, fetcher: &Fetcher) -> FeedCheck {
                     scraped.items.len(),
                     coverage_line(rules, &scraped)
                 );
-                let v = verdict(feed, rules, &scraped, &source.to_string());
+                let v = verdict(feed, rules, &scraped, &source.to_string(), last);
                 check.problems = v.errors;
                 check.warnings = scraped.warnings;
                 check.warnings.extend(v.warnings);
@@ -241,15 +273,20 @@ pub async fn live(feed: &FeedConfig, fetcher: &Fetcher) -> FeedCheck {
 
 /// Check the `selected` feeds of `config`, fetching them when `fetch` is given (several at
 /// once, at most `settings.concurrency`). Results are in the order of `selected`. A merged
-/// feed fails when a feed it merges failed in this check.
+/// feed fails when a feed it merges failed in this check. Also returns notes on the run
+/// (a history that could not be read).
 pub async fn run(
     config: &Config,
     selected: &[&FeedConfig],
     fetcher: Option<Arc<Fetcher>>,
-) -> Vec<FeedCheck> {
+) -> (Vec<FeedCheck>, Vec<String>) {
+    let mut notes = Vec::new();
     let mut results: Vec<FeedCheck> = match fetcher {
         None => selected.iter().map(|f| offline(f)).collect(),
         Some(fetcher) => {
+            let (last, note) = last_coverages(config, selected);
+            notes.extend(note);
+            let last = Arc::new(last);
             let limit = Arc::new(tokio::sync::Semaphore::new(
                 config.settings.concurrency.max(1),
             ));
@@ -258,9 +295,10 @@ pub async fn run(
                 let feed = (*feed).clone();
                 let fetcher = Arc::clone(&fetcher);
                 let limit = Arc::clone(&limit);
+                let last = Arc::clone(&last);
                 set.spawn(async move {
                     let _permit = limit.acquire().await.ok();
-                    (i, live(&feed, &fetcher).await)
+                    (i, live(&feed, &fetcher, last.get(&feed.name)).await)
                 });
             }
             let mut out: Vec<Option<FeedCheck>> = vec![None; selected.len()];
@@ -306,5 +344,5 @@ pub async fn run(
             failed.insert(c.name.clone());
         }
     }
-    results
+    (results, notes)
 }

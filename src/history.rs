@@ -149,6 +149,30 @@ impl History {
         Ok(History { conn, path: p })
     }
 
+    /// Open an existing state database for reading only (`pagefeed check`): `None` when there
+    /// is none, or when it has another schema version (opening it for writing would upgrade
+    /// it, and `check` writes nothing).
+    pub fn open_read_only(path: &Path) -> Result<Option<Self>, HistoryError> {
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let p = path.display().to_string();
+        let wrap = |source| HistoryError::Sqlite {
+            path: p.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(wrap)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(wrap)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(wrap)?;
+        if version != VERSION {
+            return Ok(None);
+        }
+        Ok(Some(History { conn, path: p }))
+    }
+
     fn err(&self, source: rusqlite::Error) -> HistoryError {
         HistoryError::Sqlite {
             path: self.path.clone(),

@@ -399,7 +399,10 @@ async fn run_check(config_path: PathBuf, live: bool, feeds: Vec<String>) -> Exit
     } else {
         None
     };
-    let results = check::run(&config, &selected, fetcher).await;
+    let (results, notes) = check::run(&config, &selected, fetcher).await;
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
     for r in &results {
         print!("{}", r.lines());
     }

@@ -664,3 +664,64 @@ fn check_live_names_the_feeds_that_would_fail() {
     assert_eq!(server.hits("/news/"), before);
     assert!(!dir.path().join("public").exists(), "nothing is written");
 }
+
+#[test]
+fn check_live_compares_with_the_last_good_run_without_touching_the_history() {
+    let server = Server::start();
+    server.route("/news/", Response::html(listing(4)));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[settings]\noutput_dir = \"public\"\n{}",
+            page_feed("news", &server.url("/news/"), "")
+        ),
+    );
+    let r = run(dir.path(), &cfg, &["build"]);
+    assert_exit(&r, 0);
+    // The authors left the page in a redesign: every entry still has a title and a link.
+    let redesigned = (1..=4).fold(listing(4), |page, i| {
+        page.replace(&format!("<span class=\"by\">Author {i}</span>"), "")
+    });
+    server.route("/news/", Response::html(redesigned));
+    let db = dir.path().join("public").join("pagefeed.db");
+    let mut state: Vec<PathBuf> = vec![db.clone()];
+    for ext in ["db-wal", "db-shm"] {
+        let p = db.with_extension(ext);
+        if p.exists() {
+            state.push(p);
+        }
+    }
+    let before = common::snapshot(&state);
+    let r = run(dir.path(), &cfg, &["check", "--live"]);
+    assert_exit(&r, 1);
+    assert_says(
+        &r.stdout,
+        &[
+            "news: FAIL: 4 entries",
+            "authors 0/4",
+            "`authors` (selector `.by`) found a value in 4 of 4 entries (100%) in the last good run, 0 of 4 now",
+        ],
+    );
+    assert_eq!(
+        common::snapshot(&state),
+        before,
+        "check writes nothing to the history"
+    );
+    // With the field optional, it only warns.
+    let text = std::fs::read_to_string(&cfg).expect("config").replace(
+        "authors = \".by\"",
+        "authors = { selector = \".by\", optional = true }",
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    let r = run(dir.path(), &cfg, &["check", "--live"]);
+    assert_exit(&r, 0);
+    assert_says(
+        &r.stdout,
+        &[
+            "news: ok: 4 entries",
+            "warning: feed news:",
+            "optional field",
+        ],
+    );
+}
