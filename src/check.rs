@@ -58,25 +58,34 @@ impl FeedCheck {
     }
 }
 
-/// The feeds named in `only` (all when empty), in config order; the unknown names as an error
-/// message.
-pub fn select<'a>(config: &'a Config, only: &[String]) -> Result<Vec<&'a FeedConfig>, String> {
+/// FEED names the config does not define.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown feed `{}`; {config} defines: {}", unknown.join("`, `"), known.join(", "))]
+pub struct UnknownFeeds {
+    pub unknown: Vec<String>,
+    pub known: Vec<String>,
+    pub config: String,
+}
+
+/// The feeds named in `only` (all when empty), in config order.
+pub fn select<'a>(
+    config: &'a Config,
+    only: &[String],
+) -> Result<Vec<&'a FeedConfig>, UnknownFeeds> {
     if only.is_empty() {
         return Ok(config.feeds.iter().collect());
     }
-    let unknown: Vec<&str> = only
+    let unknown: Vec<String> = only
         .iter()
         .filter(|n| config.feed(n).is_none())
-        .map(String::as_str)
+        .cloned()
         .collect();
     if !unknown.is_empty() {
-        let known: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
-        return Err(format!(
-            "unknown feed `{}`; {} defines: {}",
-            unknown.join("`, `"),
-            config.path.display(),
-            known.join(", ")
-        ));
+        return Err(UnknownFeeds {
+            unknown,
+            known: config.feeds.iter().map(|f| f.name.clone()).collect(),
+            config: config.path.display().to_string(),
+        });
     }
     Ok(config
         .feeds

@@ -176,6 +176,15 @@ pub fn details(rules: &ItemRules, page: &Page, scraped: &Scraped) -> Vec<EntryDe
         .collect()
 }
 
+/// `--entry N` past the entries of the page.
+#[derive(Debug, thiserror::Error)]
+#[error("feed {feed} has {count} entries on {url}; --entry takes a number from 1 to {count}")]
+pub struct NoSuchEntry {
+    pub feed: String,
+    pub count: usize,
+    pub url: String,
+}
+
 /// Entry `n` (1-based) whole, for the terminal.
 pub fn entry(
     feed: &FeedConfig,
@@ -183,15 +192,15 @@ pub fn entry(
     scraped: &Scraped,
     details: &[EntryDetail],
     n: usize,
-) -> Result<String, String> {
+) -> Result<String, NoSuchEntry> {
     let Some(d) = n.checked_sub(1).and_then(|i| details.get(i)) else {
-        return Err(format!(
-            "feed {} has {} entries on {}; --entry takes a number from 1 to {}",
-            feed.name,
-            details.len(),
-            scraped.site,
-            details.len()
-        ));
+        return Err(NoSuchEntry {
+            feed: feed.name.clone(),
+            count: details.len(),
+            url: feed
+                .source()
+                .map_or_else(|| scraped.site.to_string(), |s| s.to_string()),
+        });
     };
     let mut out = String::new();
     let _ = writeln!(
