@@ -570,8 +570,9 @@ fn parse_error(text: &str) -> Option<Kind> {
     .map(|e| e.kind)
 }
 
-/// The longest selector whose prefixes are tried one by one to find where it goes wrong.
-const PROBE_LIMIT: usize = 400;
+/// The longest selector whose prefixes are parsed to find where it goes wrong (longer ones get
+/// the caret where the parser stopped).
+const PROBE_LIMIT: usize = 100_000;
 
 /// Where and why `text` is not a selector; `None` when it parses.
 pub(crate) fn selector_problem(text: &str) -> Option<SelectorProblem> {
@@ -582,23 +583,37 @@ pub(crate) fn selector_problem(text: &str) -> Option<SelectorProblem> {
         });
     }
     let whole = parse_error(text)?;
-    // The first prefix that is wrong (not merely unfinished) ends in the token at fault.
+    // The parser stops at the first error, so when the whole selector's error is a wrong
+    // token (not merely an unfinished selector), the shortest prefix with such an error ends
+    // in that token. Prefixes end at token ends only (`:n` is no pseudo-class, but `:not(`
+    // starts one), and a prefix past a wrong token stays wrong, so a binary search finds the
+    // shortest in a few parses.
     let mut at_kind: Option<(usize, Kind)> = None;
-    if text.len() <= PROBE_LIMIT {
+    if !unfinished(&whole) && text.len() <= PROBE_LIMIT {
         let name = |c: char| c.is_alphanumeric() || c == '-' || c == '_' || !c.is_ascii();
-        for (end, c) in text.char_indices() {
-            let end = end + c.len_utf8();
-            // Only at the end of a token: `:n` is not a pseudo-class, but `:not(` starts one.
-            let next = text[end..].chars().next();
-            if name(c) && next.is_some_and(|n| name(n) || n == '(') {
-                continue;
+        let ends: Vec<usize> = text
+            .char_indices()
+            .filter(|(i, c)| {
+                let next = text[i + c.len_utf8()..].chars().next();
+                !(name(*c) && next.is_some_and(|n| name(n) || n == '('))
+            })
+            .map(|(i, c)| i + c.len_utf8())
+            .collect();
+        let wrong = |end: usize| parse_error(&text[..end]).filter(|k| !unfinished(k));
+        // The first end whose prefix is wrong; the whole text (the last end) is.
+        let (mut lo, mut hi) = (0usize, ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if wrong(ends[mid]).is_some() {
+                hi = mid;
+            } else {
+                lo = mid + 1;
             }
-            if let Some(kind) = parse_error(&text[..end])
-                && !unfinished(&kind)
-            {
-                at_kind = Some((token_start(text, end), kind));
-                break;
-            }
+        }
+        if let Some(&end) = ends.get(lo)
+            && let Some(kind) = wrong(end)
+        {
+            at_kind = Some((token_start(text, end), kind));
         }
     }
     let (mut at, kind) = at_kind.unwrap_or_else(|| (unfinished_at(text, &whole), whole));
