@@ -312,6 +312,12 @@ pub(crate) fn toml_message(
         let key = rest.trim().trim_matches('`');
         return format!("{feed}{}", missing(text, start, section, key));
     }
+    if message.starts_with("string values must be quoted") {
+        return format!(
+            "{feed}{}",
+            unquoted(text, start, section).unwrap_or_else(|| message.to_string())
+        );
+    }
     let found = if let Some(rest) = message.strip_prefix("invalid type: ") {
         rest.rfind(", expected").map(|n| found_in_words(&rest[..n]))
     } else if message.starts_with("data did not match any variant") {
@@ -341,6 +347,51 @@ pub(crate) fn toml_message(
         out.push_str(&format!("; here it is {found}"));
     }
     out
+}
+
+/// A bare word where a value belongs: `url = https://example.org/` or `max_items = 5O`.
+fn unquoted(text: &str, start: usize, section: Option<&str>) -> Option<String> {
+    let (key, inline) = key_before(line_before(text, start))?;
+    let rest = text.get(floor(text, start.min(text.len()))..)?;
+    let raw: String = rest
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split(" #")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches([',', '}'])
+        .trim()
+        .chars()
+        .take(60)
+        .collect();
+    // In an inline table the value ends before the next `, key =`.
+    let raw = if inline {
+        let cut = raw.match_indices(',').map(|(i, _)| i).find(|&i| {
+            let after = raw[i + 1..].trim_start();
+            let ident = after
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(after.len());
+            ident > 0 && after[ident..].trim_start().starts_with('=')
+        });
+        cut.map_or(raw.clone(), |i| raw[..i].trim().to_string())
+    } else {
+        raw
+    };
+    let mut scope = scope_of(section);
+    if inline && scope == Scope::Items {
+        scope = Scope::Field;
+    }
+    Some(match shape(scope, &key) {
+        Some(s @ (Shape::Count(_) | Shape::Bool(_))) => {
+            format!("{}; `{raw}` is not one", rule(&key, s))
+        }
+        Some(s @ (Shape::Text(_) | Shape::Duration(_) | Shape::Refresh | Shape::Field)) => {
+            format!("{}: write `{key} = \"{raw}\"`", rule(&key, s))
+        }
+        _ => format!("text goes in quotes: write `{key} = \"{raw}\"`"),
+    })
 }
 
 /// "unknown key `selectr` in [feeds.x.items]; did you mean `selector`?"
@@ -954,6 +1005,40 @@ mod tests {
         assert_has(&e, &["`feeds` is a table of feeds"]);
         let e = error_of("[feeds]\nx = 1\n");
         assert_has(&e, &["write a [feeds.x] header"]);
+    }
+
+    #[test]
+    fn bare_words_say_to_quote_them() {
+        let e = error_of("[feeds.x]\nurl = https://example.org/news/\n");
+        assert_has(
+            &e,
+            &[
+                "c.toml:2:7:",
+                "`url` is text in quotes",
+                "write `url = \"https://example.org/news/\"`",
+            ],
+        );
+        let e = error_of(&feed("", "").replace("title = \"a\"", "title = h2 a # the headline"));
+        assert_has(
+            &e,
+            &[
+                "`title` is a CSS selector in quotes",
+                "write `title = \"h2 a\"`",
+            ],
+        );
+        let e = error_of(&feed("max_items = 5O", ""));
+        assert_has(
+            &e,
+            &["`max_items` must be a whole number", "`5O` is not one"],
+        );
+        let e = error_of(&feed("", "link = { selector = h2 a, attr = \"href\" }"));
+        assert_has(
+            &e,
+            &[
+                "`selector` is text in quotes",
+                "write `selector = \"h2 a\"`",
+            ],
+        );
     }
 
     #[test]
