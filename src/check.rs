@@ -257,24 +257,33 @@ pub async fn live(feed: &FeedConfig, fetcher: &Fetcher, last: Option<&Coverage>)
                 check.problems.push(e.to_string());
             }
         },
-        FeedKind::Upstream { .. } => match crate::upstream::parse_upstream(&page, now) {
-            Ok(up) if up.items.is_empty() => {
-                check.summary = format!("0 entries in {source}");
-                check
-                    .problems
-                    .push(format!("the feed {source} has no entries"));
+        FeedKind::Upstream { .. } => {
+            match crate::health::not_html(&page, &source.to_string(), "a feed", "feed_url") {
+                Some(msg) => {
+                    check.problems.push(msg);
+                }
+                None => match crate::upstream::parse_upstream(&page, now) {
+                    // An empty feed is valid (build writes it), but worth a word.
+                    Ok(up) if up.items.is_empty() => {
+                        check.summary = format!("0 entries in {source}");
+                        check.warnings.push(format!(
+                            "feed {}: the feed {source} has no entries right now",
+                            feed.name
+                        ));
+                    }
+                    Ok(up) => {
+                        check.summary = format!("{} entries in {source}", up.items.len());
+                        check.warnings = up.warnings;
+                    }
+                    Err(e) => {
+                        check.summary = format!("feed {source}");
+                        check
+                            .problems
+                            .push(format!("cannot read the feed {source}: {e}"));
+                    }
+                },
             }
-            Ok(up) => {
-                check.summary = format!("{} entries in {source}", up.items.len());
-                check.warnings = up.warnings;
-            }
-            Err(e) => {
-                check.summary = format!("feed {source}");
-                check
-                    .problems
-                    .push(format!("cannot read the feed {source}: {e}"));
-            }
-        },
+        }
         FeedKind::Merge { .. } => {}
     }
     check

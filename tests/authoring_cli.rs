@@ -725,3 +725,30 @@ fn check_live_compares_with_the_last_good_run_without_touching_the_history() {
         ],
     );
 }
+
+#[test]
+fn check_live_fails_responses_that_are_not_pages_or_feeds() {
+    let server = Server::start();
+    let pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n".to_vec();
+    server.route("/news/", Response::new(200, "application/pdf", pdf.clone()));
+    server.route("/wire.xml", Response::new(200, "application/pdf", pdf));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &three_feeds(&server));
+    let r = run(dir.path(), &cfg, &["check", "--live", "news", "wire"]);
+    assert_exit(&r, 1);
+    assert_says(
+        &r.stdout,
+        &["news: FAIL", "wire: FAIL", "PDF", "0 ok, 2 would fail"],
+    );
+    // An empty feed is valid: a warning, not a failure (build writes it too).
+    server.route(
+        "/wire.xml",
+        Response::new(200, "application/rss+xml", rss(0)),
+    );
+    let r = run(dir.path(), &cfg, &["check", "--live", "wire"]);
+    assert_exit(&r, 0);
+    assert_says(
+        &r.stdout,
+        &["wire: ok: 0 entries", "has no entries right now"],
+    );
+}
