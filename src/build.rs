@@ -24,6 +24,7 @@ use crate::feed::item::{FeedMeta, Item, ItemSource, NewItem, hex, stable_hash};
 use crate::feed::merge;
 use crate::feed::output::{self, OutputError, RunLock};
 use crate::feed::render::{self, RenderError};
+use crate::health;
 use crate::source::fetch::{FetchError, Fetched, Fetcher, Page};
 
 /// How many pages are fetched at once.
@@ -38,6 +39,9 @@ pub enum FeedError {
     Fetch { url: String, source: FetchError },
     #[error(transparent)]
     Scrape(#[from] ScrapeError),
+    /// A selector-health rule failed the page (see [`crate::health`]).
+    #[error("{0}")]
+    Health(String),
     #[error("{url}: {source}")]
     Upstream { url: String, source: UpstreamError },
     #[error(transparent)]
@@ -426,15 +430,26 @@ pub fn refresh(
             });
         }
     };
-    let warnings: Vec<String>;
+    let mut warnings: Vec<String>;
+    let mut coverage = None;
     let (items, meta) = match &feed.kind {
         FeedKind::Scrape { items: rules, .. } => {
             let scraped = scrape::scrape(feed, rules, &page, now)?;
+            let last = health::last_coverage(feed, history)?;
+            let verdict = health::judge(feed, rules, &scraped, &url, last.as_ref());
+            if !verdict.errors.is_empty() {
+                return Err(FeedError::Health(verdict.errors.join("; ")));
+            }
+            coverage = Some(health::coverage(&scraped, rules));
             warnings = scraped.warnings.clone();
+            warnings.extend(verdict.warnings);
             let meta = scraped_meta(feed, &scraped);
             (scraped.items, meta)
         }
         FeedKind::Upstream { .. } => {
+            if let Some(msg) = health::not_html(&page, &url, "a feed", "feed_url") {
+                return Err(FeedError::Health(msg));
+            }
             let up =
                 upstream::parse_upstream(&page, now).map_err(|source| FeedError::Upstream {
                     url: url.clone(),
@@ -477,7 +492,11 @@ pub fn refresh(
         time_zone: feed.time_zone,
         future_dates: feed.future_dates,
     };
+    health::tie_to_source(feed, history, &mut warnings)?;
     let stats = history.merge(&feed.name, &items, now, &policy)?;
+    if let Some(c) = &coverage {
+        history.save_coverage(&feed.name, c)?;
+    }
     let fp = fingerprint(feed);
     history.save_source_state(
         &feed.name,

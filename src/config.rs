@@ -20,6 +20,7 @@ use serde::de::{self, MapAccess, Visitor};
 use toml::Spanned;
 use url::Url;
 
+use crate::config_messages;
 use crate::extract::dates;
 
 /// A config error, already located: its `Display` is the full message for the user.
@@ -205,6 +206,13 @@ pub const MAX_ITEMS_RANGE: CountRange = CountRange {
     min: 1,
     max: 10_000,
     example: 50,
+    unit: "",
+};
+/// A feed's `min_items`: a page with fewer entries fails the feed.
+pub const MIN_ITEMS_RANGE: CountRange = CountRange {
+    min: 1,
+    max: 10_000,
+    example: 5,
     unit: "",
 };
 /// `[settings] max_page_bytes`.
@@ -509,6 +517,8 @@ pub struct Field {
     pub from: From,
     pub split: Option<String>,
     pub html: bool,
+    /// `optional = true`: the field matching nothing is a warning, not a failed feed.
+    pub optional: bool,
 }
 
 /// The compiled `items` table of a feed.
@@ -583,6 +593,10 @@ pub struct FeedConfig {
     /// Dates more than two days after the fetch are real (listings of upcoming events); by
     /// default such a date is read as a mistake and the item is dated as an undated one.
     pub future_dates: bool,
+    /// A page with fewer entries than this fails the feed (scraped feeds).
+    pub min_items: usize,
+    /// Keep the history when `url` or `feed_url` changes (by default it starts anew).
+    pub keep_history: bool,
     /// How many levels of merged feeds are below this one: 0 for a scraped or upstream feed,
     /// 1 for a merge of those, and so on. Merged feeds are built in this order.
     pub merge_depth: usize,
@@ -671,6 +685,9 @@ struct RawFeed {
     time_zone: Option<Spanned<String>>,
     date_format: Option<Spanned<OneOrMany>>,
     max_items: Option<Spanned<i64>>,
+    min_items: Option<Spanned<i64>>,
+    #[serde(default)]
+    keep_history: bool,
     formats: Option<Spanned<Vec<Spanned<String>>>>,
     include: Option<Spanned<OneOrMany>>,
     exclude: Option<Spanned<OneOrMany>>,
@@ -774,6 +791,8 @@ struct RawFieldTable {
     split: Option<String>,
     #[serde(default)]
     html: bool,
+    #[serde(default)]
+    optional: bool,
 }
 
 impl<'de> Deserialize<'de> for RawField {
@@ -782,7 +801,7 @@ impl<'de> Deserialize<'de> for RawField {
         impl<'de> Visitor<'de> for FieldVisitor {
             type Value = RawField;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a CSS selector string or a table { selector = \"...\", attr, regex, strip, from, split, html }")
+                f.write_str("a CSS selector string or a table { selector = \"...\", attr, regex, strip, from, split, html, optional }")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawField, E> {
                 Ok(RawField(RawFieldTable {
@@ -793,6 +812,7 @@ impl<'de> Deserialize<'de> for RawField {
                     from: None,
                     split: None,
                     html: false,
+                    optional: false,
                 }))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawField, A::Error> {
@@ -880,8 +900,41 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Compile config `text`, read from `path` (used for messages and relative paths).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_collecting(path, text, &mut Vec::new())
+}
+
+/// Read and compile the config file at `path`, with every feed's error rather than only the
+/// first (for `pagefeed check`). An error in the file's syntax or in `[settings]` stops
+/// before the feeds, so it comes alone.
+pub fn load_all(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        vec![ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }]
+    })?;
+    let mut more = Vec::new();
+    parse_collecting(path, &text, &mut more).map_err(|first| {
+        let mut all = vec![first];
+        all.append(&mut more);
+        all
+    })
+}
+
+/// [`parse`], with the errors of the feeds after the first failing one put in `more`.
+fn parse_collecting(
+    path: &Path,
+    text: &str,
+    more: &mut Vec<ConfigError>,
+) -> Result<Config, ConfigError> {
     let loc = Locator { path, text };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| loc.error(e.span(), e.message()))?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let span = e.span();
+        let section = span.as_ref().and_then(|s| loc.section(s.start));
+        let message =
+            config_messages::toml_message(text, span.clone(), section.as_deref(), e.message());
+        loc.error(span, &message)
+    })?;
     let dir = path
         .parent()
         .map(Path::to_path_buf)
@@ -1020,7 +1073,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         if let Some(m) = &feed.get_ref().merge {
             merge_spans.insert(name.clone(), m.span());
         }
-        feeds.push(compile_feed(&loc, &dir, &name, span, feed.into_inner())?);
+        match compile_feed(&loc, &dir, &name, span, feed.into_inner()) {
+            Ok(f) => feeds.push(f),
+            Err(e) => more.push(e),
+        }
+    }
+    if !more.is_empty() {
+        return Err(more.remove(0));
     }
     check_merge_graph(&loc, &mut feeds, &merge_spans)?;
     Ok(Config {
@@ -1330,6 +1389,12 @@ fn compile_feed(
             .check("max_items", *v.get_ref())
             .map_err(|m| range_err(v.span(), &m))?,
     };
+    let min_items = match &raw.min_items {
+        None => 1,
+        Some(v) => MIN_ITEMS_RANGE
+            .check("min_items", *v.get_ref())
+            .map_err(|m| range_err(v.span(), &m))?,
+    };
     let formats = match &raw.formats {
         None => Format::ALL.to_vec(),
         Some(list) => {
@@ -1416,6 +1481,8 @@ fn compile_feed(
         max_items,
         formats,
         future_dates: raw.future_dates,
+        min_items,
+        keep_history: raw.keep_history,
         merge_depth: 0,
     })
 }
@@ -1424,10 +1491,7 @@ fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, 
     let selector = compile_selector(it.selector.get_ref()).map_err(|m| {
         loc.error(
             Some(it.selector.span()),
-            &format!(
-                "feed {name}, key `items.selector`: invalid CSS selector `{}`: {m}",
-                shown(it.selector.get_ref())
-            ),
+            &format!("feed {name}, key `items.selector`: {m}"),
         )
     })?;
     let field = |key: &str, f: &Spanned<RawField>| compile_field(loc, name, key, f);
@@ -1447,11 +1511,21 @@ fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, 
     })
 }
 
+/// Parse a CSS selector; the error is the whole message, with a caret under the place where
+/// the selector goes wrong, in plain words.
 fn compile_selector(text: &str) -> Result<Selector, String> {
+    let problem = |fallback: &str| {
+        let p =
+            config_messages::selector_problem(text).unwrap_or(config_messages::SelectorProblem {
+                at: text.len(),
+                reason: fallback.to_string(),
+            });
+        config_messages::selector_message(text, &p)
+    };
     if text.trim().is_empty() {
-        return Err("it is empty".to_string());
+        return Err(problem("it is empty"));
     }
-    Selector::parse(text).map_err(|e| e.to_string())
+    Selector::parse(text).map_err(|_| problem("it is not a CSS selector"))
 }
 
 fn compile_field(
@@ -1468,12 +1542,7 @@ fn compile_field(
             &format!("feed {feed}, key `items.{key}`: {msg}"),
         )
     };
-    let selector = compile_selector(&raw.selector).map_err(|m| {
-        err(format!(
-            "invalid CSS selector `{}`: {m}",
-            shown(&raw.selector)
-        ))
-    })?;
+    let selector = compile_selector(&raw.selector).map_err(err)?;
     let regex = |what: &str, r: &Option<String>| -> Result<Option<Regex>, ConfigError> {
         r.as_ref()
             .map(|r| {
@@ -1509,6 +1578,7 @@ fn compile_field(
         from,
         split: raw.split.clone(),
         html: raw.html,
+        optional: raw.optional,
     })
 }
 
@@ -1739,7 +1809,8 @@ authors = { selector = ".byline", split = "|" }
         assert!(e.contains("`999ms` is shorter"), "{e}");
         let e = settings("timeout = true").expect_err("not a duration");
         assert!(
-            e.starts_with("p.toml:2:11:") && e.contains("a duration like"),
+            e.starts_with("p.toml:2:11:")
+                && e.contains("`timeout` is a duration in quotes, like `timeout = \"20s\"`"),
             "{e}"
         );
     }
@@ -1961,6 +2032,7 @@ authors = { selector = ".byline", split = "|" }
         }
         for (key, r) in [
             ("max_items", MAX_ITEMS_RANGE),
+            ("min_items", MIN_ITEMS_RANGE),
             ("max_page_bytes", MAX_PAGE_BYTES_RANGE),
             ("concurrency", CONCURRENCY_RANGE),
         ] {

@@ -2,16 +2,22 @@
 //!
 //! The data flows one way, and the folders follow it:
 //! [`config`] -> [`source`] (fetch, decode) -> [`extract`] (parse, select, dates, links,
-//! sanitize; joined up in `scrape` and `upstream`) -> [`feed`] (history, merge, render, output).
+//! sanitize; joined up in `scrape` and `upstream`) -> [`health`] (each scraped page judged
+//! against the last good run) -> [`feed`] (history, merge, render, output).
 //! [`build`] runs the pipeline for a config, [`serve`] runs it on a schedule and serves the
-//! results; [`preview`] runs it up to the items, without writing. See ARCHITECTURE.md for what
-//! each module owns.
+//! results; [`preview`] and [`check`] run it up to the items, without writing; [`forget`] drops
+//! a feed's history. See ARCHITECTURE.md for what each module owns.
 
 pub mod build;
+pub mod check;
 pub mod config;
+pub mod config_messages;
 pub mod extract;
 pub mod feed;
+pub mod forget;
+pub mod health;
 pub mod opml;
 pub mod preview;
+pub mod preview_detail;
 pub mod serve;
 pub mod source;

@@ -9,8 +9,11 @@ use std::sync::Mutex;
 use clap::{Parser, Subcommand};
 
 use pagefeed::build::{self, BuildOptions, FeedReport, Status};
+use pagefeed::check;
 use pagefeed::config::{self, Config};
+use pagefeed::config_messages;
 use pagefeed::opml;
+use pagefeed::preview_detail;
 use pagefeed::source::fetch::Fetcher;
 
 const DEFAULT_CONFIG: &str = "config/pagefeed.toml";
@@ -38,7 +41,8 @@ enum Command {
     #[command(long_about = "Fetch every feed's page (or the FEEDs named) and write \
         OUT/<feed>.rss, .atom and .json.\n\n\
         Files whose bytes did not change are left untouched. A feed that fails (the page \
-        cannot be fetched, or its item selector matches nothing) keeps its last good files; \
+        cannot be fetched, its item selector matches nothing, or a selector-health rule \
+        fails: see \"Selector health\" in the README) keeps its last good files; \
         the other feeds are still written.\n\n\
         Exit status: 0 every feed written or unchanged; 1 one or more feeds failed; 2 a usage \
         or config error.")]
@@ -92,6 +96,42 @@ enum Command {
         #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Check the config, and with --live whether each feed would build (exit 0 all good, 1 a feed would fail, 2 config error).
+    #[command(long_about = "Check the config without building anything.\n\n\
+        Without --live nothing is fetched: every selector must parse, every regex compile, \
+        every time zone and merge name resolve, and every file source exist; all the problems \
+        found are reported, not only the first. With --live each feed's page or feed is \
+        fetched as `build` fetches it, and its entry count and each field's coverage are \
+        shown, with the feeds that would fail. Nothing is written, not even the history.\n\n\
+        Exit status: 0 all good; 1 a feed would fail; 2 a usage or config error.")]
+    Check {
+        /// The config file.
+        #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Fetch each source and report entries, field coverage and the feeds that would fail.
+        #[arg(long)]
+        live: bool,
+        /// Only these feeds (names from the config); default: all.
+        #[arg(value_name = "FEED")]
+        feeds: Vec<String>,
+    },
+    /// Drop feeds' history (items, field coverage, validators) on purpose.
+    #[command(
+        long_about = "Drop the history of the FEEDs named: their items, each field's \
+        coverage, the page validators and the refresh record. Their files are left as they \
+        are; the next build starts each feed anew from what its page shows then (every entry \
+        is new again). Waits for a running build or service to finish (the run lock).\n\n\
+        Exit status: 0 forgotten; 1 the history could not be changed; 2 a usage or config \
+        error, or a FEED the config does not define."
+    )]
+    Forget {
+        /// The config file.
+        #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// The feeds to forget (names from the config).
+        #[arg(value_name = "FEED", required = true)]
+        feeds: Vec<String>,
+    },
     /// Fetch one feed's page and show what its selectors extract, without writing anything.
     #[command(
         long_about = "Fetch one feed's page and show what its selectors extract: \
@@ -102,9 +142,15 @@ enum Command {
         /// The config file.
         #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
-        /// The feed to preview.
+        /// The feed to preview; without it, the config's feeds are listed.
         #[arg(value_name = "FEED")]
-        feed: String,
+        feed: Option<String>,
+        /// Show entry N (from 1) whole: every field, and the HTML element each field matched.
+        #[arg(long, value_name = "N")]
+        entry: Option<usize>,
+        /// Print every entry as JSON: fields, matched elements and per-field coverage.
+        #[arg(long, conflicts_with = "entry")]
+        json: bool,
     },
 }
 
@@ -138,7 +184,18 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Build { config, out, feeds } => runtime.block_on(run_build(config, out, feeds)),
-        Command::Preview { config, feed } => runtime.block_on(run_preview(config, feed)),
+        Command::Preview {
+            config,
+            feed,
+            entry,
+            json,
+        } => runtime.block_on(run_preview(config, feed, entry, json)),
+        Command::Check {
+            config,
+            live,
+            feeds,
+        } => runtime.block_on(run_check(config, live, feeds)),
+        Command::Forget { config, feeds } => run_forget(&config, &feeds),
         Command::Opml { config } => run_opml(&config),
         Command::Serve { config, listen } => runtime.block_on(run_serve(config, listen)),
         Command::ImportOpml { file, config } => run_import_opml(&file, &config),
@@ -157,6 +214,10 @@ async fn run_build(config_path: PathBuf, out: Option<PathBuf>, feeds: Vec<String
         Ok(c) => c,
         Err(code) => return code,
     };
+    if config.feeds.is_empty() {
+        eprintln!("error: {}", config_messages::no_feeds(&config.path));
+        return ExitCode::from(2);
+    }
     let out_dir = out.unwrap_or_else(|| config.settings.output_dir.clone());
     let selected = if feeds.is_empty() {
         config.feeds.len()
@@ -171,12 +232,6 @@ async fn run_build(config_path: PathBuf, out: Option<PathBuf>, feeds: Vec<String
     };
     match build::build(&config, &opts).await {
         Ok(reports) => {
-            if reports.is_empty() {
-                eprintln!(
-                    "no feeds in {}: add a [feeds.NAME] table (see config/pagefeed.toml for an example)",
-                    config.path.display()
-                );
-            }
             if reports
                 .iter()
                 .any(|r| matches!(r.status, Status::Failed(_)))
@@ -197,10 +252,55 @@ async fn run_build(config_path: PathBuf, out: Option<PathBuf>, feeds: Vec<String
     }
 }
 
-async fn run_preview(config_path: PathBuf, name: String) -> ExitCode {
+fn run_forget(config_path: &std::path::Path, feeds: &[String]) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match pagefeed::forget::forget(&config, feeds) {
+        Ok(done) => {
+            for f in done {
+                println!(
+                    "{}: forgot {} item{}; its files stay until the next build starts it anew",
+                    f.name,
+                    f.items,
+                    if f.items == 1 { "" } else { "s" }
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e @ build::BuildError::UnknownFeed { .. }) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run_preview(
+    config_path: PathBuf,
+    name: Option<String>,
+    entry: Option<usize>,
+    json: bool,
+) -> ExitCode {
     let config = match load_config(&config_path) {
         Ok(c) => c,
         Err(code) => return code,
+    };
+    if config.feeds.is_empty() {
+        eprintln!("error: {}", config_messages::no_feeds(&config.path));
+        return ExitCode::from(2);
+    }
+    let Some(name) = name else {
+        if json {
+            println!("{:#}", preview_detail::list_json(&config));
+        } else {
+            print!("{}", preview_detail::list(&config));
+        }
+        return ExitCode::SUCCESS;
     };
     let Some(feed) = config.feed(&name) else {
         let known: Vec<_> = config.feeds.iter().map(|f| f.name.as_str()).collect();
@@ -233,14 +333,94 @@ async fn run_preview(config_path: PathBuf, name: String) -> ExitCode {
         }
     };
     match pagefeed::extract::scrape::scrape(feed, rules, &page, now) {
-        Ok(scraped) => {
+        Ok(scraped) if entry.is_none() && !json => {
             print!("{}", pagefeed::preview::format(feed, rules, &scraped));
             ExitCode::SUCCESS
+        }
+        Ok(scraped) => {
+            let details = preview_detail::details(rules, &page, &scraped);
+            if json {
+                println!(
+                    "{:#}",
+                    preview_detail::json(feed, rules, &scraped, &details)
+                );
+                return ExitCode::SUCCESS;
+            }
+            match preview_detail::entry(feed, rules, &scraped, &details, entry.unwrap_or(1)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Err(e) => {
             eprintln!("error: feed {name}: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+async fn run_check(config_path: PathBuf, live: bool, feeds: Vec<String>) -> ExitCode {
+    let config = match config::load_all(&config_path) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            if errors.len() > 1 {
+                eprintln!("{} problems in the config", errors.len());
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if config.feeds.is_empty() {
+        eprintln!("error: {}", config_messages::no_feeds(&config.path));
+        return ExitCode::from(2);
+    }
+    let selected = match check::select(&config, &feeds) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let fetcher = if live {
+        match Fetcher::new(&config.settings) {
+            Ok(f) => Some(std::sync::Arc::new(f)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    let (results, notes) = check::run(&config, &selected, fetcher).await;
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+    for r in &results {
+        print!("{}", r.lines());
+    }
+    let failed = results.iter().filter(|r| !r.ok()).count();
+    println!(
+        "{} feeds checked{}: {} ok, {failed} would fail",
+        results.len(),
+        if live {
+            " live"
+        } else {
+            " (not fetched; add --live to fetch them)"
+        },
+        results.len() - failed
+    );
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

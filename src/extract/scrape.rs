@@ -17,6 +17,9 @@ use crate::source::fetch::Page;
 /// Why a page yielded no feed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScrapeError {
+    /// The response is not an HTML page (a PDF, an image, an archive, an empty body ...).
+    #[error("{0}")]
+    NotHtml(String),
     #[error("item selector `{selector}` matched nothing on {url}")]
     NoMatch { selector: String, url: String },
     #[error(
@@ -38,12 +41,35 @@ pub struct Scraped {
     pub items: Vec<NewItem>,
     /// The date text each item had, parallel to `items` (for preview).
     pub date_texts: Vec<Option<String>>,
+    /// The index in the extraction's entries each item came from, parallel to `items`.
+    pub entry_index: Vec<usize>,
     /// Entries dropped because an earlier entry had the same GUID.
     pub duplicates: usize,
+    /// The GUID most entries were duplicates of, when any were.
+    pub collapsed: Option<Collapsed>,
     /// Problems worth telling the user that do not fail the feed.
     pub warnings: Vec<String>,
     /// The site's address: channel link and default base.
     pub site: Url,
+}
+
+/// Entries of one page that share one GUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collapsed {
+    /// The shared GUID (a link, when it came from the link).
+    pub value: String,
+    /// Entries that had it, the kept one included.
+    pub count: usize,
+    pub from: GuidFrom,
+}
+
+/// Where an entry's GUID came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuidFrom {
+    Guid,
+    Link,
+    /// Made from the title and date (no link, no guid).
+    Invented,
 }
 
 /// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
@@ -53,13 +79,16 @@ pub fn scrape(
     page: &Page,
     now: DateTime<Utc>,
 ) -> Result<Scraped, ScrapeError> {
-    let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
-    let mut extraction = select::extract(&html, rules);
-    drop(html);
     let shown_url = match feed.source() {
         Some(Source::File(p)) => p.display().to_string(),
         _ => page.url.to_string(),
     };
+    if let Some(msg) = crate::health::not_html(page, &shown_url, "an HTML page", "url") {
+        return Err(ScrapeError::NotHtml(msg));
+    }
+    let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
+    let mut extraction = select::extract(&html, rules);
+    drop(html);
     if extraction.matched == 0 {
         return Err(ScrapeError::NoMatch {
             selector: rules.selector_text.clone(),
@@ -92,7 +121,9 @@ pub fn scrape(
     let mut out = Scraped {
         items: Vec::with_capacity(extraction.entries.len()),
         date_texts: Vec::with_capacity(extraction.entries.len()),
+        entry_index: Vec::with_capacity(extraction.entries.len()),
         duplicates: 0,
+        collapsed: None,
         warnings: Vec::new(),
         site,
         extraction: Extraction::default(),
@@ -109,6 +140,9 @@ pub fn scrape(
         .as_deref()
         .or(extraction.page.language.as_deref())
         .or(feed.language.as_deref());
+    // GUID -> (entries after the first that had it, where it came from).
+    let mut dup_counts: std::collections::HashMap<String, (usize, GuidFrom)> =
+        std::collections::HashMap::new();
     let mut date_memo: std::collections::HashMap<String, Option<dates::ParsedDate>> =
         std::collections::HashMap::new();
     let mut bad_dates = 0usize;
@@ -120,6 +154,11 @@ pub fn scrape(
             continue;
         }
         let mut legacy_guid = None;
+        let from = match (&e.guid, &link) {
+            (Some(_), _) => GuidFrom::Guid,
+            (None, Some(_)) => GuidFrom::Link,
+            (None, None) => GuidFrom::Invented,
+        };
         let (guid, permalink) = match (&e.guid, &link) {
             (Some(g), _) => (g.clone(), false),
             (None, Some(l)) => (l.clone(), true),
@@ -134,6 +173,8 @@ pub fn scrape(
         };
         if !seen.insert(guid.clone()) {
             out.duplicates += 1;
+            let d = dup_counts.entry(guid).or_insert((0, from));
+            d.0 = d.0.saturating_add(1);
             continue;
         }
         let parsed = e.date.as_deref().and_then(|text| {
@@ -205,6 +246,7 @@ pub fn scrape(
             legacy_guid,
         });
         out.date_texts.push(e.date);
+        out.entry_index.push(n);
     }
     if implausible_dates > 3 {
         out.warnings.push(format!(
@@ -220,6 +262,15 @@ pub fn scrape(
             bad_dates - 3
         ));
     }
+    // The GUID shared by most entries (ties: the smallest, so the message is stable).
+    out.collapsed = dup_counts
+        .into_iter()
+        .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(&a.0)))
+        .map(|(value, (extra, from))| Collapsed {
+            value,
+            count: extra.saturating_add(1),
+            from,
+        });
     if out.items.is_empty() {
         return Err(ScrapeError::NoEntries {
             selector: rules.selector_text.clone(),

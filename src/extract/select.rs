@@ -64,6 +64,20 @@ pub struct Extraction {
     pub counts: FieldCounts,
     /// What the parser's bounds did to the page (all zero for ordinary pages).
     pub parse: crate::extract::parse::Report,
+    /// Entries whose `link` selector matched only elements without an `href`.
+    pub link_without_attr: Attrless,
+    /// Entries whose `image` selector matched only elements without a `src` (or lazy-load
+    /// attribute).
+    pub image_without_attr: Attrless,
+}
+
+/// Entries where a URL field's selector matched elements that have no URL attribute: such an
+/// element gives no value (its text is not an address).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attrless {
+    pub entries: usize,
+    /// The name of the first such element, e.g. `span`.
+    pub element: Option<String>,
 }
 
 /// What a field's value defaults to when it has no `attr`.
@@ -133,13 +147,36 @@ pub fn extract_from(doc: &Html, rules: &ItemRules) -> Extraction {
         if title.is_none() && link.is_none() {
             continue;
         }
+        let image = one(rules.image.as_ref(), Kind::Image);
+        // A URL field whose selector matched, but only elements without the attribute.
+        let attrless = |f: Option<&'_ Field>, got: bool, into: &mut Attrless| {
+            if got || f.is_some_and(|f| f.attr.is_some()) {
+                return;
+            }
+            if let Some(m) = f.and_then(|f| matches(el, f, &preceding).next()) {
+                into.entries += 1;
+                if into.element.is_none() {
+                    into.element = Some(m.value().name().to_string());
+                }
+            }
+        };
+        attrless(
+            rules.link.as_ref(),
+            link.is_some(),
+            &mut out.link_without_attr,
+        );
+        attrless(
+            rules.image.as_ref(),
+            image.is_some(),
+            &mut out.image_without_attr,
+        );
         let entry = RawEntry {
             title,
             link,
             summary: one(rules.summary.as_ref(), Kind::Text),
             authors: many(rules.authors.as_ref()),
             date: one(rules.date.as_ref(), Kind::Date),
-            image: one(rules.image.as_ref(), Kind::Image),
+            image,
             categories: many(rules.categories.as_ref()),
             guid: one(rules.guid.as_ref(), Kind::Text),
         };
@@ -156,6 +193,76 @@ pub fn extract_from(doc: &Html, rules: &ItemRules) -> Extraction {
         out.entries.push(entry);
     }
     out.kept = out.entries.len();
+    out
+}
+
+/// The elements one kept entry's values came from (for `preview --entry` and `--json`): the
+/// entry element, and per field the first element that gave a value, in the order of
+/// [`FIELD_NAMES`].
+#[derive(Debug, Clone)]
+pub struct EntryElements<'a> {
+    pub entry: ElementRef<'a>,
+    pub fields: [Option<ElementRef<'a>>; 8],
+}
+
+/// The fields of an entry in the order of [`EntryElements::fields`].
+pub const FIELD_NAMES: [&str; 8] = [
+    "title",
+    "link",
+    "summary",
+    "authors",
+    "date",
+    "image",
+    "categories",
+    "guid",
+];
+
+/// For each entry [`extract_from`] keeps (same order), the elements its values came from.
+pub fn entry_elements<'a>(doc: &'a Html, rules: &'a ItemRules) -> Vec<EntryElements<'a>> {
+    let fields: [Option<&Field>; 7] = [
+        rules.link.as_ref(),
+        rules.summary.as_ref(),
+        rules.authors.as_ref(),
+        rules.date.as_ref(),
+        rules.image.as_ref(),
+        rules.categories.as_ref(),
+        rules.guid.as_ref(),
+    ];
+    let preceding = Preceding::prepare(
+        doc,
+        std::iter::once(&rules.title).chain(fields.into_iter().flatten()),
+    );
+    let mut out = Vec::new();
+    for el in doc.select(&rules.selector) {
+        let source = |f: Option<&'a Field>, kind| {
+            f.and_then(|f| matches(el, f, &preceding).find(|m| value(*m, f, kind).is_some()))
+        };
+        let title = source(Some(&rules.title), Kind::Text);
+        let link = match &rules.link {
+            Some(f) => source(Some(f), Kind::Link),
+            None => el
+                .select(&FIRST_LINK)
+                .next()
+                .or_else(|| FIRST_LINK.matches(&el).then_some(el))
+                .filter(|a| a.attr("href").is_some_and(|h| !h.trim().is_empty())),
+        };
+        if title.is_none() && link.is_none() {
+            continue;
+        }
+        out.push(EntryElements {
+            entry: el,
+            fields: [
+                title,
+                link,
+                source(rules.summary.as_ref(), Kind::Text),
+                source(rules.authors.as_ref(), Kind::Text),
+                source(rules.date.as_ref(), Kind::Date),
+                source(rules.image.as_ref(), Kind::Image),
+                source(rules.categories.as_ref(), Kind::Text),
+                source(rules.guid.as_ref(), Kind::Text),
+            ],
+        });
+    }
     out
 }
 
@@ -285,6 +392,15 @@ fn value(el: ElementRef, f: &Field, kind: Kind) -> Option<String> {
         };
         match by_kind {
             Some(v) if !v.trim().is_empty() => collapse(std::iter::once(v)),
+            // An element without an address gives no link or image: its text is not a URL
+            // (unless it is one, written out whole).
+            _ if matches!(kind, Kind::Link | Kind::Image) => {
+                let text = element_text(el);
+                if !is_absolute_url(&text) {
+                    return None;
+                }
+                text
+            }
             _ => element_text(el),
         }
     };
@@ -301,6 +417,14 @@ fn value(el: ElementRef, f: &Field, kind: Kind) -> Option<String> {
     };
     let picked = picked.trim();
     (!picked.is_empty()).then(|| picked.to_string())
+}
+
+/// Text that is a whole absolute http(s) address, like `https://example.org/a`.
+fn is_absolute_url(text: &str) -> bool {
+    let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://"))
+        && !text.contains(char::is_whitespace)
+        && url::Url::parse(text).is_ok()
 }
 
 /// `src`, unless it is missing or a placeholder `data:` URI; then the usual lazy-load attributes.
@@ -579,6 +703,22 @@ mod tests {
         assert_eq!(e.title.as_deref(), Some("Title one two three"));
         let want: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
         assert_eq!(e.categories, want);
+    }
+
+    #[test]
+    fn url_fields_never_take_an_elements_text() {
+        let html = r#"<div class="p"><span class="link">Meet the Man</span><span class="pic">photo</span></div>
+            <div class="p"><span class="link">https://example.org/b</span><a class="link" href="/c">C</a></div>"#;
+        let r = rules("selector = \".p\"\ntitle = \"span\"\nlink = \".link\"\nimage = \".pic\"");
+        let x = extract(html, &r);
+        assert_eq!(x.entries[0].link, None);
+        assert_eq!(x.entries[0].image, None);
+        // Text that is a whole address is one; the first element with a value wins.
+        assert_eq!(x.entries[1].link.as_deref(), Some("https://example.org/b"));
+        assert_eq!(x.counts.link, 1);
+        assert_eq!(x.link_without_attr.entries, 1);
+        assert_eq!(x.link_without_attr.element.as_deref(), Some("span"));
+        assert_eq!(x.image_without_attr.entries, 1);
     }
 
     #[test]

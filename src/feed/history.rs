@@ -67,13 +67,17 @@ CREATE TABLE IF NOT EXISTS feeds (
     etag TEXT,
     last_modified TEXT,
     page_hash TEXT,
-    meta TEXT
+    meta TEXT,
+    coverage TEXT,
+    source TEXT
 );
 ";
 
 /// The schema version this code writes. 2 added `items.published_page` (the date as the page
 /// gave it, beside the distinct instant published) and repaired instants no feed can carry.
-const VERSION: i64 = 2;
+/// 3 added `feeds.coverage` (each field's coverage in the last good run, JSON) and
+/// `feeds.source` (the `url` or `feed_url` the feed's history was built from).
+const VERSION: i64 = 3;
 
 /// What the history remembers of a feed's source between runs: the validators for a
 /// conditional request, a hash of the last page (with the config that read it), and the
@@ -143,6 +147,30 @@ impl History {
             upgrade(&conn).map_err(wrap)?;
         }
         Ok(History { conn, path: p })
+    }
+
+    /// Open an existing state database for reading only (`pagefeed check`): `None` when there
+    /// is none, or when it has another schema version (opening it for writing would upgrade
+    /// it, and `check` writes nothing).
+    pub fn open_read_only(path: &Path) -> Result<Option<Self>, HistoryError> {
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let p = path.display().to_string();
+        let wrap = |source| HistoryError::Sqlite {
+            path: p.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(wrap)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(wrap)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(wrap)?;
+        if version != VERSION {
+            return Ok(None);
+        }
+        Ok(Some(History { conn, path: p }))
     }
 
     fn err(&self, source: rusqlite::Error) -> HistoryError {
@@ -457,6 +485,81 @@ impl History {
             .map_err(|e| self.err(e))
     }
 
+    /// Each field's coverage in the last good run of `feed`, if one stored it.
+    pub fn coverage(&self, feed: &str) -> Result<Option<crate::health::Coverage>, HistoryError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT coverage FROM feeds WHERE name = ?1",
+                params![feed],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Store each field's coverage in a good run of `feed`.
+    pub fn save_coverage(
+        &self,
+        feed: &str,
+        coverage: &crate::health::Coverage,
+    ) -> Result<(), HistoryError> {
+        let text = serde_json::to_string(coverage).unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO feeds (name, coverage) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET coverage = ?2",
+                params![feed, text],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The source (`url` or `feed_url`) the history of `feed` was built from, if stored.
+    pub fn source_identity(&self, feed: &str) -> Result<Option<String>, HistoryError> {
+        self.conn
+            .query_row(
+                "SELECT source FROM feeds WHERE name = ?1",
+                params![feed],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Remember that the history of `feed` is built from `source`.
+    pub fn set_source_identity(&self, feed: &str, source: &str) -> Result<(), HistoryError> {
+        self.conn
+            .execute(
+                "INSERT INTO feeds (name, source) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET source = ?2",
+                params![feed, source],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Drop everything the history holds for `feed` (items, coverage, validators, refresh
+    /// record, source) in one transaction; returns how many items were dropped.
+    pub fn forget(&mut self, feed: &str) -> Result<usize, HistoryError> {
+        let path = self.path.clone();
+        let wrap = |source| HistoryError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let items = tx
+            .execute("DELETE FROM items WHERE feed = ?1", params![feed])
+            .map_err(wrap)?;
+        tx.execute("DELETE FROM feeds WHERE name = ?1", params![feed])
+            .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        Ok(items)
+    }
+
     /// How many items the history holds for `feed`.
     pub fn count(&self, feed: &str) -> Result<usize, HistoryError> {
         self.conn
@@ -586,7 +689,16 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
         crate::extract::dates::earliest().timestamp(),
         crate::extract::dates::latest().timestamp(),
     );
+    let has_column = |name: &str| -> rusqlite::Result<bool> {
+        conn.prepare("SELECT 1 FROM pragma_table_info('feeds') WHERE name = ?1")?
+            .exists([name])
+    };
     let mut sql = String::from("BEGIN;");
+    for column in ["coverage", "source"] {
+        if !has_column(column)? {
+            sql.push_str(&format!("ALTER TABLE feeds ADD COLUMN {column} TEXT;"));
+        }
+    }
     if !has_page {
         sql.push_str(
             "ALTER TABLE items ADD COLUMN published_page INTEGER;
@@ -818,5 +930,54 @@ mod tests {
             .map(|i| i.guid)
             .collect();
         assert_eq!(left, ["g4", "g3", "g2"]);
+    }
+
+    #[test]
+    fn a_version_2_history_gains_coverage_and_source_and_forgets() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("s.db");
+        {
+            // The feeds table as version 2 wrote it.
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch(
+                "CREATE TABLE feeds (name TEXT PRIMARY KEY, last_attempt INTEGER,
+                    last_success INTEGER, last_error TEXT, item_count INTEGER NOT NULL DEFAULT 0,
+                    fingerprint TEXT, etag TEXT, last_modified TEXT, page_hash TEXT, meta TEXT);
+                 INSERT INTO feeds (name, etag) VALUES ('f', 'x');
+                 PRAGMA user_version = 2;",
+            )
+            .expect("v2");
+        }
+        let mut h = History::open(&path).expect("upgrade");
+        assert_eq!(h.coverage("f").expect("read"), None);
+        assert_eq!(h.source_identity("f").expect("read"), None);
+        let cov = crate::health::Coverage {
+            entries: 3,
+            items: 3,
+            fields: [("title".to_string(), 3)].into_iter().collect(),
+        };
+        h.save_coverage("f", &cov).expect("save");
+        h.set_source_identity("f", "https://a/").expect("save");
+        assert_eq!(h.coverage("f").expect("read"), Some(cov));
+        assert_eq!(
+            h.source_identity("f").expect("read").as_deref(),
+            Some("https://a/")
+        );
+        h.merge(
+            "f",
+            &[item("g", "t", None, false)],
+            instant(2_000_000),
+            &keep(3),
+        )
+        .expect("merge");
+        assert_eq!(h.forget("f").expect("forget"), 1);
+        assert_eq!(h.count("f").expect("count"), 0);
+        assert_eq!(h.coverage("f").expect("read"), None);
+        assert_eq!(h.source_identity("f").expect("read"), None);
+        let v: i64 = h
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, VERSION);
     }
 }

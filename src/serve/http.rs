@@ -400,6 +400,29 @@ fn format_name(format: Format) -> &'static str {
     }
 }
 
+/// Each field's coverage in the last good run, and the last refresh's warnings.
+fn health_cell(out: &mut String, s: &crate::serve::store::FeedStatus) {
+    if let Some(c) = &s.coverage {
+        let _ = write!(
+            out,
+            "<div class=\"muted coverage\">coverage of {} entr{}: ",
+            c.entries,
+            if c.entries == 1 { "y" } else { "ies" }
+        );
+        for (i, field) in c.fields.keys().enumerate() {
+            if i > 0 {
+                out.push_str(" · ");
+            }
+            let pct = (c.share(field) * 100.0).round();
+            let _ = write!(out, "{} {pct}%", escape_html(field));
+        }
+        out.push_str("</div>");
+    }
+    for w in &s.warnings {
+        let _ = write!(out, "<div class=\"warn\">warning: {}</div>", escape_html(w));
+    }
+}
+
 fn render_status_page(app: &AppState, now: DateTime<Utc>) -> String {
     let entries = app.store.all();
     let running = app.running.load(Ordering::Relaxed);
@@ -429,7 +452,7 @@ fn render_status_page(app: &AppState, now: DateTime<Utc>) -> String {
         "table{border-collapse:collapse;width:100%}\n",
         "th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}\n",
         "td.n{text-align:right}.muted{color:#666;font-size:.9em}\n",
-        ".error{color:#b00020;font-weight:600}.ok{color:#1b5e20}\n",
+        ".error{color:#b00020;font-weight:600}.ok{color:#1b5e20}.warn{color:#8a5a00}\n",
         "</style>\n</head>\n<body>\n<h1>pagefeed</h1>\n",
     ));
     let faults = entries
@@ -509,6 +532,7 @@ fn render_status_page(app: &AppState, now: DateTime<Utc>) -> String {
         if let Some(fault) = &s.schedule_fault {
             let _ = write!(out, "<div class=\"error\">{}</div>", escape_html(fault));
         }
+        health_cell(&mut out, s);
         out.push_str("</td><td>");
         for (i, format) in entry.formats().iter().enumerate() {
             if i > 0 {

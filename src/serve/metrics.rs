@@ -64,6 +64,11 @@ struct FeedCounters {
     failed: Option<bool>,
     panics: u64,
     schedule_restarts: u64,
+    /// Field -> share of entries it found a value in, in the last good run.
+    coverage: BTreeMap<String, f64>,
+    /// Warnings of the last refresh that read the page.
+    warnings: Option<usize>,
+    warnings_total: u64,
 }
 
 /// HTTP status codes 100..=599 get a counter each.
@@ -178,6 +183,31 @@ impl Metrics {
         self.with_feed(feed, |c| c.items = Some(n));
     }
 
+    /// Set `feed`'s field coverage (from its last good run) and, when its page was read, the
+    /// number of warnings that refresh gave.
+    pub fn health(
+        &self,
+        feed: &str,
+        coverage: Option<&crate::health::Coverage>,
+        warnings: Option<usize>,
+    ) {
+        self.with_feed(feed, |c| {
+            if let Some(cov) = coverage {
+                c.coverage = cov
+                    .fields
+                    .keys()
+                    .map(|field| (field.clone(), cov.share(field)))
+                    .collect();
+            }
+            if let Some(n) = warnings {
+                c.warnings = Some(n);
+                c.warnings_total = c
+                    .warnings_total
+                    .saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+            }
+        });
+    }
+
     /// Count one HTTP response with `status`.
     pub fn request(&self, status: u16) {
         if let Some(counter) = status
@@ -270,6 +300,36 @@ impl Metrics {
             "gauge",
             "Items in the feed as last published.",
             &|c| c.items.map(|n| n.to_string()),
+        );
+        header(
+            &mut out,
+            "pagefeed_field_coverage",
+            "gauge",
+            "Share of the entries (0 to 1) in which a field found a value, in the feed's last good run.",
+        );
+        for (feed, c) in &labelled {
+            for (field, share) in &c.coverage {
+                let _ = writeln!(
+                    out,
+                    "pagefeed_field_coverage{{{feed},field=\"{}\"}} {}",
+                    escape_label(field),
+                    float(*share)
+                );
+            }
+        }
+        simple(
+            &mut out,
+            "pagefeed_feed_warnings",
+            "gauge",
+            "Warnings (selector health, dates, ...) of the feed's last refresh that read its page.",
+            &|c| c.warnings.map(|n| n.to_string()),
+        );
+        simple(
+            &mut out,
+            "pagefeed_warnings_total",
+            "counter",
+            "Warnings of all refreshes of the feed.",
+            &|c| Some(c.warnings_total.to_string()),
         );
         header(
             &mut out,

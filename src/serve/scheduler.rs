@@ -127,6 +127,7 @@ impl Scheduler {
             let mut out = Vec::new();
             for feed in &this.config.feeds {
                 let row = history.feed_status(&feed.name).ok().flatten();
+                let coverage = history.coverage(&feed.name).ok().flatten();
                 let has_data = match &feed.kind {
                     FeedKind::Merge { .. } => true,
                     _ => history.source_state(&feed.name).ok().flatten().is_some(),
@@ -139,7 +140,7 @@ impl Scheduler {
                 } else {
                     Ok(None)
                 };
-                out.push((feed.name.clone(), row, rendered));
+                out.push((feed.name.clone(), row, rendered, coverage));
             }
             out
         })
@@ -159,7 +160,9 @@ impl Scheduler {
                 return;
             }
         };
-        for (name, row, rendered) in loaded {
+        for (name, row, rendered, coverage) in loaded {
+            self.metrics.health(&name, coverage.as_ref(), None);
+            self.store.update_status(&name, |s| s.coverage = coverage);
             let rendered = match rendered {
                 Ok(r) => r,
                 Err(msg) => {
@@ -507,7 +510,8 @@ impl Scheduler {
                     published.push((name, r.items, changed));
                 }
             }
-            Ok((refreshed, published))
+            let coverage = history.coverage(&f.name).ok().flatten();
+            Ok((refreshed, published, coverage))
         })
         .await;
         let result = match job {
@@ -534,7 +538,7 @@ impl Scheduler {
                 });
                 failed(&feed.name, error)
             }
-            Ok((refreshed, published)) => {
+            Ok((refreshed, published, coverage)) => {
                 let mut changed_urls = Vec::new();
                 let mut own_changed = false;
                 let mut own_items = 0;
@@ -557,7 +561,21 @@ impl Scheduler {
                 for w in refreshed.iter().flat_map(|r| r.warnings.iter()) {
                     tracing::warn!(feed = %feed.name, "{w}");
                 }
+                // A page not read again (304, same bytes) leaves the last warnings standing.
+                let warnings = refreshed
+                    .as_ref()
+                    .filter(|r| !r.page_unchanged)
+                    .map(|r| r.warnings.clone());
+                self.metrics.health(
+                    &feed.name,
+                    coverage.as_ref(),
+                    warnings.as_ref().map(Vec::len),
+                );
                 self.store.update_status(&feed.name, |s| {
+                    s.coverage = coverage;
+                    if let Some(w) = warnings {
+                        s.warnings = w;
+                    }
                     s.last_refresh = Some(now);
                     s.last_success = Some(now);
                     s.last_error = None;

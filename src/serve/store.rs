@@ -139,6 +139,10 @@ pub struct FeedStatus {
     /// The feed's schedule task died and is being restarted: what and when. Cleared when the
     /// restarted task has completed a refresh. `/healthz` reports it.
     pub schedule_fault: Option<String>,
+    /// Each field's coverage in the last good run (scraped feeds).
+    pub coverage: Option<crate::health::Coverage>,
+    /// What the last refresh that read the page warned about (health rules, dates, ...).
+    pub warnings: Vec<String>,
 }
 
 /// One configured feed: its status and the current representation of each format.
