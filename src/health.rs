@@ -569,6 +569,28 @@ mod tests {
     }
 
     #[test]
+    fn a_guid_selector_that_gives_one_value_says_to_fix_guid() {
+        let f = feed("selector = \"li\"\ntitle = \"a\"\nguid = \".id\"", "");
+        let html: String = (0..4)
+            .map(|i| format!("<li><a href=\"/{i}\">T{i}</a><i class=\"id\">same</i></li>"))
+            .collect();
+        let s = scrape(&f, &html);
+        let v = judge(&f, f.items().expect("rules"), &s, "U", None);
+        assert_eq!(
+            v.warnings,
+            vec![
+                "feed t: 4 of 4 entries have the same guid `same` (selector `.id`) on U and were kept as one item; set `guid` in [feeds.t.items] to a value unique to each entry (or remove it to use each entry's link)"
+                    .to_string()
+            ]
+        );
+        // Two entries of four sharing a link is no collapse.
+        let f = feed("selector = \"li\"\ntitle = \"a\"", "");
+        let html = "<li><a href=\"/a\">1</a></li><li><a href=\"/a\">2</a></li><li><a href=\"/b\">3</a></li><li><a href=\"/c\">4</a></li>";
+        let v = judge(&f, f.items().expect("rules"), &scrape(&f, html), "U", None);
+        assert!(v.warnings.is_empty(), "{v:?}");
+    }
+
+    #[test]
     fn non_html_by_type_and_by_bytes() {
         assert_eq!(
             non_html_kind(Some("text/html"), b"%PDF-1.7"),
