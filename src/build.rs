@@ -87,11 +87,21 @@ pub struct FeedReport {
     /// The page was not modified since the last run (304, or the same bytes): not re-read.
     pub page_unchanged: bool,
     pub warnings: Vec<String>,
+    /// For a feed without selectors: how its entries were found automatically.
+    pub found_by: Option<String>,
 }
 
 impl FeedReport {
     /// The one line `build` prints for this feed.
     pub fn line(&self) -> String {
+        let line = self.status_line();
+        match &self.found_by {
+            Some(how) => format!("{line} (found automatically by {how})"),
+            None => line,
+        }
+    }
+
+    fn status_line(&self) -> String {
         match &self.status {
             Status::Written if self.page_unchanged => format!(
                 "{}: page not modified, {} items, written",
@@ -337,6 +347,7 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
         items: 0,
         page_unchanged: false,
         warnings: Vec::new(),
+        found_by: None,
     };
     let RunContext {
         config,
@@ -352,6 +363,7 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
                 report.new = r.new;
                 report.page_unchanged = r.page_unchanged;
                 report.warnings = r.warnings;
+                report.found_by = r.found_by;
                 publish(config, feed, history, out_dir, now, &mut report)
             })
         }
@@ -425,9 +437,17 @@ pub fn refresh(
         }
     };
     let warnings: Vec<String>;
+    let mut found_by: Option<String> = None;
     let (items, meta) = match &feed.kind {
         FeedKind::Scrape { items: rules, .. } => {
-            let scraped = scrape::scrape(feed, rules, &page, now)?;
+            let scraped = match rules {
+                Some(rules) => scrape::scrape(feed, rules, &page, now)?,
+                None => {
+                    let (scraped, how) = crate::auto::scrape(feed, &page, now)?;
+                    found_by = Some(how);
+                    scraped
+                }
+            };
             warnings = scraped.warnings.clone();
             let meta = scraped_meta(feed, &scraped);
             (scraped.items, meta)
@@ -491,6 +511,7 @@ pub fn refresh(
         new: stats.new,
         page_unchanged: false,
         warnings,
+        found_by,
     })
 }
 
@@ -538,6 +559,8 @@ pub struct Refreshed {
     /// A 304, or the same bytes as last time: nothing was read.
     pub page_unchanged: bool,
     pub warnings: Vec<String>,
+    /// For a feed without selectors: how its entries were found automatically.
+    pub found_by: Option<String>,
 }
 
 impl Refreshed {

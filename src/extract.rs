@@ -159,7 +159,8 @@ pub fn extract_from(doc: &Html, rules: &ItemRules) -> Extraction {
     out
 }
 
-fn page_info(doc: &Html) -> PageInfo {
+/// The page's own facts: title, description, base, canonical address, language.
+pub fn page_info(doc: &Html) -> PageInfo {
     let root = doc.root_element();
     let head = root
         .children()

@@ -6,6 +6,7 @@
 //! [`build`] runs the pipeline for a config; [`preview`] runs it up to the items, without
 //! writing. See ARCHITECTURE.md for what each module owns.
 
+pub mod auto;
 pub mod build;
 pub mod config;
 pub mod dates;
@@ -24,4 +25,5 @@ pub mod render;
 pub mod sanitize;
 pub mod scrape;
 pub mod serve;
+pub mod suggest;
 pub mod upstream;

@@ -16,6 +16,10 @@ use crate::{dates, decode, links, sanitize};
 /// Why a page yielded no feed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScrapeError {
+    #[error(
+        "no list of entries was found automatically on {url}: run `pagefeed suggest {url}` to see the candidates, and add a [feeds.{feed}.items] table with the selectors of one"
+    )]
+    NothingFound { feed: String, url: String },
     #[error("item selector `{selector}` matched nothing on {url}")]
     NoMatch { selector: String, url: String },
     #[error(
@@ -45,6 +49,25 @@ pub struct Scraped {
     pub site: Url,
 }
 
+/// What found the entries, for messages (the item and title selectors, or the automatic
+/// method), and whether summaries are HTML.
+#[derive(Debug, Clone, Copy)]
+pub struct FoundBy<'a> {
+    pub selector: &'a str,
+    pub title: &'a str,
+    pub summary_html: bool,
+}
+
+impl<'a> FoundBy<'a> {
+    pub fn rules(rules: &'a ItemRules) -> Self {
+        FoundBy {
+            selector: &rules.selector_text,
+            title: &rules.title.selector_text,
+            summary_html: rules.summary.as_ref().is_some_and(|f| f.html),
+        }
+    }
+}
+
 /// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
 pub fn scrape(
     feed: &FeedConfig,
@@ -53,22 +76,34 @@ pub fn scrape(
     now: DateTime<Utc>,
 ) -> Result<Scraped, ScrapeError> {
     let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
-    let mut extraction = extract::extract(&html, rules);
+    let extraction = extract::extract(&html, rules);
     drop(html);
+    normalize(feed, FoundBy::rules(rules), extraction, page, now)
+}
+
+/// Normalise the raw entries of one page of `feed` (from selectors, or from JSON in the
+/// page): links, dates, summaries, GUIDs, per-page dedupe.
+pub fn normalize(
+    feed: &FeedConfig,
+    rules: FoundBy,
+    mut extraction: Extraction,
+    page: &Page,
+    now: DateTime<Utc>,
+) -> Result<Scraped, ScrapeError> {
     let shown_url = match feed.source() {
         Some(Source::File(p)) => p.display().to_string(),
         _ => page.url.to_string(),
     };
     if extraction.matched == 0 {
         return Err(ScrapeError::NoMatch {
-            selector: rules.selector_text.clone(),
+            selector: rules.selector.to_string(),
             url: shown_url,
         });
     }
     if extraction.entries.is_empty() {
         return Err(ScrapeError::NoEntries {
-            selector: rules.selector_text.clone(),
-            title: rules.title.selector_text.clone(),
+            selector: rules.selector.to_string(),
+            title: rules.title.to_string(),
             matched: extraction.matched,
             url: shown_url,
         });
@@ -170,7 +205,7 @@ pub fn scrape(
             }
         });
         let summary = e.summary.as_deref().map(|s| {
-            if rules.summary.as_ref().is_some_and(|f| f.html) {
+            if rules.summary_html {
                 sanitize::clean_html(s, &base)
             } else {
                 s.to_string()
@@ -182,7 +217,7 @@ pub fn scrape(
             title: e.title,
             link,
             summary: summary.filter(|s| !s.is_empty()),
-            summary_html: rules.summary.as_ref().is_some_and(|f| f.html),
+            summary_html: rules.summary_html,
             authors: e.authors,
             categories: e.categories,
             image: e.image.as_deref().and_then(|i| links::resolve(&base, i)),
@@ -208,8 +243,8 @@ pub fn scrape(
     }
     if out.items.is_empty() {
         return Err(ScrapeError::NoEntries {
-            selector: rules.selector_text.clone(),
-            title: rules.title.selector_text.clone(),
+            selector: rules.selector.to_string(),
+            title: rules.title.to_string(),
             matched: extraction.matched,
             url: shown_url,
         });
