@@ -591,20 +591,19 @@ fn item_selector(page: &Page, members: &[ElementRef]) -> Option<String> {
     near.map(|n| n.1)
 }
 
-/// In how many entries the first element `selector` picks is `target(entry)`.
-fn first_hits<'a>(
-    entries: &[Entry<'a>],
-    selector: &str,
-    target: impl Fn(&Entry<'a>) -> Option<NodeId>,
-) -> usize {
+/// In how many entries the first element `selector` picks is the main link, or a link to
+/// the same address.
+fn first_hits(entries: &[Entry], selector: &str) -> usize {
     let Ok(s) = Selector::parse(selector) else {
         return 0;
     };
     entries
         .iter()
         .filter(|e| {
-            let first = e.el.select(&s).next().map(|x| x.id());
-            first.is_some() && first == target(e)
+            e.el.select(&s).next().is_some_and(|x| {
+                x.id() == e.link.id()
+                    || (x.attr("href").is_some() && x.attr("href") == e.link.attr("href"))
+            })
         })
         .count()
 }
@@ -650,7 +649,7 @@ fn link_selector(entries: &[Entry]) -> Option<String> {
     let need = entries.len().saturating_mul(9).div_ceil(10);
     tries
         .into_iter()
-        .find(|t| first_hits(entries, t, |e| Some(e.link.id())) >= need)
+        .find(|t| first_hits(entries, t) >= need)
 }
 
 /// Does `text` read as a date?
