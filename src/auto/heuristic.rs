@@ -616,7 +616,8 @@ fn link_selector(entries: &[Entry]) -> Option<String> {
     let links: Vec<ElementRef> = entries.iter().map(|e| e.link).collect();
     let lc = compound(&links, 2);
     let bare = compound(&links, 0);
-    let mut tries: Vec<String> = vec![lc.clone()];
+    // The most specific first: it keeps picking the title if the entries grow other links.
+    let mut tries: Vec<String> = Vec::new();
     let parents: Vec<ElementRef> = links
         .iter()
         .filter_map(|l| l.parent().and_then(ElementRef::wrap))
@@ -645,11 +646,10 @@ fn link_selector(entries: &[Entry]) -> Option<String> {
             tries.push(format!("{gc} > {pc} > {lc}"));
         }
     }
+    tries.push(lc);
     tries.push("a[href]".to_string());
     let need = entries.len().saturating_mul(9).div_ceil(10);
-    tries
-        .into_iter()
-        .find(|t| first_hits(entries, t) >= need)
+    tries.into_iter().find(|t| first_hits(entries, t) >= need)
 }
 
 /// Does `text` read as a date?
