@@ -286,19 +286,30 @@ pub fn analyze_doc(
     }
 }
 
-/// Drop candidates that find (nearly) the same entries as a better one.
+/// Drop candidates that find (nearly) the same entries as a better one. When the dropped one
+/// comes from an earlier source (structured data the site wrote, rather than a guess from the
+/// page's shape), it takes the better one's place and score.
 fn dedupe(candidates: Vec<Candidate>) -> Vec<Candidate> {
     let mut kept: Vec<Candidate> = Vec::new();
-    for c in candidates {
-        let same = kept.iter().any(|k| {
+    for mut c in candidates {
+        let same = kept.iter().position(|k| {
             if k.links.is_empty() || c.links.is_empty() {
                 return false;
             }
             let shared = c.links.iter().filter(|l| k.links.contains(l)).count();
-            shared * 10 >= c.links.len() * 9 && shared * 10 >= k.links.len() * 9
+            shared.saturating_mul(10) >= c.links.len().saturating_mul(9)
+                && shared.saturating_mul(10) >= k.links.len().saturating_mul(9)
         });
-        if !same {
-            kept.push(c);
+        match same {
+            None => kept.push(c),
+            Some(i) => {
+                if let Some(k) = kept.get_mut(i)
+                    && c.method < k.method
+                {
+                    c.score = k.score;
+                    *k = c;
+                }
+            }
         }
     }
     kept
@@ -449,8 +460,8 @@ pub(crate) fn json_names(v: Option<&serde_json::Value>) -> Vec<String> {
     out
 }
 
-/// Score entries read from JSON: how many there are with distinct links, weighed by how
-/// headline-like their titles are. `None` when fewer than two distinct entries.
+/// Score entries read from JSON or found by itemprop/h-entry selectors: how many there are
+/// with distinct links, weighed by how headline-like their titles are. `None` when fewer than two distinct entries.
 pub(crate) fn score_entries(page: &Page, entries: &[RawEntry]) -> Option<(f64, Vec<String>)> {
     let mut links: Vec<String> = Vec::new();
     let mut score = 0.0;
@@ -469,66 +480,12 @@ pub(crate) fn score_entries(page: &Page, entries: &[RawEntry]) -> Option<(f64, V
         score += q;
         links.push(link);
     }
-    (links.len() >= 2).then_some((score, links))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-01-10T12:00:00Z")
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default()
+    if links.len() < 2 {
+        return None;
     }
-
-    fn url(s: &str) -> Url {
-        Url::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
-
-    #[test]
-    fn feed_links_come_resolved_and_once() {
-        let html = r#"<html><head>
-            <link rel="alternate" type="application/rss+xml" title="Posts" href="/feed.xml">
-            <link rel="alternate" type="application/atom+xml" href="atom.xml">
-            <link rel="alternate" type="application/rss+xml" href="/feed.xml">
-            <link rel="stylesheet" type="text/css" href="/s.css">
-            <link rel="alternate" type="application/json" href="/data.json">
-            </head><body></body></html>"#;
-        let a = analyze(html, &url("https://ex.org/blog/"), None, now());
-        let got: Vec<(&str, &str)> = a
-            .feed_links
-            .iter()
-            .map(|f| (f.url.as_str(), f.kind.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("https://ex.org/feed.xml", "application/rss+xml"),
-                ("https://ex.org/blog/atom.xml", "application/atom+xml"),
-            ]
-        );
-        assert_eq!(a.feed_links[0].title.as_deref(), Some("Posts"));
-    }
-
-    #[test]
-    fn toml_values_are_quoted() {
-        assert_eq!(toml_string("a \"b\" \\ c"), r#""a \"b\" \\ c""#);
-        assert_eq!(
-            FieldSpec::attr("a[title=\"x\"]", "href").to_toml(),
-            r#"{ selector = "a[title=\"x\"]", attr = "href" }"#
-        );
-    }
-
-    #[test]
-    fn identifiers() {
-        assert!(plain_ident("post-list"));
-        assert!(plain_ident("_x1"));
-        assert!(!plain_ident("1x"));
-        assert!(!plain_ident("a:b"));
-        assert!(!plain_ident("-1"));
-        assert!(!plain_ident(""));
-    }
+    // As the heuristics score: the mean quality times the square root of the count.
+    let n = f64::from(u32::try_from(links.len()).unwrap_or(u32::MAX));
+    Some((score / n.sqrt(), links))
 }
 
 /// Compile an item selector and FIELDs exactly as the config compiles a hand-written
@@ -663,5 +620,64 @@ pub fn candidate_items(
                 now,
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-10T12:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn feed_links_come_resolved_and_once() {
+        let html = r#"<html><head>
+            <link rel="alternate" type="application/rss+xml" title="Posts" href="/feed.xml">
+            <link rel="alternate" type="application/atom+xml" href="atom.xml">
+            <link rel="alternate" type="application/rss+xml" href="/feed.xml">
+            <link rel="stylesheet" type="text/css" href="/s.css">
+            <link rel="alternate" type="application/json" href="/data.json">
+            </head><body></body></html>"#;
+        let a = analyze(html, &url("https://ex.org/blog/"), None, now());
+        let got: Vec<(&str, &str)> = a
+            .feed_links
+            .iter()
+            .map(|f| (f.url.as_str(), f.kind.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("https://ex.org/feed.xml", "application/rss+xml"),
+                ("https://ex.org/blog/atom.xml", "application/atom+xml"),
+            ]
+        );
+        assert_eq!(a.feed_links[0].title.as_deref(), Some("Posts"));
+    }
+
+    #[test]
+    fn toml_values_are_quoted() {
+        assert_eq!(toml_string("a \"b\" \\ c"), r#""a \"b\" \\ c""#);
+        assert_eq!(
+            FieldSpec::attr("a[title=\"x\"]", "href").to_toml(),
+            r#"{ selector = "a[title=\"x\"]", attr = "href" }"#
+        );
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(plain_ident("post-list"));
+        assert!(plain_ident("_x1"));
+        assert!(!plain_ident("1x"));
+        assert!(!plain_ident("a:b"));
+        assert!(!plain_ident("-1"));
+        assert!(!plain_ident(""));
     }
 }

@@ -50,7 +50,6 @@ fn json_after(text: &str, at: usize) -> Option<Value> {
 }
 
 fn key_str(o: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<(&'static str, String)> {
-    let _ = o;
     keys.iter().find_map(|k| {
         let v = json_str(o.get(*k))?;
         Some((static_key(k), v))
