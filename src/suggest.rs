@@ -211,11 +211,7 @@ pub fn to_json(s: &Suggestions) -> Value {
             let c = &g.candidate;
             let mut fields = serde_json::Map::new();
             for (k, v) in &c.fields {
-                let value = match &v.attr {
-                    None => json!(v.selector),
-                    Some(a) => json!({"selector": v.selector, "attr": a}),
-                };
-                fields.insert((*k).to_string(), value);
+                fields.insert((*k).to_string(), v.to_json());
             }
             let entries: Vec<Value> = g
                 .items

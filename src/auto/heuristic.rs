@@ -283,6 +283,28 @@ struct Entry<'a> {
     el: ElementRef<'a>,
     link: ElementRef<'a>,
     url: String,
+    /// For a `<dt>` whose `<dd>` holds the title: that title element.
+    title_next: Option<ElementRef<'a>>,
+}
+
+/// The title of a `<dt>` entry in its `<dd>`: a heading, or an element named as a title.
+fn title_in_next<'a>(m: ElementRef<'a>) -> Option<ElementRef<'a>> {
+    if m.value().name() != "dt" {
+        return None;
+    }
+    let dd = m
+        .next_siblings()
+        .find_map(ElementRef::wrap)
+        .filter(|d| d.value().name() == "dd")?;
+    dd.descendants().filter_map(ElementRef::wrap).find(|e| {
+        let n = text_of(*e).chars().count();
+        (3..=300).contains(&n)
+            && (matches!(e.value().name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
+                || e.value()
+                    .classes()
+                    .flat_map(|c| c.split(|ch: char| !ch.is_ascii_alphanumeric()))
+                    .any(|w| TITLE_WORDS.iter().any(|t| w.eq_ignore_ascii_case(t))))
+    })
 }
 
 /// A group of elements and how good a list they make.
@@ -313,6 +335,12 @@ fn evaluate<'a>(page: &Page, members: Vec<ElementRef<'a>>) -> Option<Scored<'a>>
         }
         let len = text.chars().count();
         let mut q = headline_quality(len, &text);
+        // A definition list entry: the term holds the link, its description the title.
+        let title_next = title_in_next(*m);
+        if let Some(t) = title_next {
+            let t = text_of(t);
+            q = q.max(headline_quality(t.chars().count(), &t)).max(0.5);
+        }
         if titled {
             // A link in a heading is a title, however short ("v2.10.2").
             q = q.max(0.5);
@@ -355,6 +383,7 @@ fn evaluate<'a>(page: &Page, members: Vec<ElementRef<'a>>) -> Option<Scored<'a>>
             el: *m,
             link: a,
             url,
+            title_next,
         });
     }
     if entries.len() < MIN_ENTRIES || linked == 0 {
@@ -393,7 +422,10 @@ pub fn find(page: &Page) -> Vec<Candidate> {
             by_tag.entry(c.value().name()).or_default().push(c);
         }
         for (tag, kids) in by_tag {
-            if kids.len() < MIN_ENTRIES || !plain_ident(tag) {
+            // Definition lists split by headings can hold one or two entries each; their
+            // groups only count joined with the others of the same shape.
+            let min = if tag == "dt" { 1 } else { MIN_ENTRIES };
+            if kids.len() < min || !plain_ident(tag) {
                 continue;
             }
             let linked: Vec<ElementRef> = kids
@@ -401,7 +433,7 @@ pub fn find(page: &Page) -> Vec<Candidate> {
                 .copied()
                 .filter(|k| main_link(*k).is_some())
                 .collect();
-            if linked.len() < MIN_ENTRIES {
+            if linked.len() < min {
                 continue;
             }
             let parent_shape = format!(
@@ -423,7 +455,7 @@ pub fn find(page: &Page) -> Vec<Candidate> {
                 *exact.entry(cs).or_default() += 1;
             }
             for (cs, n) in exact {
-                if n >= MIN_ENTRIES && n < linked.len() && !cs.is_empty() {
+                if n >= min && n < linked.len() && !cs.is_empty() {
                     class_sets.push(cs.into_iter().take(2).collect());
                 }
             }
@@ -814,10 +846,14 @@ fn summary_field(entries: &[Entry], taken: &[&str]) -> Option<FieldSpec> {
 fn write(page: &Page, s: Scored) -> Option<Candidate> {
     let selector = item_selector(page, &s.members)?;
     let link = link_selector(&s.entries)?;
-    let mut fields: Vec<(&'static str, FieldSpec)> = vec![
-        ("title", FieldSpec::css(&link)),
-        ("link", FieldSpec::css(&link)),
-    ];
+    let titles: Vec<ElementRef> = s.entries.iter().filter_map(|e| e.title_next).collect();
+    let title = if titles.len().saturating_mul(10) >= s.entries.len().saturating_mul(9) {
+        FieldSpec::next(&compound(&titles, 1))
+    } else {
+        FieldSpec::css(&link)
+    };
+    let mut fields: Vec<(&'static str, FieldSpec)> =
+        vec![("title", title), ("link", FieldSpec::css(&link))];
     let date = date_field(page, &s.entries);
     let authors = authors_field(&s.entries);
     let taken: Vec<&str> = date
@@ -939,6 +975,35 @@ mod tests {
             "{:?}",
             first.fields
         );
+    }
+
+    #[test]
+    fn definition_lists_take_the_title_from_the_description() {
+        let entry = |n: u32, t: &str| {
+            format!(
+                r#"<dt><a href="/abs/{n}">id:{n}</a> [<a href="/pdf/{n}">pdf</a>]</dt>
+                <dd><div class="list-title">{t}</div><div class="authors">Ann</div></dd>"#
+            )
+        };
+        let html = format!(
+            "<h3>Mon</h3><dl>{}{}</dl><h3>Sun</h3><dl>{}</dl>",
+            entry(1, "On the shape of compact spaces"),
+            entry(2, "A note on countable bases"),
+            entry(3, "Hyperspaces revisited, with examples"),
+        );
+        let c = analyze(&html);
+        let first = c.first().unwrap_or_else(|| panic!("no candidate"));
+        assert_eq!(first.selector, "dt");
+        assert_eq!(
+            first.fields[0],
+            ("title", FieldSpec::next("div.list-title"))
+        );
+        assert_eq!(first.fields[1], ("link", FieldSpec::css("dt > a")));
+        assert_eq!(
+            first.items_toml().lines().nth(1),
+            Some(r#"title = { selector = "div.list-title", from = "next" }"#)
+        );
+        assert_eq!(first.links.len(), 3);
     }
 
     #[test]

@@ -69,6 +69,8 @@ impl Method {
 pub struct FieldSpec {
     pub selector: String,
     pub attr: Option<String>,
+    /// `Some("next")`: the selector is evaluated on the entry's next sibling element.
+    pub from: Option<&'static str>,
 }
 
 impl FieldSpec {
@@ -76,6 +78,7 @@ impl FieldSpec {
         FieldSpec {
             selector: selector.to_string(),
             attr: None,
+            from: None,
         }
     }
 
@@ -83,19 +86,49 @@ impl FieldSpec {
         FieldSpec {
             selector: selector.to_string(),
             attr: Some(attr.to_string()),
+            from: None,
+        }
+    }
+
+    /// The selector evaluated on the entry's next sibling (`from = "next"`).
+    pub fn next(selector: &str) -> Self {
+        FieldSpec {
+            selector: selector.to_string(),
+            attr: None,
+            from: Some("next"),
         }
     }
 
     /// The value as TOML: `"h2 a"` or `{ selector = "time", attr = "datetime" }`.
     pub fn to_toml(&self) -> String {
-        match &self.attr {
-            None => toml_string(&self.selector),
-            Some(a) => format!(
-                "{{ selector = {}, attr = {} }}",
-                toml_string(&self.selector),
-                toml_string(a)
-            ),
+        if self.attr.is_none() && self.from.is_none() {
+            return toml_string(&self.selector);
         }
+        let mut s = format!("{{ selector = {}", toml_string(&self.selector));
+        if let Some(a) = &self.attr {
+            s.push_str(&format!(", attr = {}", toml_string(a)));
+        }
+        if let Some(f) = self.from {
+            s.push_str(&format!(", from = {}", toml_string(f)));
+        }
+        s.push_str(" }");
+        s
+    }
+
+    /// The value as JSON: a string, or an object with `selector`, `attr`, `from`.
+    pub fn to_json(&self) -> serde_json::Value {
+        if self.attr.is_none() && self.from.is_none() {
+            return serde_json::Value::String(self.selector.clone());
+        }
+        let mut o = serde_json::Map::new();
+        o.insert("selector".into(), self.selector.clone().into());
+        if let Some(a) = &self.attr {
+            o.insert("attr".into(), a.clone().into());
+        }
+        if let Some(f) = self.from {
+            o.insert("from".into(), f.into());
+        }
+        serde_json::Value::Object(o)
     }
 }
 
@@ -167,9 +200,15 @@ impl Candidate {
                 let fields: Vec<String> = self
                     .fields
                     .iter()
-                    .map(|(k, v)| match &v.attr {
-                        None => format!("{k} `{}`", v.selector),
-                        Some(a) => format!("{k} `{}`@{a}", v.selector),
+                    .map(|(k, v)| {
+                        let mut d = format!("{k} `{}`", v.selector);
+                        if let Some(a) = &v.attr {
+                            d.push_str(&format!("@{a}"));
+                        }
+                        if let Some(f) = v.from {
+                            d.push_str(&format!(" (from {f})"));
+                        }
+                        d
                     })
                     .collect();
                 format!(
