@@ -93,11 +93,21 @@ pub struct FeedReport {
     /// The page was not modified since the last run (304, or the same bytes): not re-read.
     pub page_unchanged: bool,
     pub warnings: Vec<String>,
+    /// For a feed without selectors: how its entries were found automatically.
+    pub found_by: Option<String>,
 }
 
 impl FeedReport {
     /// The one line `build` prints for this feed.
     pub fn line(&self) -> String {
+        let line = self.status_line();
+        match &self.found_by {
+            Some(how) => format!("{line} (found automatically by {how})"),
+            None => line,
+        }
+    }
+
+    fn status_line(&self) -> String {
         match &self.status {
             Status::Written if self.page_unchanged => format!(
                 "{}: page not modified, {} items, written",
@@ -343,6 +353,7 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
         items: 0,
         page_unchanged: false,
         warnings: Vec::new(),
+        found_by: None,
     };
     let RunContext {
         config,
@@ -358,6 +369,7 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
                 report.new = r.new;
                 report.page_unchanged = r.page_unchanged;
                 report.warnings = r.warnings;
+                report.found_by = r.found_by;
                 publish(config, feed, history, out_dir, now, &mut report)
             })
         }
@@ -432,22 +444,41 @@ pub fn refresh(
     };
     let mut warnings: Vec<String>;
     let mut coverage = None;
+    let mut found_by: Option<String> = None;
     let (items, meta) = match &feed.kind {
         FeedKind::Scrape { items: rules, .. } => {
-            let scraped = scrape::scrape(feed, rules, &page, now)?;
-            let last = health::last_coverage(feed, history)?;
-            let verdict = health::judge(feed, rules, &scraped, &url, last.as_ref());
-            if !verdict.errors.is_empty() {
-                return Err(FeedError::Health(verdict.errors.join("; ")));
-            }
-            coverage = Some(health::coverage(&scraped, rules));
+            let (scraped, verdict_warnings) = match rules {
+                Some(rules) => {
+                    let scraped = scrape::scrape(feed, rules, &page, now)?;
+                    let last = health::last_coverage(feed, history)?;
+                    let verdict = health::judge(feed, rules, &scraped, &url, last.as_ref());
+                    if !verdict.errors.is_empty() {
+                        return Err(FeedError::Health(verdict.errors.join("; ")));
+                    }
+                    coverage = Some(health::coverage(&scraped, rules));
+                    (scraped, verdict.warnings)
+                }
+                None => {
+                    let (scraped, how) = crate::extract::auto::scrape(feed, &page, now)?;
+                    if scraped.items.len() < feed.min_items {
+                        return Err(FeedError::Health(format!(
+                            "automatic extraction ({how}) found {} entries on {url}, fewer than `min_items = {}`; run `pagefeed suggest {url}` to see the lists on the page and paste one as [feeds.{}.items]",
+                            scraped.items.len(),
+                            feed.min_items,
+                            feed.name
+                        )));
+                    }
+                    found_by = Some(how);
+                    (scraped, Vec::new())
+                }
+            };
             warnings = scraped.warnings.clone();
-            warnings.extend(verdict.warnings);
+            warnings.extend(verdict_warnings);
             let meta = scraped_meta(feed, &scraped);
             (scraped.items, meta)
         }
         FeedKind::Upstream { .. } => {
-            if let Some(msg) = health::not_html(&page, &url, "a feed", "feed_url") {
+            if let Some(msg) = crate::source::sniff::not_html(&page, &url, "a feed", "feed_url") {
                 return Err(FeedError::Health(msg));
             }
             let up =
@@ -512,6 +543,7 @@ pub fn refresh(
         new: stats.new,
         page_unchanged: false,
         warnings,
+        found_by,
     })
 }
 
@@ -559,6 +591,8 @@ pub struct Refreshed {
     /// A 304, or the same bytes as last time: nothing was read.
     pub page_unchanged: bool,
     pub warnings: Vec<String>,
+    /// For a feed without selectors: how its entries were found automatically.
+    pub found_by: Option<String>,
 }
 
 impl Refreshed {

@@ -130,11 +130,18 @@ pub fn offline(feed: &FeedConfig) -> FeedCheck {
         }
     }
     let summary = match &feed.kind {
-        FeedKind::Scrape { source, items } => format!(
+        FeedKind::Scrape {
+            source,
+            items: Some(items),
+        } => format!(
             "page {source}, item selector `{}`, fields {}",
             items.selector_text,
             fields(items)
         ),
+        FeedKind::Scrape {
+            source,
+            items: None,
+        } => format!("page {source}, entries found automatically (no [items] table)"),
         FeedKind::Upstream { source } => format!("feed {source}"),
         FeedKind::Merge { sources } => format!("merges {}", sources.join(", ")),
     };
@@ -240,7 +247,31 @@ pub async fn live(feed: &FeedConfig, fetcher: &Fetcher, last: Option<&Coverage>)
     };
     let now = Utc::now();
     match &feed.kind {
-        FeedKind::Scrape { items: rules, .. } => match scrape::scrape(feed, rules, &page, now) {
+        FeedKind::Scrape { items: None, .. } => {
+            match crate::extract::auto::scrape(feed, &page, now) {
+                Ok((scraped, how)) => {
+                    check.summary = format!(
+                        "{} entries on {source}, found automatically by {how}",
+                        scraped.items.len()
+                    );
+                    if scraped.items.len() < feed.min_items {
+                        check.problems.push(format!(
+                            "automatic extraction found {} entries on {source}, fewer than `min_items = {}`",
+                            scraped.items.len(),
+                            feed.min_items
+                        ));
+                    }
+                    check.warnings = scraped.warnings;
+                }
+                Err(e) => {
+                    check.summary = format!("0 entries on {source}");
+                    check.problems.push(e.to_string());
+                }
+            }
+        }
+        FeedKind::Scrape {
+            items: Some(rules), ..
+        } => match scrape::scrape(feed, rules, &page, now) {
             Ok(scraped) => {
                 check.summary = format!(
                     "{} entries on {source}; {}",
@@ -258,7 +289,7 @@ pub async fn live(feed: &FeedConfig, fetcher: &Fetcher, last: Option<&Coverage>)
             }
         },
         FeedKind::Upstream { .. } => {
-            match crate::health::not_html(&page, &source.to_string(), "a feed", "feed_url") {
+            match crate::source::sniff::not_html(&page, &source.to_string(), "a feed", "feed_url") {
                 Some(msg) => {
                     check.problems.push(msg);
                 }

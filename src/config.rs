@@ -539,10 +539,11 @@ pub struct ItemRules {
 /// What a feed is made from.
 #[derive(Debug, Clone)]
 pub enum FeedKind {
-    /// A listing page read with CSS selectors (`url` + `[feeds.NAME.items]`).
+    /// A listing page read with CSS selectors (`url` + `[feeds.NAME.items]`); without an
+    /// items table (`None`), its entries are found automatically at every build ([`crate::extract::auto`]).
     Scrape {
         source: Source,
-        items: Box<ItemRules>,
+        items: Option<Box<ItemRules>>,
     },
     /// A feed the site publishes itself (`feed_url`).
     Upstream { source: Source },
@@ -614,7 +615,7 @@ impl FeedConfig {
     /// The item selectors of a scraped feed.
     pub fn items(&self) -> Option<&ItemRules> {
         match &self.kind {
-            FeedKind::Scrape { items, .. } => Some(items),
+            FeedKind::Scrape { items, .. } => items.as_deref(),
             _ => None,
         }
     }
@@ -1264,19 +1265,12 @@ fn compile_feed(
     }
     let kind = if let Some(url) = &raw.url {
         let source = parse_source(url, "url")?;
-        let Some(items) = &raw.items else {
-            return Err(err(
-                span.clone(),
-                "items",
-                &format!(
-                    "is missing: a scraped feed needs [feeds.{name}.items] with at least `selector` and `title`"
-                ),
-            ));
+        // Without [feeds.NAME.items], the entries are found automatically.
+        let items = match &raw.items {
+            Some(items) => Some(Box::new(compile_items(loc, name, items.get_ref())?)),
+            None => None,
         };
-        FeedKind::Scrape {
-            source,
-            items: Box::new(compile_items(loc, name, items.get_ref())?),
-        }
+        FeedKind::Scrape { source, items }
     } else if let Some(url) = &raw.feed_url {
         FeedKind::Upstream {
             source: parse_source(url, "feed_url")?,

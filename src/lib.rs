@@ -21,3 +21,4 @@ pub mod preview;
 pub mod preview_detail;
 pub mod serve;
 pub mod source;
+pub mod suggest;

@@ -152,6 +152,37 @@ enum Command {
         #[arg(long, conflicts_with = "entry")]
         json: bool,
     },
+    /// Find the lists of entries on a page automatically and print them as config blocks.
+    #[command(
+        long_about = "Find the lists of entries on a page (a URL or a saved file) \
+        without any selector, and print the best candidates, best first: each as a \
+        ready-to-paste [feeds.NAME] block (item selector and fields) with a preview of its first \
+        entries, its score and how it was found. If the page advertises its own feed, that comes \
+        first, with a `feed_url` block.\n\n\
+        Sources, in this order: schema.org JSON-LD, microdata, h-entry microformats, embedded \
+        JSON state (__NEXT_DATA__, window.__NUXT__, ...), then repeated elements of one shape \
+        with links of headline length (navigation, footers, tag clouds and \"related\" boxes \
+        rank low).\n\n\
+        A feed may also leave out [feeds.NAME.items]: `build` then picks the best candidate \
+        at every build and says which it used.\n\n\
+        Exit status: 0 something found; 1 the page cannot be fetched or has no list; 2 usage.",
+        after_help = "Examples:\n  pagefeed suggest https://example.org/blog/\n  \
+        pagefeed suggest saved.html --site-url https://example.org/blog/ --json"
+    )]
+    Suggest {
+        /// The page: an http(s) URL or a local HTML file.
+        #[arg(value_name = "URL-or-FILE")]
+        target: String,
+        /// The address relative links on the page resolve against (needed for saved files).
+        #[arg(long, value_name = "URL")]
+        site_url: Option<String>,
+        /// Print one JSON object {"feed_links": [...], "candidates": [...]} instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Show at most this many candidates.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        limit: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -199,6 +230,12 @@ fn main() -> ExitCode {
         Command::Opml { config } => run_opml(&config),
         Command::Serve { config, listen } => runtime.block_on(run_serve(config, listen)),
         Command::ImportOpml { file, config } => run_import_opml(&file, &config),
+        Command::Suggest {
+            target,
+            site_url,
+            json,
+            limit,
+        } => runtime.block_on(run_suggest(target, site_url, json, limit)),
     }
 }
 
@@ -572,5 +609,41 @@ impl Progress {
             );
         }
         let _ = err.flush();
+    }
+}
+
+async fn run_suggest(
+    target: String,
+    site_url: Option<String>,
+    json: bool,
+    limit: usize,
+) -> ExitCode {
+    use pagefeed::suggest::{self, SuggestError};
+    let opts = suggest::Options {
+        target,
+        site_url,
+        limit,
+    };
+    match suggest::suggest(&opts, chrono::Utc::now()).await {
+        Ok(found) => {
+            if json {
+                println!("{}", suggest::to_json(&found));
+            } else {
+                print!("{}", suggest::to_text(&found));
+            }
+            if found.suggestions.is_empty() && found.feed_links.is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e @ SuggestError::Usage(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }

@@ -20,6 +20,10 @@ pub enum ScrapeError {
     /// The response is not an HTML page (a PDF, an image, an archive, an empty body ...).
     #[error("{0}")]
     NotHtml(String),
+    #[error(
+        "no list of entries was found automatically on {url}: run `pagefeed suggest {url}` to see the candidates, and add a [feeds.{feed}.items] table with the selectors of one"
+    )]
+    NothingFound { feed: String, url: String },
     #[error("item selector `{selector}` matched nothing on {url}")]
     NoMatch { selector: String, url: String },
     #[error(
@@ -72,6 +76,25 @@ pub enum GuidFrom {
     Invented,
 }
 
+/// What found the entries, for messages (the item and title selectors, or the automatic
+/// method), and whether summaries are HTML.
+#[derive(Debug, Clone, Copy)]
+pub struct FoundBy<'a> {
+    pub selector: &'a str,
+    pub title: &'a str,
+    pub summary_html: bool,
+}
+
+impl<'a> FoundBy<'a> {
+    pub fn rules(rules: &'a ItemRules) -> Self {
+        FoundBy {
+            selector: &rules.selector_text,
+            title: &rules.title.selector_text,
+            summary_html: rules.summary.as_ref().is_some_and(|f| f.html),
+        }
+    }
+}
+
 /// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
 pub fn scrape(
     feed: &FeedConfig,
@@ -83,22 +106,38 @@ pub fn scrape(
         Some(Source::File(p)) => p.display().to_string(),
         _ => page.url.to_string(),
     };
-    if let Some(msg) = crate::health::not_html(page, &shown_url, "an HTML page", "url") {
+    if let Some(msg) = crate::source::sniff::not_html(page, &shown_url, "an HTML page", "url") {
         return Err(ScrapeError::NotHtml(msg));
     }
     let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
-    let mut extraction = select::extract(&html, rules);
+    let extraction = select::extract(&html, rules);
     drop(html);
+    normalize(feed, FoundBy::rules(rules), extraction, page, now)
+}
+
+/// Normalise the raw entries of one page of `feed` (from selectors, or from JSON in the
+/// page): links, dates, summaries, GUIDs, per-page dedupe.
+pub fn normalize(
+    feed: &FeedConfig,
+    rules: FoundBy,
+    mut extraction: Extraction,
+    page: &Page,
+    now: DateTime<Utc>,
+) -> Result<Scraped, ScrapeError> {
+    let shown_url = match feed.source() {
+        Some(Source::File(p)) => p.display().to_string(),
+        _ => page.url.to_string(),
+    };
     if extraction.matched == 0 {
         return Err(ScrapeError::NoMatch {
-            selector: rules.selector_text.clone(),
+            selector: rules.selector.to_string(),
             url: shown_url,
         });
     }
     if extraction.entries.is_empty() {
         return Err(ScrapeError::NoEntries {
-            selector: rules.selector_text.clone(),
-            title: rules.title.selector_text.clone(),
+            selector: rules.selector.to_string(),
+            title: rules.title.to_string(),
             matched: extraction.matched,
             url: shown_url,
         });
@@ -225,7 +264,7 @@ pub fn scrape(
             }
         });
         let summary = e.summary.as_deref().map(|s| {
-            if rules.summary.as_ref().is_some_and(|f| f.html) {
+            if rules.summary_html {
                 sanitize::clean_html(s, &base)
             } else {
                 s.to_string()
@@ -237,7 +276,7 @@ pub fn scrape(
             title: e.title,
             link,
             summary: summary.filter(|s| !s.is_empty()),
-            summary_html: rules.summary.as_ref().is_some_and(|f| f.html),
+            summary_html: rules.summary_html,
             authors: e.authors,
             categories: e.categories,
             image: e.image.as_deref().and_then(|i| links::resolve(&base, i)),
@@ -273,8 +312,8 @@ pub fn scrape(
         });
     if out.items.is_empty() {
         return Err(ScrapeError::NoEntries {
-            selector: rules.selector_text.clone(),
-            title: rules.title.selector_text.clone(),
+            selector: rules.selector.to_string(),
+            title: rules.title.to_string(),
             matched: extraction.matched,
             url: shown_url,
         });

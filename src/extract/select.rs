@@ -266,7 +266,8 @@ pub fn entry_elements<'a>(doc: &'a Html, rules: &'a ItemRules) -> Vec<EntryEleme
     out
 }
 
-fn page_info(doc: &Html) -> PageInfo {
+/// The page's own facts: title, description, base, canonical address, language.
+pub fn page_info(doc: &Html) -> PageInfo {
     let root = doc.root_element();
     let head = root
         .children()

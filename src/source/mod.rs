@@ -7,3 +7,4 @@
 
 pub mod decode;
 pub mod fetch;
+pub mod sniff;
