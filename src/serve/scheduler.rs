@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 
-use crate::build;
 use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
 use crate::feed::history::History;
+use crate::refresh;
 use crate::source::fetch::{FetchError, Fetched, Fetcher};
 
 use super::guard::{CatchUnwind, panic_message};
@@ -134,7 +134,7 @@ impl Scheduler {
                 };
                 let rendered = if has_data {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        build::render_feed(&this.config, &history, feed, now).ok()
+                        refresh::render_feed(&this.config, &history, feed, now).ok()
                     }))
                     .map_err(|p| panic_message(p.as_ref()))
                 } else {
@@ -413,7 +413,7 @@ impl Scheduler {
         };
         let started = Instant::now();
         let history = Arc::clone(&self.history);
-        let fp = build::fingerprint(&feed);
+        let fp = refresh::fingerprint(&feed);
         let fname = feed.name.clone();
         let prev = tokio::task::spawn_blocking(move || {
             let h = history.lock().unwrap_or_else(|p| p.into_inner());
@@ -426,8 +426,8 @@ impl Scheduler {
         .ok()
         .flatten();
         let accept = match feed.kind {
-            FeedKind::Upstream { .. } => build::ACCEPT_FEED,
-            _ => build::ACCEPT_PAGE,
+            FeedKind::Upstream { .. } => refresh::ACCEPT_FEED,
+            _ => refresh::ACCEPT_PAGE,
         };
         let mut attempt = 0;
         let (fetched, now) = loop {
@@ -486,7 +486,7 @@ impl Scheduler {
             debug_fault_injection(&f.name);
             let refreshed = match fetched {
                 Some((fetched, prev)) => {
-                    build::refresh(&f, fetched, prev, &mut history, now).map(Some)
+                    refresh::refresh(&f, fetched, prev, &mut history, now).map(Some)
                 }
                 None => Ok(None),
             };
@@ -504,7 +504,7 @@ impl Scheduler {
             names.extend(dependents(&this.config, &f.name));
             for name in names {
                 if let Some(feed) = this.config.feed(&name)
-                    && let Ok(r) = build::render_feed(&this.config, &history, feed, now)
+                    && let Ok(r) = refresh::render_feed(&this.config, &history, feed, now)
                 {
                     let changed = this.store.publish(&name, &r, now);
                     published.push((name, r.items, changed));
