@@ -14,9 +14,10 @@ use tokio::sync::Semaphore;
 
 use crate::config::{Config, FeedConfig, FeedKind};
 
-use crate::feed::history::{History, HistoryError, SourceState};
+use crate::feed::history::{History, HistoryError, RobotsRow, SourceState};
 use crate::feed::output::{self, OutputError, RunLock};
 use crate::source::fetch::{FetchError, Fetched, Fetcher};
+use crate::source::robots::{HostSpacing, Robots, StoredFile};
 
 use crate::refresh::{ACCEPT_FEED, ACCEPT_PAGE, FeedError, fingerprint, refresh, render_feed};
 /// How many pages are fetched at once.
@@ -145,12 +146,34 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
         );
     }
 
+    // robots.txt: the stored copies, and one fetch per host whose copy is a day old. A site's
+    // Crawl-delay spaces the requests of this run to it where it is longer than host_delay.
+    let stored = history
+        .robots_rows()?
+        .into_iter()
+        .map(|r| StoredFile {
+            host: r.host,
+            fetched_at: r.fetched_at,
+            body: r.body,
+        })
+        .collect();
+    let robots = Arc::new(Robots::new(
+        &config.settings.user_agent,
+        stored,
+        Utc::now().timestamp(),
+    ));
+    let spacing = Arc::new(HostSpacing::default());
+    let host_delay = config.settings.host_delay;
+
     // Fetch every page concurrently; process them in config order as they are needed.
     let permits = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
     let mut pending = Vec::new();
     for (feed, prev) in fetched_feeds.iter().zip(&previous) {
         let fetcher = Arc::clone(&fetcher);
         let permits = Arc::clone(&permits);
+        let robots = Arc::clone(&robots);
+        let spacing = Arc::clone(&spacing);
+        let feed_config = (*feed).clone();
         let source = feed.source().cloned();
         let accept = match feed.kind {
             FeedKind::Upstream { .. } => ACCEPT_FEED,
@@ -160,13 +183,23 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
         pending.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.ok();
             let now = Utc::now().trunc_subsecs(0);
-            let fetched = match &source {
-                Some(s) => {
+            let fetched = match (&source, robots.check_feed(&fetcher, &feed_config).await) {
+                (_, Err(e)) => Err(e),
+                (Some(s), Ok(crawl_delay)) => {
+                    // Only a site that asks for it gets its requests spaced in a build:
+                    // by its Crawl-delay, or host_delay where that is longer.
+                    if let (Some(d), crate::config::Source::Http(u)) = (crawl_delay, s)
+                        && let Some(host) = crate::source::robots::host_key(u)
+                    {
+                        let d = d.max(host_delay);
+                        tracing::info!(host = %host, delay = ?d, "robots.txt Crawl-delay spaces requests");
+                        spacing.wait(&host, d).await;
+                    }
                     fetcher
                         .fetch_if_changed(s, validators.as_ref(), accept)
                         .await
                 }
-                None => Err(FetchError::Request("the feed has no source".into())),
+                (None, Ok(_)) => Err(FetchError::Request("the feed has no source".into())),
             };
             (fetched, now)
         }));
@@ -195,6 +228,13 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
             cb(&report);
         }
         reports.push(report);
+    }
+    for file in robots.fetched().await {
+        history.save_robots(&RobotsRow {
+            host: file.host,
+            fetched_at: file.fetched_at,
+            body: file.body,
+        })?;
     }
     // Merged feeds after all their sources, innermost first.
     let now = Utc::now().trunc_subsecs(0);

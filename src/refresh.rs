@@ -30,6 +30,9 @@ use crate::source::fetch::{FetchError, Fetched, Page};
 pub enum FeedError {
     #[error("cannot fetch {url}: {source}")]
     Fetch { url: String, source: FetchError },
+    /// robots.txt keeps pagefeed from the page; the message names the way out.
+    #[error("{0}")]
+    Robots(String),
     #[error(transparent)]
     Scrape(#[from] ScrapeError),
     /// A selector-health rule failed the page (see [`crate::health`]).
@@ -77,9 +80,12 @@ pub fn refresh(
     now: DateTime<Utc>,
 ) -> Result<Refreshed, FeedError> {
     let url = feed.source().map(|s| s.to_string()).unwrap_or_default();
-    let fetched = fetched.map_err(|source| FeedError::Fetch {
-        url: url.clone(),
-        source,
+    let fetched = fetched.map_err(|source| match source {
+        FetchError::Robots { message, .. } => FeedError::Robots(message),
+        source => FeedError::Fetch {
+            url: url.clone(),
+            source,
+        },
     })?;
     // The page is the same as last time (a 304, or the same bytes read with the same
     // config): nothing to extract or store; the feed is rendered from the history as is.

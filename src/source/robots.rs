@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
-use crate::config::{HOST_DELAY_RANGE, Source};
+use crate::config::{FeedConfig, FeedKind, HOST_DELAY_RANGE, Source};
 use crate::source::fetch::{FetchError, Fetcher};
 
 /// How long a fetched robots.txt is used before it is fetched again (RFC 9309, 2.4).
@@ -319,6 +319,56 @@ impl Robots {
             } => configured.max(*d),
             _ => configured,
         }
+    }
+}
+
+impl Robots {
+    /// Ask robots.txt about `feed`'s page before it is fetched: `Ok` with the site's
+    /// `Crawl-delay` when it may be fetched, the error that fails the feed when not. Only
+    /// scraped `http(s)` pages are asked about, and not when the feed sets `ignore_robots`.
+    pub async fn check_feed(
+        &self,
+        fetcher: &Fetcher,
+        feed: &FeedConfig,
+    ) -> Result<Option<Duration>, FetchError> {
+        let url = match &feed.kind {
+            FeedKind::Scrape {
+                source: Source::Http(url),
+                ..
+            } if !feed.ignore_robots => url,
+            _ => return Ok(None),
+        };
+        let verdict = self.check(fetcher, url).await;
+        match verdict.failure(&feed.name, url) {
+            None => Ok(match verdict {
+                Verdict::Allowed { crawl_delay } => crawl_delay,
+                _ => None,
+            }),
+            Some(message) => Err(FetchError::Robots {
+                message,
+                transient: matches!(verdict, Verdict::Unreachable { .. }),
+            }),
+        }
+    }
+}
+
+/// Spaces requests to one host: each waits until `delay` after the previous one's slot.
+#[derive(Default)]
+pub struct HostSpacing {
+    next: Mutex<HashMap<String, tokio::time::Instant>>,
+}
+
+impl HostSpacing {
+    /// Wait for `host`'s next slot, and take it; `delay` later is the slot after it.
+    pub async fn wait(&self, host: &str, delay: Duration) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = next.get(host).copied().filter(|t| *t > now).unwrap_or(now);
+            next.insert(host.to_string(), slot + delay);
+            slot
+        };
+        tokio::time::sleep_until(at).await;
     }
 }
 
