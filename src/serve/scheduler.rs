@@ -60,6 +60,7 @@ pub struct Scheduler {
     websub: Option<WebSub>,
     permits: Semaphore,
     hosts: HostGate,
+    robots: super::robots::ServeRobots,
     inflight: Mutex<HashMap<String, broadcast::Sender<RefreshOutcome>>>,
     /// Refreshes writing to the history right now (shutdown waits for them).
     writing: AtomicUsize,
@@ -75,15 +76,17 @@ struct HostGate {
 }
 
 impl HostGate {
-    async fn wait(&self, host: &str) {
-        if self.delay.is_zero() {
+    /// Wait for `host`'s turn; `crawl_delay` (the site's robots.txt) raises the delay.
+    async fn wait(&self, host: &str, crawl_delay: Option<Duration>) {
+        let delay = crawl_delay.map_or(self.delay, |d| d.max(self.delay));
+        if delay.is_zero() {
             return;
         }
         let at = {
             let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             let slot = next.get(host).copied().filter(|t| *t > now).unwrap_or(now);
-            next.insert(host.to_string(), slot + self.delay);
+            next.insert(host.to_string(), slot + delay);
             slot
         };
         tokio::time::sleep_until(at.into()).await;
@@ -105,6 +108,10 @@ impl Scheduler {
                 delay: config.settings.host_delay,
                 next: Mutex::new(HashMap::new()),
             },
+            robots: super::robots::ServeRobots::new(
+                &config.settings.user_agent,
+                Arc::clone(&history),
+            ),
             config,
             history,
             fetcher,
@@ -429,11 +436,19 @@ impl Scheduler {
             FeedKind::Upstream { .. } => refresh::ACCEPT_FEED,
             _ => refresh::ACCEPT_PAGE,
         };
+        // robots.txt first: a disallowed page is never requested.
+        let crawl_delay = match self.robots.check_feed(&self.fetcher, &feed).await {
+            Ok(d) => d,
+            Err(e) => {
+                let now = Utc::now().trunc_subsecs(0);
+                return self.process(&feed, Some((Err(e), prev)), now, started).await;
+            }
+        };
         let mut attempt = 0;
         let (fetched, now) = loop {
             let now = Utc::now().trunc_subsecs(0);
             if let Source::Http(u) = &source {
-                self.hosts.wait(u.host_str().unwrap_or("")).await;
+                self.hosts.wait(u.host_str().unwrap_or(""), crawl_delay).await;
             }
             let result = {
                 let _permit = self.permits.acquire().await.ok();
@@ -817,16 +832,39 @@ mod tests {
             next: Mutex::new(HashMap::new()),
         };
         let start = Instant::now();
-        gate.wait("a").await;
-        gate.wait("b").await;
+        gate.wait("a", None).await;
+        gate.wait("b", None).await;
         assert!(
             start.elapsed() < Duration::from_millis(1000),
             "other hosts do not wait"
         );
-        gate.wait("a").await;
+        gate.wait("a", None).await;
         assert!(
             start.elapsed() >= Duration::from_millis(1500),
             "same host waits"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_crawl_delay_longer_than_host_delay_spaces_the_host_by_it() {
+        // Sleeping guarantees these lower bounds on any machine.
+        let gate = HostGate {
+            delay: Duration::from_millis(100),
+            next: Mutex::new(HashMap::new()),
+        };
+        let start = Instant::now();
+        gate.wait("a", Some(Duration::from_millis(300))).await;
+        gate.wait("a", Some(Duration::from_millis(300))).await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(300),
+            "Crawl-delay wins"
+        );
+        let start = Instant::now();
+        gate.wait("b", Some(Duration::from_millis(10))).await;
+        gate.wait("b", Some(Duration::from_millis(10))).await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(100),
+            "host_delay wins over a shorter one"
         );
     }
 }
