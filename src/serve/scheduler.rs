@@ -441,14 +441,18 @@ impl Scheduler {
             Ok(d) => d,
             Err(e) => {
                 let now = Utc::now().trunc_subsecs(0);
-                return self.process(&feed, Some((Err(e), prev)), now, started).await;
+                return self
+                    .process(&feed, Some((Err(e), prev)), now, started)
+                    .await;
             }
         };
         let mut attempt = 0;
         let (fetched, now) = loop {
             let now = Utc::now().trunc_subsecs(0);
             if let Source::Http(u) = &source {
-                self.hosts.wait(u.host_str().unwrap_or(""), crawl_delay).await;
+                self.hosts
+                    .wait(u.host_str().unwrap_or(""), crawl_delay)
+                    .await;
             }
             let result = {
                 let _permit = self.permits.acquire().await.ok();
