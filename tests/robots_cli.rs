@@ -95,7 +95,7 @@ fn a_disallowed_listing_fails_and_keeps_the_last_good_files() {
     assert_exit(&run, 1);
     assert!(run.stderr.contains("feed news"), "{}", run.stderr);
     assert!(run.stderr.contains("disallowed"), "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("{host2}")), "{}", run.stderr);
+    assert!(run.stderr.contains(&host2), "{}", run.stderr);
     assert!(run.stderr.contains("robots.txt"), "{}", run.stderr);
     assert!(
         run.stderr.contains("ignore_robots = true"),

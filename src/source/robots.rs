@@ -278,7 +278,7 @@ impl Robots {
         };
         let rules = self.rules_of(body.as_deref(), &robots_url);
         // A file that cannot be read is not stored either: it counts as unreachable.
-        let fetched = rules.is_ok().then(|| StoredFile {
+        let fetched = rules.is_ok().then_some(StoredFile {
             host,
             fetched_at: self.now,
             body,
