@@ -83,13 +83,15 @@ fn a_disallowed_listing_fails_and_keeps_the_last_good_files() {
     let good = snapshot(&files(dir.path(), "news"));
 
     // The site now disallows the listing for pagefeed (its own group wins over `*`). The
-    // stored robots.txt is a day old only tomorrow, so a new state file forces a fresh look:
-    // instead, drop the stored copy by using a second host name for the same server.
-    let host2 = url.replace("127.0.0.1", "localhost");
-    server.route(
+    // stored robots.txt of the first server is used for a day, so the listing moves to a
+    // second server (another port: another host to robots.txt) that says so.
+    let moved = Server::start();
+    moved.route(
         "/robots.txt",
         robots("User-agent: *\nAllow: /\n\nUser-agent: pagefeed\nDisallow: /news/\n"),
     );
+    moved.route("/news/", Response::html(page(&["One", "Two"])));
+    let host2 = moved.url("/news/");
     let cfg = write_config(dir.path(), &[feed("news", &host2, "keep_history = true")]);
     let run = build(dir.path(), &cfg);
     assert_exit(&run, 1);
@@ -103,10 +105,11 @@ fn a_disallowed_listing_fails_and_keeps_the_last_good_files() {
         run.stderr
     );
     assert_eq!(
-        server.hits("/news/"),
-        1,
+        moved.hits("/news/"),
+        0,
         "the disallowed page was never requested"
     );
+    assert_eq!(moved.hits("/robots.txt"), 1);
     let now = snapshot(&files(dir.path(), "news"));
     for ((path, b1, m1), (_, b2, m2)) in good.iter().zip(&now) {
         assert!(b1 == b2, "{} changed", path.display());
@@ -117,7 +120,7 @@ fn a_disallowed_listing_fails_and_keeps_the_last_good_files() {
     let cfg = write_config(dir.path(), &[feed("news", &host2, "ignore_robots = true")]);
     let run = build(dir.path(), &cfg);
     assert_exit(&run, 0);
-    assert_eq!(server.hits("/news/"), 2);
+    assert_eq!(moved.hits("/news/"), 1);
     let rss = read_rss(&files(dir.path(), "news")[0]);
     assert_eq!(rss.items().len(), 2);
 }
