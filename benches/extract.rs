@@ -30,11 +30,11 @@ use criterion::{BenchmarkId, Criterion, SamplingMode};
 use scraper::{Html, Selector};
 use url::Url;
 
-use pagefeed::refresh;
 use pagefeed::config::{Config, FeedConfig, Format};
 use pagefeed::extract::scrape;
 use pagefeed::feed::item::{FeedMeta, Item, NewItem};
 use pagefeed::feed::render;
+use pagefeed::refresh;
 use pagefeed::source::fetch::Page;
 
 const SIZES: [usize; 3] = [20, 1_000, 20_000];

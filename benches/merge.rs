@@ -9,11 +9,11 @@ use std::hint::black_box;
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use pagefeed::refresh;
 use pagefeed::config;
 use pagefeed::feed::history::History;
 use pagefeed::feed::item::NewItem;
 use pagefeed::feed::merge;
+use pagefeed::refresh;
 
 const SOURCES: usize = 100;
 const ITEMS: usize = 100;
