@@ -573,7 +573,8 @@ pub fn no_feeds(path: &std::path::Path) -> String {
          [feeds.news.items]\n\
          selector = \"article\"\n\
          title = \"h2 a\"\n\n\
-         then run `pagefeed preview news` to see what the selectors find",
+         then run `pagefeed preview news` to see what the selectors find \
+         (`pagefeed suggest URL` finds the lists on a page and prints such a table for you)",
         path.display()
     )
 }
