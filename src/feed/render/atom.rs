@@ -77,12 +77,12 @@ pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErr
                     updated: fixed(i.updated.max(i.date())),
                     ..atom_syndication::Source::default()
                 }),
-                summary: i.summary.as_ref().map(|s| {
-                    if i.summary_html {
-                        Text::html(s.clone())
-                    } else {
-                        Text::plain(s.clone())
-                    }
+                // An entry without a summary repeats its title as one, as the JSON Feed
+                // item's `content_text` does: readers and validators expect some text.
+                summary: Some(match &i.summary {
+                    Some(s) if i.summary_html => Text::html(s.clone()),
+                    Some(s) => Text::plain(s.clone()),
+                    None => Text::plain(display_title(i)),
                 }),
                 ..Entry::default()
             })
@@ -144,7 +144,7 @@ pub fn atom_id(guid: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::atom_id;
+    use super::{FeedMeta, Item, atom_id, render_atom as render};
 
     #[test]
     fn ids_are_iris() {
@@ -154,5 +154,49 @@ mod tests {
         assert_eq!(id.len(), "urn:uuid:".len() + 36);
         assert_eq!(id, atom_id("12345"));
         assert_ne!(id, atom_id("12346"));
+    }
+
+    #[test]
+    fn an_entry_without_a_summary_repeats_its_title() {
+        let at = chrono::DateTime::from_timestamp(1_600_000_000, 0).unwrap_or_default();
+        let meta = FeedMeta {
+            name: "t".into(),
+            title: "T".into(),
+            description: String::new(),
+            link: "https://x.org/".into(),
+            language: None,
+            time_zone: chrono_tz::UTC,
+            self_base: None,
+            hub: None,
+        };
+        let bare = Item {
+            guid: "https://x.org/a".into(),
+            permalink: true,
+            title: Some("Only a title".into()),
+            link: Some("https://x.org/a".into()),
+            summary: None,
+            summary_html: false,
+            authors: Vec::new(),
+            categories: Vec::new(),
+            image: None,
+            published: Some(at),
+            updated: at,
+            first_seen: at,
+            source: None,
+        };
+        let with = Item {
+            guid: "https://x.org/b".into(),
+            link: Some("https://x.org/b".into()),
+            summary: Some("Its own words".into()),
+            ..bare.clone()
+        };
+        let bytes = render(&meta, &[bare, with]).expect("render");
+        let feed = atom_syndication::Feed::read_from(&bytes[..]).expect("atom");
+        let summaries: Vec<Option<&str>> = feed
+            .entries()
+            .iter()
+            .map(|e| e.summary().map(|s| s.as_str()))
+            .collect();
+        assert_eq!(summaries, [Some("Only a title"), Some("Its own words")]);
     }
 }
