@@ -3,8 +3,9 @@
 //! Pure functions: they take what one page gave (the extraction, with how many entries each
 //! field found a value in) and what the feed's last good run saw (its [`Coverage`]), and
 //! return a [`Verdict`]: warnings to tell, and errors that fail the feed so its last good files
-//! stay as they were. `build` (and `serve`, through the same refresh) calls [`judge`] after a
-//! page is scraped and before its items are stored; [`not_html`] before a page is read at all.
+//! stay as they were. [`crate::refresh`] (the one-feed step of `build` and `serve`) calls
+//! [`judge`] after a page is scraped and before its items are stored; a body that is no page at
+//! all was already refused by [`crate::source::sniff`].
 
 use std::collections::BTreeMap;
 
