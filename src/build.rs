@@ -180,12 +180,15 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
             _ => ACCEPT_PAGE,
         };
         let validators = prev.as_ref().map(|p| p.validators.clone());
+        let prev_state = prev.clone();
         pending.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.ok();
             let now = Utc::now().trunc_subsecs(0);
+            let mut spaced = false;
             let fetched = match (&source, robots.check_feed(&fetcher, &feed_config).await) {
                 (_, Err(e)) => Err(e),
                 (Some(s), Ok(crawl_delay)) => {
+                    spaced = crawl_delay.is_some();
                     // Only a site that asks for it gets its requests spaced in a build:
                     // by its Crawl-delay, or host_delay where that is longer.
                     if let (Some(d), crate::config::Source::Http(u)) = (crawl_delay, s)
@@ -201,16 +204,39 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
                 }
                 (None, Ok(_)) => Err(FetchError::Request("the feed has no source".into())),
             };
-            (fetched, now)
+            let polite = BuildPoliteness {
+                fetcher: &fetcher,
+                robots: &robots,
+                spacing: &spacing,
+                host_delay,
+            };
+            if crate::pages::walks(&feed_config)
+                && !spaced
+                && let Some(crate::config::Source::Http(u)) = &source
+            {
+                // The first page's request takes its host's turn, so the next page waits
+                // `host_delay` (or the Crawl-delay) after it.
+                polite.take_turn(u).await;
+            }
+            let further = crate::pages::walk(
+                &polite,
+                &feed_config,
+                &fetched,
+                prev_state.as_ref(),
+                now,
+            )
+            .await;
+            (fetched, further, now)
         }));
     }
     let mut reports = Vec::with_capacity(fetched_feeds.len() + merged_feeds.len());
     let mut failed: Vec<String> = Vec::new();
     for ((feed, task), prev) in fetched_feeds.iter().zip(pending).zip(previous) {
-        let (fetched, now) = match task.await {
+        let (fetched, further, now) = match task.await {
             Ok(r) => r,
             Err(e) => (
                 Err(FetchError::Request(format!("fetch task failed: {e}"))),
+                crate::pages::Further::default(),
                 Utc::now().trunc_subsecs(0),
             ),
         };
@@ -220,7 +246,7 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
             out_dir: &opts.out_dir,
             now,
         };
-        let report = build_one(feed, Work::Fetched(Box::new((fetched, prev))), ctx);
+        let report = build_one(feed, Work::Fetched(Box::new((fetched, further, prev))), ctx);
         if matches!(report.status, Status::Failed(_)) {
             failed.push(feed.name.clone());
         }
@@ -264,6 +290,43 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     Ok(reports)
 }
 
+/// robots.txt and host spacing for the further pages of a listing in a build: the run's
+/// robots.txt files, and each request to a host `host_delay` (or the site's Crawl-delay, where
+/// longer) after the one before.
+struct BuildPoliteness<'a> {
+    fetcher: &'a Fetcher,
+    robots: &'a Robots,
+    spacing: &'a HostSpacing,
+    host_delay: Duration,
+}
+
+impl BuildPoliteness<'_> {
+    async fn take_turn(&self, url: &url::Url) {
+        if let Some(host) = crate::source::robots::host_key(url) {
+            self.spacing.wait(&host, self.host_delay).await;
+        }
+    }
+}
+
+impl crate::pages::Politeness for BuildPoliteness<'_> {
+    async fn fetch(&self, url: &url::Url) -> Result<crate::source::fetch::Page, FetchError> {
+        self.fetcher
+            .fetch(&crate::config::Source::Http(url.clone()))
+            .await
+    }
+
+    async fn robots(&self, url: &url::Url) -> crate::source::robots::Verdict {
+        self.robots.check(self.fetcher, url).await
+    }
+
+    async fn wait(&self, url: &url::Url, crawl_delay: Option<Duration>) {
+        if let Some(host) = crate::source::robots::host_key(url) {
+            let d = crawl_delay.map_or(self.host_delay, |d| d.max(self.host_delay));
+            self.spacing.wait(&host, d).await;
+        }
+    }
+}
+
 /// The merged feeds in an order where every merged source comes before the feeds using it.
 fn merge_order<'c>(merged: &[&'c FeedConfig]) -> Vec<&'c FeedConfig> {
     let mut out = merged.to_vec();
@@ -298,7 +361,13 @@ struct RunContext<'r> {
 /// What there is to do for one feed.
 enum Work {
     /// Its page or upstream feed was fetched (or not), with what the last good run saw.
-    Fetched(Box<(Result<Fetched, FetchError>, Option<SourceState>)>),
+    Fetched(
+        Box<(
+            Result<Fetched, FetchError>,
+            crate::pages::Further,
+            Option<SourceState>,
+        )>,
+    ),
     /// It merges other feeds.
     Merge,
 }
@@ -352,8 +421,8 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
     } = ctx;
     let result = match work {
         Work::Fetched(work) => {
-            let (fetched, prev) = *work;
-            refresh(feed, fetched, prev, history, now).and_then(|r| {
+            let (fetched, further, prev) = *work;
+            refresh(feed, fetched, further, prev, history, now).and_then(|r| {
                 report.found = r.found;
                 report.new = r.new;
                 report.page_unchanged = r.page_unchanged;

@@ -215,6 +215,13 @@ pub const MIN_ITEMS_RANGE: CountRange = CountRange {
     example: 5,
     unit: "",
 };
+/// A feed's `max_pages`: how many pages of a listing one run reads.
+pub const MAX_PAGES_RANGE: CountRange = CountRange {
+    min: 1,
+    max: 100,
+    example: 3,
+    unit: "",
+};
 /// `[settings] max_page_bytes`.
 pub const MAX_PAGE_BYTES_RANGE: CountRange = CountRange {
     min: 1_000,
@@ -521,6 +528,16 @@ pub struct Field {
     pub optional: bool,
 }
 
+/// How the link to a listing's next page is found.
+#[derive(Debug, Clone)]
+pub enum NextPage {
+    /// `next_page = "auto"`: `<link rel="next">`, `a[rel=next]`, then a link whose text says
+    /// "next" (or "older", in the page's language) or is `›` / `»`.
+    Auto,
+    /// `next_page = FIELD`: the field's value on the page (its `href` when no `attr` is given).
+    Field(Field),
+}
+
 /// The compiled `items` table of a feed.
 #[derive(Debug, Clone)]
 pub struct ItemRules {
@@ -601,6 +618,10 @@ pub struct FeedConfig {
     /// Fetch the page even where the site's robots.txt disallows it for pagefeed (scraped
     /// feeds; upstream feeds and local files are never subject to robots.txt).
     pub ignore_robots: bool,
+    /// `next_page`: how the link to a listing's next page is found (none: one page only).
+    pub next_page: Option<NextPage>,
+    /// `max_pages`: the most pages of a listing one run reads (1: the first only).
+    pub max_pages: usize,
     /// How many levels of merged feeds are below this one: 0 for a scraped or upstream feed,
     /// 1 for a merge of those, and so on. Merged feeds are built in this order.
     pub merge_depth: usize,
@@ -694,6 +715,8 @@ struct RawFeed {
     keep_history: bool,
     #[serde(default)]
     ignore_robots: bool,
+    next_page: Option<Spanned<RawField>>,
+    max_pages: Option<Spanned<i64>>,
     formats: Option<Spanned<Vec<Spanned<String>>>>,
     include: Option<Spanned<OneOrMany>>,
     exclude: Option<Spanned<OneOrMany>>,
@@ -1394,6 +1417,19 @@ fn compile_feed(
             .check("min_items", *v.get_ref())
             .map_err(|m| range_err(v.span(), &m))?,
     };
+    let max_pages = match &raw.max_pages {
+        None => 1,
+        Some(v) => MAX_PAGES_RANGE
+            .check("max_pages", *v.get_ref())
+            .map_err(|m| range_err(v.span(), &m))?,
+    };
+    let next_page = match &raw.next_page {
+        None => None,
+        Some(f) if f.get_ref().0.selector == "auto" && is_plain(&f.get_ref().0) => {
+            Some(NextPage::Auto)
+        }
+        Some(f) => Some(NextPage::Field(compile_field(loc, name, "next_page", f)?)),
+    };
     let formats = match &raw.formats {
         None => Format::ALL.to_vec(),
         Some(list) => {
@@ -1483,6 +1519,8 @@ fn compile_feed(
         min_items,
         keep_history: raw.keep_history,
         ignore_robots: raw.ignore_robots,
+        next_page,
+        max_pages,
         merge_depth: 0,
     })
 }
@@ -1539,7 +1577,10 @@ fn compile_field(
     let err = |msg: String| {
         loc.error(
             Some(span.clone()),
-            &format!("feed {feed}, key `items.{key}`: {msg}"),
+            &format!(
+                "feed {feed}, key `{}{key}`: {msg}",
+                if key == "next_page" { "" } else { "items." }
+            ),
         )
     };
     let selector = compile_selector(&raw.selector).map_err(err)?;
@@ -1580,6 +1621,17 @@ fn compile_field(
         html: raw.html,
         optional: raw.optional,
     })
+}
+
+/// A FIELD written as a bare selector string (no table keys set).
+fn is_plain(f: &RawFieldTable) -> bool {
+    f.attr.is_none()
+        && f.regex.is_none()
+        && f.strip.is_none()
+        && f.from.is_none()
+        && f.split.is_none()
+        && !f.html
+        && !f.optional
 }
 
 fn parse_http_url(text: &str) -> Result<Url, String> {
@@ -2033,6 +2085,7 @@ authors = { selector = ".byline", split = "|" }
         for (key, r) in [
             ("max_items", MAX_ITEMS_RANGE),
             ("min_items", MIN_ITEMS_RANGE),
+            ("max_pages", MAX_PAGES_RANGE),
             ("max_page_bytes", MAX_PAGE_BYTES_RANGE),
             ("concurrency", CONCURRENCY_RANGE),
         ] {

@@ -108,6 +108,8 @@ fn shape(scope: Scope, key: &str) -> Option<Shape> {
         (Scope::Feed, "date_format") => TextOrList("[\"%d.%m.%Y\", \"%B %e, %Y\"]"),
         (Scope::Feed, "max_items") => Count(crate::config::MAX_ITEMS_RANGE.example),
         (Scope::Feed, "min_items") => Count(crate::config::MIN_ITEMS_RANGE.example),
+        (Scope::Feed, "max_pages") => Count(crate::config::MAX_PAGES_RANGE.example),
+        (Scope::Feed, "next_page") => Field,
         (Scope::Feed, "keep_history") => Bool(true),
         (Scope::Feed, "ignore_robots") => Bool(true),
         (Scope::Feed, "formats") => List("[\"rss\", \"atom\"]"),

@@ -54,27 +54,34 @@ pub const ACCEPT_FEED: &str = "application/rss+xml,application/atom+xml,applicat
 
 /// A hash of everything in a feed's config that shapes its items, and of pagefeed's version.
 pub fn fingerprint(feed: &FeedConfig) -> String {
-    stable_hash(&[
-        env!("CARGO_PKG_VERSION"),
-        &format!("{:?}", feed.kind),
-        &format!(
-            "{:?}",
-            (
-                &feed.site_url,
-                &feed.title,
-                &feed.description,
-                &feed.language,
-                feed.time_zone,
-                &feed.date_formats
-            )
-        ),
-    ])
+    let shape = format!(
+        "{:?}",
+        (
+            &feed.site_url,
+            &feed.title,
+            &feed.description,
+            &feed.language,
+            feed.time_zone,
+            &feed.date_formats
+        )
+    );
+    let kind = format!("{:?}", feed.kind);
+    // Only a feed that reads further pages adds them (the others' fingerprints stay).
+    let pages = feed
+        .next_page
+        .as_ref()
+        .map(|n| format!("{n:?} {}", feed.max_pages));
+    let mut parts = vec![env!("CARGO_PKG_VERSION"), kind.as_str(), shape.as_str()];
+    parts.extend(pages.as_deref());
+    stable_hash(&parts)
 }
 
-/// Read a fetched page or upstream feed into the history; returns the channel facts.
+/// Read a fetched page or upstream feed into the history, with the further pages of a
+/// listing (see [`crate::pages`]); returns the channel facts.
 pub fn refresh(
     feed: &FeedConfig,
     fetched: Result<Fetched, FetchError>,
+    further: crate::pages::Further,
     prev: Option<SourceState>,
     history: &mut History,
     now: DateTime<Utc>,
@@ -121,7 +128,8 @@ pub fn refresh(
         FeedKind::Scrape { items: rules, .. } => {
             let (scraped, verdict_warnings) = match rules {
                 Some(rules) => {
-                    let scraped = scrape::scrape(feed, rules, &page, now)?;
+                    let mut scraped = scrape::scrape(feed, rules, &page, now)?;
+                    crate::pages::append(&mut scraped, further.pages);
                     let last = last_coverage(feed, history)?;
                     let verdict = health::judge(feed, rules, &scraped, &url, last.as_ref());
                     if !verdict.errors.is_empty() {
@@ -131,7 +139,8 @@ pub fn refresh(
                     (scraped, verdict.warnings)
                 }
                 None => {
-                    let (scraped, how) = crate::extract::auto::scrape(feed, &page, now)?;
+                    let (mut scraped, how) = crate::extract::auto::scrape(feed, &page, now)?;
+                    crate::pages::append(&mut scraped, further.pages);
                     if scraped.items.len() < feed.min_items {
                         return Err(FeedError::Health(format!(
                             "automatic extraction ({how}) found {} entries on {url}, fewer than `min_items = {}`; run `pagefeed suggest {url}` to see the lists on the page and paste one as [feeds.{}.items]",
@@ -145,6 +154,7 @@ pub fn refresh(
                 }
             };
             warnings = scraped.warnings.clone();
+            warnings.extend(further.warnings);
             warnings.extend(verdict_warnings);
             let meta = scraped_meta(feed, &scraped);
             (scraped.items, meta)
@@ -462,7 +472,8 @@ pub fn published_meta(config: &Config, history: &History, feed: &FeedConfig) -> 
     }
 }
 
-fn page_hash(fingerprint: &str, page: &Page) -> String {
+/// The hash of a fetched page as its feed reads it: the same hash is the same page.
+pub(crate) fn page_hash(fingerprint: &str, page: &Page) -> String {
     let mut h = Sha256::new();
     h.update(fingerprint.as_bytes());
     h.update(page.content_type.as_deref().unwrap_or("").as_bytes());

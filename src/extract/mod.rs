@@ -9,6 +9,7 @@
 pub mod auto;
 pub mod dates;
 pub mod links;
+pub mod next_page;
 pub mod parse;
 pub mod sanitize;
 pub mod scrape;

@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::config::FeedConfig;
 use crate::feed::history::{History, RobotsRow};
 use crate::source::fetch::{FetchError, Fetcher};
-use crate::source::robots::{Robots, StoredFile};
+use crate::source::robots::{Robots, StoredFile, Verdict};
 
 /// How long one [`Robots`] answers before the next is made from the history.
 const RENEW: Duration = Duration::from_secs(3600);
@@ -72,6 +72,19 @@ impl ServeRobots {
     ) -> Result<Option<Duration>, FetchError> {
         let robots = self.robots().await;
         let verdict = robots.check_feed(fetcher, feed).await;
+        self.store_fetched(&robots).await;
+        verdict
+    }
+
+    /// [`Robots::check`] (for a further page of a listing), storing any robots.txt it fetched.
+    pub async fn check(&self, fetcher: &Fetcher, url: &url::Url) -> Verdict {
+        let robots = self.robots().await;
+        let verdict = robots.check(fetcher, url).await;
+        self.store_fetched(&robots).await;
+        verdict
+    }
+
+    async fn store_fetched(&self, robots: &Robots) {
         let fetched = robots.fetched().await;
         if !fetched.is_empty() {
             let history = Arc::clone(&self.history);
@@ -90,6 +103,5 @@ impl ServeRobots {
             })
             .await;
         }
-        verdict
     }
 }

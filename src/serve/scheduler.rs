@@ -93,6 +93,36 @@ impl HostGate {
     }
 }
 
+/// robots.txt, the host gate and the fetch permits of `serve`, for the further pages of a
+/// listing.
+struct ServePoliteness<'a> {
+    scheduler: &'a Scheduler,
+}
+
+impl crate::pages::Politeness for ServePoliteness<'_> {
+    async fn fetch(&self, url: &url::Url) -> Result<crate::source::fetch::Page, FetchError> {
+        let _permit = self.scheduler.permits.acquire().await.ok();
+        self.scheduler
+            .fetcher
+            .fetch(&Source::Http(url.clone()))
+            .await
+    }
+
+    async fn robots(&self, url: &url::Url) -> crate::source::robots::Verdict {
+        self.scheduler
+            .robots
+            .check(&self.scheduler.fetcher, url)
+            .await
+    }
+
+    async fn wait(&self, url: &url::Url, crawl_delay: Option<Duration>) {
+        self.scheduler
+            .hosts
+            .wait(url.host_str().unwrap_or(""), crawl_delay)
+            .await;
+    }
+}
+
 impl Scheduler {
     pub fn new(
         config: Arc<Config>,
@@ -442,7 +472,12 @@ impl Scheduler {
             Err(e) => {
                 let now = Utc::now().trunc_subsecs(0);
                 return self
-                    .process(&feed, Some((Err(e), prev)), now, started)
+                    .process(
+                        &feed,
+                        Some((Err(e), crate::pages::Further::default(), prev)),
+                        now,
+                        started,
+                    )
                     .await;
             }
         };
@@ -478,7 +513,10 @@ impl Scheduler {
                 _ => break (result, now),
             }
         };
-        self.process(&feed, Some((fetched, prev)), now, started)
+        // Further pages of a listing, one after another at the host's pace.
+        let polite = ServePoliteness { scheduler: self };
+        let further = crate::pages::walk(&polite, &feed, &fetched, prev.as_ref(), now).await;
+        self.process(&feed, Some((fetched, further, prev)), now, started)
             .await
     }
 
@@ -489,6 +527,7 @@ impl Scheduler {
         feed: &FeedConfig,
         fetched: Option<(
             Result<Fetched, FetchError>,
+            crate::pages::Further,
             Option<crate::feed::history::SourceState>,
         )>,
         now: DateTime<Utc>,
@@ -504,8 +543,8 @@ impl Scheduler {
             #[cfg(debug_assertions)]
             debug_fault_injection(&f.name);
             let refreshed = match fetched {
-                Some((fetched, prev)) => {
-                    refresh::refresh(&f, fetched, prev, &mut history, now).map(Some)
+                Some((fetched, further, prev)) => {
+                    refresh::refresh(&f, fetched, further, prev, &mut history, now).map(Some)
                 }
                 None => Ok(None),
             };
