@@ -44,9 +44,7 @@ pub struct Further {
 
 /// Whether `feed` reads pages after the first.
 pub fn walks(feed: &FeedConfig) -> bool {
-    feed.next_page.is_some()
-        && feed.max_pages > 1
-        && matches!(feed.kind, FeedKind::Scrape { .. })
+    feed.next_page.is_some() && feed.max_pages > 1 && matches!(feed.kind, FeedKind::Scrape { .. })
 }
 
 /// Scrape one page of `feed`: with its selectors, or automatically without them.
@@ -76,7 +74,9 @@ pub async fn walk<P: Politeness>(
     let (Some(how), Ok(Fetched::Page(first))) = (&feed.next_page, first) else {
         return out;
     };
-    if !walks(feed) || prev.is_some_and(|p| p.page_hash == crate::refresh::page_hash(&p.fingerprint, first)) {
+    if !walks(feed)
+        || prev.is_some_and(|p| p.page_hash == crate::refresh::page_hash(&p.fingerprint, first))
+    {
         return out;
     }
     let mut seen: HashSet<String> = HashSet::new();
@@ -177,7 +177,10 @@ pub fn append(into: &mut Scraped, further: Vec<Scraped>) {
         into.extraction.kept = into.extraction.kept.saturating_add(x.kept);
         for (l, r) in [
             (&mut into.extraction.link_without_attr, &x.link_without_attr),
-            (&mut into.extraction.image_without_attr, &x.image_without_attr),
+            (
+                &mut into.extraction.image_without_attr,
+                &x.image_without_attr,
+            ),
         ] {
             l.entries = l.entries.saturating_add(r.entries);
             if l.element.is_none() {

@@ -1806,3 +1806,43 @@ fn serve_obeys_robots_txt_and_ignore_robots() {
     assert!(upstream.hits("/news/all/") >= 1);
     assert_eq!(upstream.hits("/robots.txt"), 1);
 }
+
+#[test]
+fn serve_walks_further_pages_of_a_listing() {
+    let upstream = Server::start();
+    upstream.route(
+        "/robots.txt",
+        Response::new(200, "text/plain", "User-agent: *\nDisallow: /list/3/\n"),
+    );
+    let with_next = |entries: &[(&str, &str)], next: &str| {
+        page(entries).replace(
+            "</main>",
+            &format!("</main><a rel=\"next\" href=\"{next}\">more</a>"),
+        )
+    };
+    upstream.route("/list/", Response::html(with_next(&[A], "/list/2/")));
+    upstream.route("/list/2/", Response::html(with_next(&[B, A], "/list/3/")));
+    upstream.route("/list/3/", Response::html(page(&[C])));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        &config_text(
+            &format!("admin_token = \"{TOKEN}\""),
+            &[(
+                "paged",
+                &upstream.url("/list/"),
+                "refresh = \"1h\"\nnext_page = \"auto\"\nmax_pages = 5",
+            )],
+        ),
+    );
+    let serve = Serve::start(&cfg);
+    let r = serve.admin_refresh("paged", Some(TOKEN));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let feed = serve.wait_for_feed("/feeds/paged.rss");
+    assert_eq!(rss_titles(&feed.body), sorted(&[A.1, B.1]));
+    // Page 3 is disallowed by robots.txt: never requested, and the refresh warns.
+    assert_eq!(upstream.hits("/list/3/"), 0);
+    assert!(upstream.hits("/list/2/") >= 1);
+    let status = serve.get("/").text();
+    assert!(status.contains("page 3"), "{status}");
+}

@@ -319,7 +319,8 @@ pub fn page_info(doc: &Html) -> PageInfo {
 /// The first value `f` gives on the whole page, read as a link (its `href` unless `attr` is
 /// set): a listing's `next_page`.
 pub fn page_link(doc: &Html, f: &Field) -> Option<String> {
-    doc.select(&f.selector).find_map(|el| value(el, f, Kind::Link))
+    doc.select(&f.selector)
+        .find_map(|el| value(el, f, Kind::Link))
 }
 
 /// The elements a field's selector picks for one entry, in document order.
