@@ -30,11 +30,11 @@ use criterion::{BenchmarkId, Criterion, SamplingMode};
 use scraper::{Html, Selector};
 use url::Url;
 
-use pagefeed::build;
 use pagefeed::config::{Config, FeedConfig, Format};
 use pagefeed::extract::scrape;
 use pagefeed::feed::item::{FeedMeta, Item, NewItem};
 use pagefeed::feed::render;
+use pagefeed::refresh;
 use pagefeed::source::fetch::Page;
 
 const SIZES: [usize; 3] = [20, 1_000, 20_000];
@@ -169,7 +169,7 @@ fn render_all(meta: &FeedMeta, items: &[Item]) -> usize {
 
 fn pagefeed_run(cfg: &Config, feed: &FeedConfig, page: &Page, now: DateTime<Utc>) -> usize {
     let scraped = scrape::scrape(feed, rules(feed), page, now).expect("scrape");
-    let meta = build::feed_meta(feed, &scraped, cfg.settings.base_url.as_ref());
+    let meta = refresh::feed_meta(feed, &scraped, cfg.settings.base_url.as_ref());
     let items = newest(&scraped.items, feed.max_items, now);
     render_all(&meta, &items)
 }
@@ -255,7 +255,7 @@ fn benches(c: &mut Criterion) {
                 })
             });
             let scraped = scrape::scrape(feed, rules(feed), &pg, now).expect("scrape");
-            let meta = build::feed_meta(feed, &scraped, cfg.settings.base_url.as_ref());
+            let meta = refresh::feed_meta(feed, &scraped, cfg.settings.base_url.as_ref());
             let items = newest(&scraped.items, feed.max_items, now);
             group.bench_with_input(
                 BenchmarkId::new("render_only", entries),

@@ -9,11 +9,11 @@ use std::hint::black_box;
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use pagefeed::build;
 use pagefeed::config;
 use pagefeed::feed::history::History;
 use pagefeed::feed::item::NewItem;
 use pagefeed::feed::merge;
+use pagefeed::refresh;
 
 const SOURCES: usize = 100;
 const ITEMS: usize = 100;
@@ -89,7 +89,7 @@ fn bench(c: &mut Criterion) {
             .expect("store");
     }
     let merged = cfg.feed("all").expect("merged feed");
-    let rendered = build::render_feed(&cfg, &history, merged, now).expect("render");
+    let rendered = refresh::render_feed(&cfg, &history, merged, now).expect("render");
     assert_eq!(rendered.items, 500);
     eprintln!(
         "merged feed: {} items; RSS {} bytes",
@@ -137,7 +137,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("merge_and_render", |b| {
-        b.iter(|| black_box(build::render_feed(&cfg, &history, merged, now).expect("render")))
+        b.iter(|| black_box(refresh::render_feed(&cfg, &history, merged, now).expect("render")))
     });
     g.finish();
 }

@@ -12,45 +12,18 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
 
-use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
-use sha2::{Digest, Sha256};
+use crate::config::{Config, FeedConfig, FeedKind};
 
-use crate::extract::scrape::{self, ScrapeError, Scraped};
-use crate::extract::upstream::{self, UpstreamError};
-use crate::feed::history::{
-    History, HistoryError, MergePolicy, PRUNE_FACTOR, SourceState, StoredMeta,
-};
-use crate::feed::item::{FeedMeta, Item, ItemSource, NewItem, hex, stable_hash};
-use crate::feed::merge;
+use crate::feed::history::{History, HistoryError, RobotsRow, SourceState};
 use crate::feed::output::{self, OutputError, RunLock};
-use crate::feed::render::{self, RenderError};
-use crate::health;
-use crate::source::fetch::{FetchError, Fetched, Fetcher, Page};
+use crate::source::fetch::{FetchError, Fetched, Fetcher};
+use crate::source::robots::{HostSpacing, Robots, StoredFile};
 
+use crate::refresh::{ACCEPT_FEED, ACCEPT_PAGE, FeedError, fingerprint, refresh, render_feed};
 /// How many pages are fetched at once.
 const FETCH_CONCURRENCY: usize = 8;
 /// How long a build waits for another build holding the state lock.
 pub const LOCK_WAIT: Duration = Duration::from_secs(120);
-
-/// Why one feed failed.
-#[derive(Debug, thiserror::Error)]
-pub enum FeedError {
-    #[error("cannot fetch {url}: {source}")]
-    Fetch { url: String, source: FetchError },
-    #[error(transparent)]
-    Scrape(#[from] ScrapeError),
-    /// A selector-health rule failed the page (see [`crate::health`]).
-    #[error("{0}")]
-    Health(String),
-    #[error("{url}: {source}")]
-    Upstream { url: String, source: UpstreamError },
-    #[error(transparent)]
-    History(#[from] HistoryError),
-    #[error(transparent)]
-    Render(#[from] RenderError),
-    #[error(transparent)]
-    Output(#[from] OutputError),
-}
 
 /// Errors that stop the whole run.
 #[derive(Debug, thiserror::Error)]
@@ -173,12 +146,34 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
         );
     }
 
+    // robots.txt: the stored copies, and one fetch per host whose copy is a day old. A site's
+    // Crawl-delay spaces the requests of this run to it where it is longer than host_delay.
+    let stored = history
+        .robots_rows()?
+        .into_iter()
+        .map(|r| StoredFile {
+            host: r.host,
+            fetched_at: r.fetched_at,
+            body: r.body,
+        })
+        .collect();
+    let robots = Arc::new(Robots::new(
+        &config.settings.user_agent,
+        stored,
+        Utc::now().timestamp(),
+    ));
+    let spacing = Arc::new(HostSpacing::default());
+    let host_delay = config.settings.host_delay;
+
     // Fetch every page concurrently; process them in config order as they are needed.
     let permits = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
     let mut pending = Vec::new();
     for (feed, prev) in fetched_feeds.iter().zip(&previous) {
         let fetcher = Arc::clone(&fetcher);
         let permits = Arc::clone(&permits);
+        let robots = Arc::clone(&robots);
+        let spacing = Arc::clone(&spacing);
+        let feed_config = (*feed).clone();
         let source = feed.source().cloned();
         let accept = match feed.kind {
             FeedKind::Upstream { .. } => ACCEPT_FEED,
@@ -188,13 +183,23 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
         pending.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.ok();
             let now = Utc::now().trunc_subsecs(0);
-            let fetched = match &source {
-                Some(s) => {
+            let fetched = match (&source, robots.check_feed(&fetcher, &feed_config).await) {
+                (_, Err(e)) => Err(e),
+                (Some(s), Ok(crawl_delay)) => {
+                    // Only a site that asks for it gets its requests spaced in a build:
+                    // by its Crawl-delay, or host_delay where that is longer.
+                    if let (Some(d), crate::config::Source::Http(u)) = (crawl_delay, s)
+                        && let Some(host) = crate::source::robots::host_key(u)
+                    {
+                        let d = d.max(host_delay);
+                        tracing::info!(host = %host, delay = ?d, "robots.txt Crawl-delay spaces requests");
+                        spacing.wait(&host, d).await;
+                    }
                     fetcher
                         .fetch_if_changed(s, validators.as_ref(), accept)
                         .await
                 }
-                None => Err(FetchError::Request("the feed has no source".into())),
+                (None, Ok(_)) => Err(FetchError::Request("the feed has no source".into())),
             };
             (fetched, now)
         }));
@@ -224,6 +229,13 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
         }
         reports.push(report);
     }
+    for file in robots.fetched().await {
+        history.save_robots(&RobotsRow {
+            host: file.host,
+            fetched_at: file.fetched_at,
+            body: file.body,
+        })?;
+    }
     // Merged feeds after all their sources, innermost first.
     let now = Utc::now().trunc_subsecs(0);
     for feed in merge_order(&merged_feeds) {
@@ -250,29 +262,6 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
         reports.push(report);
     }
     Ok(reports)
-}
-
-/// `Accept` for listing pages and for upstream feeds.
-pub const ACCEPT_PAGE: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
-pub const ACCEPT_FEED: &str = "application/rss+xml,application/atom+xml,application/feed+json,application/rdf+xml;q=0.9,application/xml;q=0.8,text/xml;q=0.8,*/*;q=0.5";
-
-/// A hash of everything in a feed's config that shapes its items, and of pagefeed's version.
-pub fn fingerprint(feed: &FeedConfig) -> String {
-    stable_hash(&[
-        env!("CARGO_PKG_VERSION"),
-        &format!("{:?}", feed.kind),
-        &format!(
-            "{:?}",
-            (
-                &feed.site_url,
-                &feed.title,
-                &feed.description,
-                &feed.language,
-                feed.time_zone,
-                &feed.date_formats
-            )
-        ),
-    ])
 }
 
 /// The merged feeds in an order where every merged source comes before the feeds using it.
@@ -402,236 +391,6 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
     report
 }
 
-/// Read a fetched page or upstream feed into the history; returns the channel facts.
-pub fn refresh(
-    feed: &FeedConfig,
-    fetched: Result<Fetched, FetchError>,
-    prev: Option<SourceState>,
-    history: &mut History,
-    now: DateTime<Utc>,
-) -> Result<Refreshed, FeedError> {
-    let url = feed.source().map(|s| s.to_string()).unwrap_or_default();
-    let fetched = fetched.map_err(|source| FeedError::Fetch {
-        url: url.clone(),
-        source,
-    })?;
-    // The page is the same as last time (a 304, or the same bytes read with the same
-    // config): nothing to extract or store; the feed is rendered from the history as is.
-    match (&fetched, &prev) {
-        (Fetched::NotModified, Some(_)) => {
-            history.record_unchanged(&feed.name, now)?;
-            return Ok(Refreshed::page_unchanged());
-        }
-        (Fetched::Page(page), Some(p)) if p.page_hash == page_hash(&p.fingerprint, page) => {
-            history.record_unchanged(&feed.name, now)?;
-            return Ok(Refreshed::page_unchanged());
-        }
-        _ => {}
-    }
-    let page = match fetched {
-        Fetched::Page(p) => p,
-        // A 304 without a stored state cannot happen (no validators were sent); fail loud.
-        Fetched::NotModified => {
-            return Err(FeedError::Fetch {
-                url,
-                source: FetchError::Status {
-                    status: 304,
-                    reason: Some("Not Modified, but no earlier copy is stored".to_string()),
-                    retry_after: None,
-                },
-            });
-        }
-    };
-    let mut warnings: Vec<String>;
-    let mut coverage = None;
-    let mut found_by: Option<String> = None;
-    let (items, meta) = match &feed.kind {
-        FeedKind::Scrape { items: rules, .. } => {
-            let (scraped, verdict_warnings) = match rules {
-                Some(rules) => {
-                    let scraped = scrape::scrape(feed, rules, &page, now)?;
-                    let last = health::last_coverage(feed, history)?;
-                    let verdict = health::judge(feed, rules, &scraped, &url, last.as_ref());
-                    if !verdict.errors.is_empty() {
-                        return Err(FeedError::Health(verdict.errors.join("; ")));
-                    }
-                    coverage = Some(health::coverage(&scraped, rules));
-                    (scraped, verdict.warnings)
-                }
-                None => {
-                    let (scraped, how) = crate::extract::auto::scrape(feed, &page, now)?;
-                    if scraped.items.len() < feed.min_items {
-                        return Err(FeedError::Health(format!(
-                            "automatic extraction ({how}) found {} entries on {url}, fewer than `min_items = {}`; run `pagefeed suggest {url}` to see the lists on the page and paste one as [feeds.{}.items]",
-                            scraped.items.len(),
-                            feed.min_items,
-                            feed.name
-                        )));
-                    }
-                    found_by = Some(how);
-                    (scraped, Vec::new())
-                }
-            };
-            warnings = scraped.warnings.clone();
-            warnings.extend(verdict_warnings);
-            let meta = scraped_meta(feed, &scraped);
-            (scraped.items, meta)
-        }
-        FeedKind::Upstream { .. } => {
-            if let Some(msg) = crate::source::sniff::not_html(&page, &url, "a feed", "feed_url") {
-                return Err(FeedError::Health(msg));
-            }
-            let up =
-                upstream::parse_upstream(&page, now).map_err(|source| FeedError::Upstream {
-                    url: url.clone(),
-                    source,
-                })?;
-            let mut up = up;
-            let mut w: Vec<String> = up
-                .warnings
-                .iter()
-                .map(|w| format!("feed {}: {w}", feed.name))
-                .collect();
-            drop_implausible_dates(feed, &mut up.items, now, &mut w);
-            warnings = w;
-            let title = feed
-                .title
-                .clone()
-                .or(up.meta.title)
-                .unwrap_or_else(|| feed.name.clone());
-            let meta = StoredMeta {
-                description: feed
-                    .description
-                    .clone()
-                    .or(up.meta.description)
-                    .unwrap_or_else(|| format!("Items of {title}")),
-                title,
-                link: feed
-                    .site_url
-                    .as_ref()
-                    .map(|u| u.to_string())
-                    .or(up.meta.link)
-                    .unwrap_or_else(|| page.url.to_string()),
-                language: feed.language.clone().or(up.meta.language),
-            };
-            (up.items, meta)
-        }
-        FeedKind::Merge { .. } => unreachable!("merged feeds are not fetched"),
-    };
-    let policy = MergePolicy {
-        keep: feed.max_items.saturating_mul(PRUNE_FACTOR),
-        time_zone: feed.time_zone,
-        future_dates: feed.future_dates,
-    };
-    health::tie_to_source(feed, history, &mut warnings)?;
-    let stats = history.merge(&feed.name, &items, now, &policy)?;
-    if let Some(c) = &coverage {
-        history.save_coverage(&feed.name, c)?;
-    }
-    let fp = fingerprint(feed);
-    history.save_source_state(
-        &feed.name,
-        &SourceState {
-            page_hash: page_hash(&fp, &page),
-            fingerprint: fp,
-            validators: page.validators.clone(),
-            meta,
-        },
-    )?;
-    Ok(Refreshed {
-        found: items.len(),
-        new: stats.new,
-        page_unchanged: false,
-        warnings,
-        found_by,
-    })
-}
-
-/// Upstream items dated outside what feeds can carry, or (unless the feed sets
-/// `future_dates`) more than two days ahead, are dated as undated ones, with a warning.
-fn drop_implausible_dates(
-    feed: &FeedConfig,
-    items: &mut [NewItem],
-    now: DateTime<Utc>,
-    warnings: &mut Vec<String>,
-) {
-    let mut count = 0usize;
-    for it in items.iter_mut() {
-        let Some(p) = it.published else { continue };
-        if let Err(why) = crate::extract::dates::sane(p, now, feed.future_dates) {
-            count += 1;
-            if count <= 3 {
-                warnings.push(format!(
-                    "feed {}: entry {}: its date {} {why}; it is dated as an undated entry",
-                    feed.name,
-                    it.title
-                        .as_deref()
-                        .or(it.link.as_deref())
-                        .unwrap_or(&it.guid),
-                    crate::extract::dates::show(p),
-                ));
-            }
-            it.published = None;
-        }
-    }
-    if count > 3 {
-        warnings.push(format!(
-            "feed {}: {} more entries with implausible dates, dated as undated entries",
-            feed.name,
-            count - 3
-        ));
-    }
-}
-
-/// What reading a fetched page or feed into the history did.
-#[derive(Debug, Clone, Default)]
-pub struct Refreshed {
-    pub found: usize,
-    pub new: usize,
-    /// A 304, or the same bytes as last time: nothing was read.
-    pub page_unchanged: bool,
-    pub warnings: Vec<String>,
-    /// For a feed without selectors: how its entries were found automatically.
-    pub found_by: Option<String>,
-}
-
-impl Refreshed {
-    fn page_unchanged() -> Self {
-        Refreshed {
-            page_unchanged: true,
-            ..Refreshed::default()
-        }
-    }
-}
-
-/// A feed rendered in its formats, ready to write or serve.
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    pub files: Vec<(Format, Vec<u8>)>,
-    pub items: usize,
-    pub meta: FeedMeta,
-}
-
-/// Render `feed` from the history (merged feeds from their sources') in all its formats.
-pub fn render_feed(
-    config: &Config,
-    history: &History,
-    feed: &FeedConfig,
-    now: DateTime<Utc>,
-) -> Result<Rendered, FeedError> {
-    let meta = meta_from_stored(config, feed, published_meta(config, history, feed));
-    let items = feed_items(config, history, feed, now)?;
-    let mut files = Vec::with_capacity(feed.formats.len());
-    for format in &feed.formats {
-        files.push((*format, render::render(*format, &meta, &items)?));
-    }
-    Ok(Rendered {
-        files,
-        items: items.len(),
-        meta,
-    })
-}
-
 /// Render a feed's items in every format and write the files that changed.
 fn publish(
     config: &Config,
@@ -657,184 +416,4 @@ fn publish(
         Status::Unchanged
     };
     Ok(())
-}
-
-/// The items a feed publishes: from its history (or, merged, its sources'), filtered,
-/// prefixed and cut to `max_items`.
-fn feed_items(
-    config: &Config,
-    history: &History,
-    feed: &FeedConfig,
-    now: DateTime<Utc>,
-) -> Result<Vec<Item>, HistoryError> {
-    // Filters may drop items: read further back so the feed still fills up.
-    let want = if feed.filters.is_empty() {
-        feed.max_items
-    } else {
-        feed.max_items * PRUNE_FACTOR
-    };
-    let mut items = match &feed.kind {
-        FeedKind::Merge { sources } => {
-            let mut parts = Vec::with_capacity(sources.len());
-            for name in sources {
-                let Some(src) = config.feed(name) else {
-                    continue;
-                };
-                let src_meta = meta_from_stored(config, src, published_meta(config, history, src));
-                // A source's own filters and prefix apply: it is merged as it publishes.
-                let mut src_items = feed_items(config, history, src, now)?;
-                src_items.truncate(want.max(src.max_items));
-                parts.push(merge::SourceItems {
-                    source: item_source(src, &src_meta),
-                    items: src_items,
-                });
-            }
-            merge::merge(parts, feed.filters.dedupe_title)
-        }
-        _ => history.latest(&feed.name, want)?,
-    };
-    items = merge::apply_filters(items, &feed.filters, now, feed.max_items);
-    if let Some(prefix) = &feed.filters.title_prefix {
-        let own = feed.title.clone().unwrap_or_else(|| feed.name.clone());
-        merge::apply_title_prefix(&mut items, prefix, &own);
-    }
-    Ok(items)
-}
-
-/// Channel facts of a scraped feed: the config first, then what the page says, then fallbacks.
-pub fn scraped_meta(feed: &FeedConfig, scraped: &Scraped) -> StoredMeta {
-    let page = &scraped.extraction.page;
-    let title = feed
-        .title
-        .clone()
-        .or_else(|| page.title.clone())
-        .unwrap_or_else(|| feed.name.clone());
-    StoredMeta {
-        description: feed
-            .description
-            .clone()
-            .or_else(|| page.description.clone())
-            .unwrap_or_else(|| format!("Entries of {title} ({})", scraped.site)),
-        title,
-        link: scraped.site.to_string(),
-        language: feed.language.clone().or_else(|| page.language.clone()),
-    }
-}
-
-/// The full channel facts of a scraped feed, as `build` renders them.
-pub fn feed_meta(feed: &FeedConfig, scraped: &Scraped, base_url: Option<&url::Url>) -> FeedMeta {
-    let m = scraped_meta(feed, scraped);
-    FeedMeta {
-        name: feed.name.clone(),
-        title: m.title,
-        description: m.description,
-        link: m.link,
-        language: m.language,
-        time_zone: feed.time_zone,
-        self_base: base_url.cloned(),
-        hub: None,
-    }
-}
-
-/// How items of `src` are attributed in a merged feed.
-fn item_source(src: &FeedConfig, meta: &FeedMeta) -> ItemSource {
-    let feed_url = match (&src.kind, src.source()) {
-        (FeedKind::Upstream { .. }, Some(Source::Http(u))) => Some(u.to_string()),
-        _ => meta.self_url("rss"),
-    };
-    ItemSource {
-        name: src.name.clone(),
-        title: meta.title.clone(),
-        link: meta.link.clone(),
-        atom_id: render::feed_id(meta),
-        feed_url,
-    }
-}
-
-/// The channel facts of any feed as pagefeed publishes it: for a fetched feed, what its last
-/// good run stored (or the config's values before it ever succeeded); for a merged feed,
-/// the config's values with fallbacks from its sources.
-pub fn published_meta(config: &Config, history: &History, feed: &FeedConfig) -> StoredMeta {
-    let base = config.settings.base_url.as_ref().map(|u| u.to_string());
-    match &feed.kind {
-        FeedKind::Merge { sources } => {
-            // The sources' facts are only needed for what the config leaves out.
-            let needs_sources = feed.title.is_none()
-                || feed.description.is_none()
-                || (feed.site_url.is_none() && base.is_none());
-            let metas: Vec<StoredMeta> = if needs_sources {
-                sources
-                    .iter()
-                    .filter_map(|s| config.feed(s))
-                    .map(|s| published_meta(config, history, s))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let titles: Vec<&str> = metas.iter().map(|m| m.title.as_str()).collect();
-            let first_link = metas.first().map(|m| m.link.clone());
-            let title = feed.title.clone().unwrap_or_else(|| titles.join(" + "));
-            StoredMeta {
-                description: feed
-                    .description
-                    .clone()
-                    .unwrap_or_else(|| format!("Items of {}, merged", titles.join(", "))),
-                title,
-                link: feed
-                    .site_url
-                    .as_ref()
-                    .map(|u| u.to_string())
-                    .or(base)
-                    .or(first_link)
-                    .unwrap_or_default(),
-                language: feed.language.clone(),
-            }
-        }
-        _ => match history.source_state(&feed.name).ok().flatten() {
-            Some(st) => st.meta,
-            None => {
-                let title = feed.title.clone().unwrap_or_else(|| feed.name.clone());
-                StoredMeta {
-                    description: feed
-                        .description
-                        .clone()
-                        .unwrap_or_else(|| format!("Items of {title}")),
-                    title,
-                    link: feed
-                        .site_url
-                        .as_ref()
-                        .map(|u| u.to_string())
-                        .or_else(|| match feed.source() {
-                            Some(Source::Http(u)) => Some(u.to_string()),
-                            _ => None,
-                        })
-                        .or(base)
-                        .unwrap_or_default(),
-                    language: feed.language.clone(),
-                }
-            }
-        },
-    }
-}
-
-fn page_hash(fingerprint: &str, page: &Page) -> String {
-    let mut h = Sha256::new();
-    h.update(fingerprint.as_bytes());
-    h.update(page.content_type.as_deref().unwrap_or("").as_bytes());
-    h.update([0]);
-    h.update(&page.bytes);
-    hex(&h.finalize())
-}
-
-pub fn meta_from_stored(config: &Config, feed: &FeedConfig, m: StoredMeta) -> FeedMeta {
-    FeedMeta {
-        name: feed.name.clone(),
-        title: m.title,
-        description: m.description,
-        link: m.link,
-        language: m.language,
-        time_zone: feed.time_zone,
-        self_base: config.settings.base_url.clone(),
-        hub: config.settings.websub_hub.as_ref().map(|u| u.to_string()),
-    }
 }

@@ -187,7 +187,7 @@ pub fn last_coverages(
         }
     };
     for f in feeds {
-        if let Ok(Some(c)) = crate::health::last_coverage(f, &history) {
+        if let Ok(Some(c)) = crate::refresh::last_coverage(f, &history) {
             out.insert(f.name.clone(), c);
         }
     }
@@ -229,8 +229,8 @@ pub async fn live(feed: &FeedConfig, fetcher: &Fetcher, last: Option<&Coverage>)
         return check;
     };
     let accept = match feed.kind {
-        FeedKind::Upstream { .. } => crate::build::ACCEPT_FEED,
-        _ => crate::build::ACCEPT_PAGE,
+        FeedKind::Upstream { .. } => crate::refresh::ACCEPT_FEED,
+        _ => crate::refresh::ACCEPT_PAGE,
     };
     let page = match fetcher.fetch_if_changed(source, None, accept).await {
         Ok(crate::source::fetch::Fetched::Page(p)) => p,

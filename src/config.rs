@@ -598,6 +598,9 @@ pub struct FeedConfig {
     pub min_items: usize,
     /// Keep the history when `url` or `feed_url` changes (by default it starts anew).
     pub keep_history: bool,
+    /// Fetch the page even where the site's robots.txt disallows it for pagefeed (scraped
+    /// feeds; upstream feeds and local files are never subject to robots.txt).
+    pub ignore_robots: bool,
     /// How many levels of merged feeds are below this one: 0 for a scraped or upstream feed,
     /// 1 for a merge of those, and so on. Merged feeds are built in this order.
     pub merge_depth: usize,
@@ -689,6 +692,8 @@ struct RawFeed {
     min_items: Option<Spanned<i64>>,
     #[serde(default)]
     keep_history: bool,
+    #[serde(default)]
+    ignore_robots: bool,
     formats: Option<Spanned<Vec<Spanned<String>>>>,
     include: Option<Spanned<OneOrMany>>,
     exclude: Option<Spanned<OneOrMany>>,
@@ -1477,6 +1482,7 @@ fn compile_feed(
         future_dates: raw.future_dates,
         min_items,
         keep_history: raw.keep_history,
+        ignore_robots: raw.ignore_robots,
         merge_depth: 0,
     })
 }

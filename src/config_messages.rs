@@ -109,6 +109,7 @@ fn shape(scope: Scope, key: &str) -> Option<Shape> {
         (Scope::Feed, "max_items") => Count(crate::config::MAX_ITEMS_RANGE.example),
         (Scope::Feed, "min_items") => Count(crate::config::MIN_ITEMS_RANGE.example),
         (Scope::Feed, "keep_history") => Bool(true),
+        (Scope::Feed, "ignore_robots") => Bool(true),
         (Scope::Feed, "formats") => List("[\"rss\", \"atom\"]"),
         (Scope::Feed, "include") => TextOrList("[\"(?i)korea\", \"seoul\"]"),
         (Scope::Feed, "exclude") => TextOrList("[\"(?i)sponsored\"]"),
@@ -572,7 +573,8 @@ pub fn no_feeds(path: &std::path::Path) -> String {
          [feeds.news.items]\n\
          selector = \"article\"\n\
          title = \"h2 a\"\n\n\
-         then run `pagefeed preview news` to see what the selectors find",
+         then run `pagefeed preview news` to see what the selectors find \
+         (`pagefeed suggest URL` finds the lists on a page and prints such a table for you)",
         path.display()
     )
 }

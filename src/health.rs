@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use crate::config::{FeedConfig, FeedKind, Field, ItemRules, Source};
 use crate::extract::scrape::{GuidFrom, Scraped};
-use crate::feed::history::{History, HistoryError};
 
 /// A single item is suspicious when the last good run had at least this many.
 pub const MANY_ITEMS: usize = 5;
@@ -288,54 +287,6 @@ pub fn source_identity(feed: &FeedConfig) -> Option<(&'static str, String)> {
         ),
     };
     Some((key, id))
-}
-
-/// Whether the feed's source differs from the one its history was built from (and the config
-/// does not say `keep_history = true`): the history is then started anew.
-fn source_changed_from(
-    feed: &FeedConfig,
-    history: &History,
-) -> Result<Option<String>, HistoryError> {
-    let Some((_, id)) = source_identity(feed) else {
-        return Ok(None);
-    };
-    if feed.keep_history {
-        return Ok(None);
-    }
-    Ok(history
-        .source_identity(&feed.name)?
-        .filter(|old| *old != id))
-}
-
-/// The coverage of the feed's last good run, to judge this one against; `None` when there was
-/// none, or when the history is to start anew because the source changed.
-pub fn last_coverage(
-    feed: &FeedConfig,
-    history: &History,
-) -> Result<Option<Coverage>, HistoryError> {
-    if source_changed_from(feed, history)?.is_some() {
-        return Ok(None);
-    }
-    history.coverage(&feed.name)
-}
-
-/// Tie the feed's history to its current source, before a good run's items are stored: when
-/// the source changed (and the config does not keep the history), the old items, coverage and
-/// validators are dropped and a warning says so, once.
-pub fn tie_to_source(
-    feed: &FeedConfig,
-    history: &mut History,
-    warnings: &mut Vec<String>,
-) -> Result<(), HistoryError> {
-    let Some((key, id)) = source_identity(feed) else {
-        return Ok(());
-    };
-    if let Some(old) = source_changed_from(feed, history)? {
-        let dropped = history.forget(&feed.name)?;
-        tracing::info!(feed = %feed.name, dropped, "source changed; history started anew");
-        warnings.push(source_changed(feed, key, &old, &id));
-    }
-    history.set_source_identity(&feed.name, &id)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod health;
 pub mod opml;
 pub mod preview;
 pub mod preview_detail;
+pub mod refresh;
 pub mod serve;
 pub mod source;
 pub mod suggest;

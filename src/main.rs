@@ -348,9 +348,12 @@ async fn run_preview(
         );
         return ExitCode::from(2);
     };
-    let (Some(source), Some(rules)) = (feed.source(), feed.items()) else {
+    let (Some(source), true) = (
+        feed.source(),
+        matches!(feed.kind, config::FeedKind::Scrape { .. }),
+    ) else {
         eprintln!(
-            "error: feed {name} is not a scraped page (it has no [feeds.{name}.items] selectors); preview shows what selectors extract"
+            "error: feed {name} is not a listing page (it reads `feed_url` or merges feeds); preview shows what is extracted from a page"
         );
         return ExitCode::from(2);
     };
@@ -368,6 +371,19 @@ async fn run_preview(
             eprintln!("error: feed {name}: cannot fetch {source}: {e}");
             return ExitCode::from(1);
         }
+    };
+    // A feed without [items]: preview what automatic extraction picks, through the same
+    // selectors a build would use.
+    let auto_rules;
+    let rules = match feed.items() {
+        Some(rules) => rules,
+        None => match auto_preview_rules(feed, &page, now) {
+            Ok(rules) => {
+                auto_rules = rules;
+                &auto_rules
+            }
+            Err(code) => return code,
+        },
     };
     match pagefeed::extract::scrape::scrape(feed, rules, &page, now) {
         Ok(scraped) if entry.is_none() && !json => {
@@ -399,6 +415,55 @@ async fn run_preview(
             ExitCode::from(1)
         }
     }
+}
+
+/// The selectors automatic extraction picks on `page` for a feed without [items], said on
+/// stderr; a list read from JSON in the page is printed whole here (it has no selectors).
+fn auto_preview_rules(
+    feed: &config::FeedConfig,
+    page: &pagefeed::source::fetch::Page,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<config::ItemRules, ExitCode> {
+    use pagefeed::extract::auto;
+    let (html, _) = pagefeed::source::decode::decode(&page.bytes, page.content_type.as_deref());
+    let analysis = auto::analyze(&html, &page.url, feed.site_url.as_ref(), now);
+    let Some(best) = analysis.candidates.first() else {
+        eprintln!(
+            "error: feed {}: no list of entries was found automatically on {}; run `pagefeed suggest {}` and paste a candidate as [feeds.{}.items]",
+            feed.name, page.url, page.url, feed.name
+        );
+        return Err(ExitCode::from(1));
+    };
+    eprintln!(
+        "feed {} has no [items] table; its entries are found automatically by {}",
+        feed.name,
+        best.describe()
+    );
+    if let auto::Extractor::Entries(_) = best.extractor {
+        return match auto::scrape(feed, page, now) {
+            Ok((scraped, _)) => {
+                for (n, item) in scraped.items.iter().enumerate() {
+                    println!(
+                        "{:>3}. {}\n     {}\n     {}",
+                        n.saturating_add(1),
+                        item.title.as_deref().unwrap_or("(no title)"),
+                        item.link.as_deref().unwrap_or("(no link)"),
+                        item.published
+                            .map_or("(no date)".to_string(), |d| d.to_rfc3339())
+                    );
+                }
+                Err(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("error: feed {}: {e}", feed.name);
+                Err(ExitCode::from(1))
+            }
+        };
+    }
+    auto::compile(&best.selector, &best.fields).map_err(|e| {
+        eprintln!("error: feed {}: {e}", feed.name);
+        ExitCode::from(1)
+    })
 }
 
 async fn run_check(config_path: PathBuf, live: bool, feeds: Vec<String>) -> ExitCode {
@@ -466,6 +531,10 @@ async fn run_serve(config_path: PathBuf, listen: Option<String>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if config.feeds.is_empty() {
+        eprintln!("error: {}", config_messages::no_feeds(&config.path));
+        return ExitCode::from(2);
+    }
     raise_open_file_limit();
     match pagefeed::serve::run(config, listen).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -255,7 +255,12 @@ fn an_invalid_selector_is_shown_with_a_caret_and_plain_words() {
 fn a_config_without_feeds_is_exit_2_with_a_minimal_feed_table() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(dir.path(), "[settings]\ntimeout = \"20s\"\n");
-    for args in [&["build"][..], &["check"], &["preview"]] {
+    for args in [
+        &["build"][..],
+        &["check"],
+        &["preview"],
+        &["serve", "--listen", "127.0.0.1:0"],
+    ] {
         let r = run(dir.path(), &cfg, args);
         assert_exit(&r, 2);
         assert_says(
@@ -263,6 +268,7 @@ fn a_config_without_feeds_is_exit_2_with_a_minimal_feed_table() {
             &[
                 "defines no feeds",
                 "[feeds.news]\nurl = \"https://example.org/news/\"\n[feeds.news.items]\nselector = \"article\"\ntitle = \"h2 a\"",
+                "pagefeed suggest URL",
             ],
         );
     }
@@ -450,7 +456,7 @@ fn preview_of_a_feed_that_is_not_a_page_is_exit_2() {
     let cfg = write_config(dir.path(), &three_feeds(&server));
     let r = run(dir.path(), &cfg, &["preview", "digest", "--json"]);
     assert_exit(&r, 2);
-    assert_says(&r.stderr, &["feed digest is not a scraped page"]);
+    assert_says(&r.stderr, &["feed digest is not a listing page"]);
     let r = run(dir.path(), &cfg, &["preview", "nosuch"]);
     assert_exit(&r, 2);
     assert_says(&r.stderr, &["unknown feed `nosuch`", "news, wire, digest"]);
@@ -751,4 +757,44 @@ fn check_live_fails_responses_that_are_not_pages_or_feeds() {
         &r.stdout,
         &["wire: ok: 0 entries", "has no entries right now"],
     );
+}
+
+#[test]
+fn preview_of_a_feed_without_items_shows_what_automatic_extraction_finds() {
+    let server = Server::start();
+    let entries: String = (1..=6)
+        .map(|i| {
+            format!(
+                r#"<article class="post"><h2><a href="/posts/{i}">A headline long enough to be one, number {i}</a></h2><time datetime="2020-10-{i:02}T10:00:00Z">Oct {i}</time><p>Some words of summary for entry {i}.</p></article>"#
+            )
+        })
+        .collect();
+    server.route(
+        "/blog/",
+        Response::html(format!(
+            r#"<!doctype html><html lang="en"><head><title>Blog</title></head><body><nav><a href="/">Home</a> <a href="/about">About</a></nav><main>{entries}</main></body></html>"#
+        )),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[settings]\noutput_dir = \"public\"\n\n[feeds.blog]\nurl = \"{}\"\n",
+            server.url("/blog/")
+        ),
+    );
+    let r = run(dir.path(), &cfg, &["preview", "blog"]);
+    assert_exit(&r, 0);
+    assert_says(&r.stderr, &["has no [items] table", "found automatically"]);
+    assert_says(
+        &r.stdout,
+        &[
+            "6 entries",
+            "A headline long enough to be one, number 1",
+            "A headline long enough to be one, number 6",
+        ],
+    );
+    let r = run(dir.path(), &cfg, &["preview", "blog", "--entry", "2"]);
+    assert_exit(&r, 0);
+    assert_says(&r.stdout, &["A headline long enough to be one, number 2"]);
 }

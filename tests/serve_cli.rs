@@ -1756,3 +1756,53 @@ fn a_panicking_refresh_is_reported_and_survived() {
     );
     assert!(!serve.get("/").text().contains("failed: "));
 }
+
+// robots.txt in serve: a disallowed listing fails its refresh with the way out named, and the
+// page is never requested; ignore_robots on another feed of the site still fetches it. The
+// site's robots.txt is fetched once for both.
+#[test]
+fn serve_obeys_robots_txt_and_ignore_robots() {
+    let upstream = Server::start();
+    upstream.route(
+        "/robots.txt",
+        Response::new(
+            200,
+            "text/plain",
+            "User-agent: pagefeed\nDisallow: /news/\n",
+        ),
+    );
+    upstream.route("/news/", Response::html(page(&[A, B])));
+    upstream.route("/news/all/", Response::html(page(&[A, B])));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        &config_text(
+            &format!("admin_token = \"{TOKEN}\""),
+            &[
+                ("kept", &upstream.url("/news/"), "refresh = \"1h\""),
+                (
+                    "allowed",
+                    &upstream.url("/news/all/"),
+                    "refresh = \"1h\"\nignore_robots = true",
+                ),
+            ],
+        ),
+    );
+    let serve = Serve::start(&cfg);
+    let r = serve.admin_refresh("kept", Some(TOKEN));
+    assert_eq!(r.status, 502, "{}", r.text());
+    let error = r.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error.contains("disallowed") && error.contains("ignore_robots = true"),
+        "{error}"
+    );
+    let r = serve.admin_refresh("allowed", Some(TOKEN));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        upstream.hits("/news/"),
+        0,
+        "the disallowed page is never requested"
+    );
+    assert!(upstream.hits("/news/all/") >= 1);
+    assert_eq!(upstream.hits("/robots.txt"), 1);
+}

@@ -71,13 +71,28 @@ CREATE TABLE IF NOT EXISTS feeds (
     coverage TEXT,
     source TEXT
 );
+CREATE TABLE IF NOT EXISTS robots (
+    host TEXT PRIMARY KEY,
+    fetched_at INTEGER NOT NULL,
+    body BLOB
+);
 ";
 
 /// The schema version this code writes. 2 added `items.published_page` (the date as the page
 /// gave it, beside the distinct instant published) and repaired instants no feed can carry.
 /// 3 added `feeds.coverage` (each field's coverage in the last good run, JSON) and
-/// `feeds.source` (the `url` or `feed_url` the feed's history was built from).
-const VERSION: i64 = 3;
+/// `feeds.source` (the `url` or `feed_url` the feed's history was built from). 4 added the
+/// `robots` table (each host's robots.txt as last fetched; created by `SCHEMA` in older files).
+const VERSION: i64 = 4;
+
+/// A host's robots.txt as last fetched: `body` is `None` when the site had none (HTTP 4xx).
+/// The host is the site's scheme, host and port (`https://example.org:443`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RobotsRow {
+    pub host: String,
+    pub fetched_at: i64,
+    pub body: Option<Vec<u8>>,
+}
 
 /// What the history remembers of a feed's source between runs: the validators for a
 /// conditional request, a hash of the last page (with the config that read it), and the
@@ -549,6 +564,36 @@ impl History {
             .map_err(|e| self.err(e))
     }
 
+    /// Every host's robots.txt as last fetched.
+    pub fn robots_rows(&self) -> Result<Vec<RobotsRow>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT host, fetched_at, body FROM robots ORDER BY host")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(RobotsRow {
+                    host: r.get(0)?,
+                    fetched_at: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Remember a host's robots.txt (replacing what was stored for it).
+    pub fn save_robots(&self, row: &RobotsRow) -> Result<(), HistoryError> {
+        self.conn
+            .execute(
+                "INSERT INTO robots (host, fetched_at, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (host) DO UPDATE SET fetched_at = ?2, body = ?3",
+                params![row.host, row.fetched_at, row.body],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Drop everything the history holds for `feed` (items, coverage, validators, refresh
     /// record, source) in one transaction; returns how many items were dropped.
     pub fn forget(&mut self, feed: &str) -> Result<usize, HistoryError> {
@@ -986,7 +1031,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_2_history_gains_coverage_and_source_and_forgets() {
+    fn a_version_2_history_gains_coverage_source_and_robots_and_forgets() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("s.db");
         {
@@ -1027,6 +1072,20 @@ mod tests {
         assert_eq!(h.count("f").expect("count"), 0);
         assert_eq!(h.coverage("f").expect("read"), None);
         assert_eq!(h.source_identity("f").expect("read"), None);
+        assert_eq!(h.robots_rows().expect("robots"), []);
+        let row = RobotsRow {
+            host: "https://a:443".to_string(),
+            fetched_at: 5,
+            body: Some(b"User-agent: *".to_vec()),
+        };
+        h.save_robots(&row).expect("save");
+        let again = RobotsRow {
+            fetched_at: 6,
+            body: None,
+            ..row
+        };
+        h.save_robots(&again).expect("save");
+        assert_eq!(h.robots_rows().expect("robots"), [again]);
         let v: i64 = h
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

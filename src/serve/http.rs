@@ -822,8 +822,8 @@ fn text(status: StatusCode, body: &'static str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::Rendered;
     use crate::feed::item::FeedMeta;
+    use crate::refresh::Rendered;
     use axum::http::Request as HttpRequest;
     use std::io::Read;
     use std::sync::Mutex;

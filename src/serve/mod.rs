@@ -12,6 +12,7 @@ pub mod guard;
 pub mod http;
 pub mod listener;
 pub mod metrics;
+pub mod robots;
 pub mod scheduler;
 pub mod shutdown;
 pub mod store;

@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 
-use crate::build;
 use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
 use crate::feed::history::History;
+use crate::refresh;
 use crate::source::fetch::{FetchError, Fetched, Fetcher};
 
 use super::guard::{CatchUnwind, panic_message};
@@ -60,6 +60,7 @@ pub struct Scheduler {
     websub: Option<WebSub>,
     permits: Semaphore,
     hosts: HostGate,
+    robots: super::robots::ServeRobots,
     inflight: Mutex<HashMap<String, broadcast::Sender<RefreshOutcome>>>,
     /// Refreshes writing to the history right now (shutdown waits for them).
     writing: AtomicUsize,
@@ -75,15 +76,17 @@ struct HostGate {
 }
 
 impl HostGate {
-    async fn wait(&self, host: &str) {
-        if self.delay.is_zero() {
+    /// Wait for `host`'s turn; `crawl_delay` (the site's robots.txt) raises the delay.
+    async fn wait(&self, host: &str, crawl_delay: Option<Duration>) {
+        let delay = crawl_delay.map_or(self.delay, |d| d.max(self.delay));
+        if delay.is_zero() {
             return;
         }
         let at = {
             let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             let slot = next.get(host).copied().filter(|t| *t > now).unwrap_or(now);
-            next.insert(host.to_string(), slot + self.delay);
+            next.insert(host.to_string(), slot + delay);
             slot
         };
         tokio::time::sleep_until(at.into()).await;
@@ -105,6 +108,10 @@ impl Scheduler {
                 delay: config.settings.host_delay,
                 next: Mutex::new(HashMap::new()),
             },
+            robots: super::robots::ServeRobots::new(
+                &config.settings.user_agent,
+                Arc::clone(&history),
+            ),
             config,
             history,
             fetcher,
@@ -134,7 +141,7 @@ impl Scheduler {
                 };
                 let rendered = if has_data {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        build::render_feed(&this.config, &history, feed, now).ok()
+                        refresh::render_feed(&this.config, &history, feed, now).ok()
                     }))
                     .map_err(|p| panic_message(p.as_ref()))
                 } else {
@@ -413,7 +420,7 @@ impl Scheduler {
         };
         let started = Instant::now();
         let history = Arc::clone(&self.history);
-        let fp = build::fingerprint(&feed);
+        let fp = refresh::fingerprint(&feed);
         let fname = feed.name.clone();
         let prev = tokio::task::spawn_blocking(move || {
             let h = history.lock().unwrap_or_else(|p| p.into_inner());
@@ -426,14 +433,26 @@ impl Scheduler {
         .ok()
         .flatten();
         let accept = match feed.kind {
-            FeedKind::Upstream { .. } => build::ACCEPT_FEED,
-            _ => build::ACCEPT_PAGE,
+            FeedKind::Upstream { .. } => refresh::ACCEPT_FEED,
+            _ => refresh::ACCEPT_PAGE,
+        };
+        // robots.txt first: a disallowed page is never requested.
+        let crawl_delay = match self.robots.check_feed(&self.fetcher, &feed).await {
+            Ok(d) => d,
+            Err(e) => {
+                let now = Utc::now().trunc_subsecs(0);
+                return self
+                    .process(&feed, Some((Err(e), prev)), now, started)
+                    .await;
+            }
         };
         let mut attempt = 0;
         let (fetched, now) = loop {
             let now = Utc::now().trunc_subsecs(0);
             if let Source::Http(u) = &source {
-                self.hosts.wait(u.host_str().unwrap_or("")).await;
+                self.hosts
+                    .wait(u.host_str().unwrap_or(""), crawl_delay)
+                    .await;
             }
             let result = {
                 let _permit = self.permits.acquire().await.ok();
@@ -486,7 +505,7 @@ impl Scheduler {
             debug_fault_injection(&f.name);
             let refreshed = match fetched {
                 Some((fetched, prev)) => {
-                    build::refresh(&f, fetched, prev, &mut history, now).map(Some)
+                    refresh::refresh(&f, fetched, prev, &mut history, now).map(Some)
                 }
                 None => Ok(None),
             };
@@ -504,7 +523,7 @@ impl Scheduler {
             names.extend(dependents(&this.config, &f.name));
             for name in names {
                 if let Some(feed) = this.config.feed(&name)
-                    && let Ok(r) = build::render_feed(&this.config, &history, feed, now)
+                    && let Ok(r) = refresh::render_feed(&this.config, &history, feed, now)
                 {
                     let changed = this.store.publish(&name, &r, now);
                     published.push((name, r.items, changed));
@@ -817,16 +836,39 @@ mod tests {
             next: Mutex::new(HashMap::new()),
         };
         let start = Instant::now();
-        gate.wait("a").await;
-        gate.wait("b").await;
+        gate.wait("a", None).await;
+        gate.wait("b", None).await;
         assert!(
             start.elapsed() < Duration::from_millis(1000),
             "other hosts do not wait"
         );
-        gate.wait("a").await;
+        gate.wait("a", None).await;
         assert!(
             start.elapsed() >= Duration::from_millis(1500),
             "same host waits"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_crawl_delay_longer_than_host_delay_spaces_the_host_by_it() {
+        // Sleeping guarantees these lower bounds on any machine.
+        let gate = HostGate {
+            delay: Duration::from_millis(100),
+            next: Mutex::new(HashMap::new()),
+        };
+        let start = Instant::now();
+        gate.wait("a", Some(Duration::from_millis(300))).await;
+        gate.wait("a", Some(Duration::from_millis(300))).await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(300),
+            "Crawl-delay wins"
+        );
+        let start = Instant::now();
+        gate.wait("b", Some(Duration::from_millis(10))).await;
+        gate.wait("b", Some(Duration::from_millis(10))).await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(100),
+            "host_delay wins over a shorter one"
         );
     }
 }

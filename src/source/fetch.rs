@@ -29,6 +29,11 @@ pub enum FetchError {
         "the page is larger than max_page_bytes ({limit} bytes); raise max_page_bytes in [settings] if it is really that big"
     )]
     TooLarge { limit: u64 },
+    /// The site's robots.txt keeps pagefeed from the page (see [`super::robots`]): the whole
+    /// message, naming the feed and the way out; `transient` when the robots.txt could not be
+    /// read (the next run asks again).
+    #[error("{message}")]
+    Robots { message: String, transient: bool },
     #[error("cannot read {path}: {source}")]
     File {
         path: PathBuf,
@@ -248,6 +253,7 @@ impl FetchError {
         match self {
             FetchError::Request(_) => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429,
+            FetchError::Robots { transient, .. } => *transient,
             _ => false,
         }
     }

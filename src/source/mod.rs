@@ -7,4 +7,5 @@
 
 pub mod decode;
 pub mod fetch;
+pub mod robots;
 pub mod sniff;
