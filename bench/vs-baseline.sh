@@ -6,6 +6,8 @@
 #   bash bench/vs-baseline.sh                 # 10 rounds, callgrind once per case and side
 #   ROUNDS=20 CALLGRIND=0 bash bench/vs-baseline.sh
 #   SMALL=200000 bash bench/vs-baseline.sh    # entries on the small-entry page
+#   PAGEFEED_BIN=/path/to/older/pagefeed bash bench/vs-baseline.sh   # a before/after figure
+#   CALLGRIND_SMALL=1 ...   # also count instructions on the small-entry page (over 10 minutes)
 #
 # Cases: cold build of the generated 1 MB page (1,000 entries, benches/common); cold build of
 # a page of 200,000 small entries; an unchanged rebuild of the 1 MB page (same bytes, history
@@ -22,6 +24,8 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 rounds="${ROUNDS:-10}"
 small="${SMALL:-200000}"
 callgrind="${CALLGRIND:-1}"
+callgrind_small="${CALLGRIND_SMALL:-0}"
+pf_bin="${PAGEFEED_BIN:-$target_dir/release/pagefeed}"
 
 tmp="$(mktemp -d -t pagefeed-vs.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
@@ -37,8 +41,8 @@ if [ "$callgrind" = 1 ] && ! command -v valgrind >/dev/null; then
     callgrind=0
 fi
 
-python3 - "$target_dir/release/pagefeed" "$target_dir/release/examples/baseline" "$tmp" \
-    "$rounds" "$small" "$callgrind" <<'PY'
+python3 - "$pf_bin" "$target_dir/release/examples/baseline" "$tmp" \
+    "$rounds" "$small" "$callgrind" "$callgrind_small" <<'PY'
 import os
 import re
 import shutil
@@ -47,8 +51,9 @@ import subprocess
 import sys
 import time
 
-pf_bin, base_bin, tmp, rounds, small, callgrind = sys.argv[1:]
-rounds, small, callgrind = int(rounds), int(small), callgrind == "1"
+pf_bin, base_bin, tmp, rounds, small, callgrind, callgrind_small = sys.argv[1:]
+rounds, small = int(rounds), int(small)
+callgrind, callgrind_small = callgrind == "1", callgrind_small == "1"
 MB = 2**20
 
 # The small-entry page and its config.
@@ -128,7 +133,21 @@ CASES = [("cold build, 1 MB page (1,000 entries)", big, True),
 
 print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {rounds} rounds, alternated")
 print(f"pagefeed: {os.path.relpath(pf_bin)}   baseline: {os.path.relpath(base_bin)}")
-results = []
+
+
+def report(label, size, walls, rss, ins):
+    wb, wp = statistics.median(walls["baseline"]), statistics.median(walls["pagefeed"])
+    rb, rp = max(rss["baseline"]), max(rss["pagefeed"])
+    print(f"\n{label}: page {size:,} bytes ({size / MB:.2f} MiB)")
+    print(f"  wall median   baseline {wb * 1e3:8.1f} ms   pagefeed {wp * 1e3:8.1f} ms   ratio {wp / wb:5.2f}x")
+    if ins.get("baseline") and ins.get("pagefeed"):
+        ib, ip = ins["baseline"], ins["pagefeed"]
+        print(f"  instructions  baseline {ib:>12,}   pagefeed {ip:>12,}   ratio {ip / ib:5.2f}x")
+    print(f"  peak RSS      baseline {rb / MB:8.1f} MiB  pagefeed {rp / MB:8.1f} MiB  ratio {rp / rb:5.2f}x")
+    print(f"  pagefeed peak RSS / page size: {rp / size:.1f}x   (baseline {rb / size:.1f}x)")
+    sys.stdout.flush()
+
+
 for label, d, fresh in CASES:
     size = os.path.getsize(os.path.join(d, "page.html"))
     reset(d)
@@ -144,22 +163,12 @@ for label, d, fresh in CASES:
             walls[side].append(w)
             rss[side].append(r)
     ins = {}
-    if callgrind:
+    if callgrind and (d != sm or callgrind_small):
         for side in ("baseline", "pagefeed"):
             if side == "pagefeed" and fresh:
                 reset(d)
             ins[side] = instructions(cmd(side, d))
-    results.append((label, size, walls, rss, ins))
+    report(label, size, walls, rss, ins)
 
-for label, size, walls, rss, ins in results:
-    wb, wp = statistics.median(walls["baseline"]), statistics.median(walls["pagefeed"])
-    rb, rp = max(rss["baseline"]), max(rss["pagefeed"])
-    print(f"\n{label}: page {size:,} bytes ({size / MB:.2f} MiB)")
-    print(f"  wall median   baseline {wb * 1e3:8.1f} ms   pagefeed {wp * 1e3:8.1f} ms   ratio {wp / wb:5.2f}x")
-    if ins.get("baseline") and ins.get("pagefeed"):
-        ib, ip = ins["baseline"], ins["pagefeed"]
-        print(f"  instructions  baseline {ib:>12,}   pagefeed {ip:>12,}   ratio {ip / ib:5.2f}x")
-    print(f"  peak RSS      baseline {rb / MB:8.1f} MiB  pagefeed {rp / MB:8.1f} MiB  ratio {rp / rb:5.2f}x")
-    print(f"  pagefeed peak RSS / page size: {rp / size:.1f}x   (baseline {rb / size:.1f}x)")
 print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 PY
