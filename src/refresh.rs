@@ -11,14 +11,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
-use sha2::{Digest, Sha256};
 
 use crate::extract::scrape::{self, ScrapeError, Scraped};
 use crate::extract::upstream::{self, UpstreamError};
 use crate::feed::history::{
     History, HistoryError, MergePolicy, PRUNE_FACTOR, SourceState, StoredMeta,
 };
-use crate::feed::item::{FeedMeta, Item, ItemSource, NewItem, hex, stable_hash};
+use crate::feed::item::{FeedMeta, Item, ItemSource, NewItem, stable_hash};
 use crate::feed::merge;
 use crate::feed::output::OutputError;
 use crate::feed::render::{self, RenderError};
@@ -472,14 +471,15 @@ pub fn published_meta(config: &Config, history: &History, feed: &FeedConfig) -> 
     }
 }
 
-/// The hash of a fetched page as its feed reads it: the same hash is the same page.
+/// The whole-page change check: a fast hash (a stored SHA-256 from an older version never
+/// matches, so the first run after an upgrade reads the page once; the items' content hashes
+/// still compare, so no feed changes).
 pub(crate) fn page_hash(fingerprint: &str, page: &Page) -> String {
-    let mut h = Sha256::new();
-    h.update(fingerprint.as_bytes());
-    h.update(page.content_type.as_deref().unwrap_or("").as_bytes());
-    h.update([0]);
-    h.update(&page.bytes);
-    hex(&h.finalize())
+    let mut h = crate::feed::fasthash::ChangeHasher::new();
+    h.field(fingerprint.as_bytes());
+    h.field(page.content_type.as_deref().unwrap_or("").as_bytes());
+    h.raw(&page.bytes);
+    h.finish()
 }
 
 pub fn meta_from_stored(config: &Config, feed: &FeedConfig, m: StoredMeta) -> FeedMeta {

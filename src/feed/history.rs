@@ -287,7 +287,14 @@ impl History {
                         // from an impossible date) is replaced by this fetch.
                         let old_ok = sane(o.updated);
                         row.old_updated = Some(o.updated);
-                        if o.hash != row.hash {
+                        // A hash stored by a version before the fast hashes is compared
+                        // with the old kind; the row then stores the new kind.
+                        let same = if crate::feed::fasthash::is_fast(&o.hash) {
+                            o.hash == row.hash
+                        } else {
+                            o.hash == it.legacy_content_hash()
+                        };
+                        if !same {
                             stats.changed += 1;
                             row.updated = if old_ok { now_s.max(o.updated) } else { now_s };
                         } else if old_ok {
@@ -870,6 +877,52 @@ mod tests {
         assert_eq!(items[0].updated, t2);
         assert_eq!(items[1].first_seen, t1);
         assert_eq!(items[2].title.as_deref(), Some("One"));
+    }
+
+    #[test]
+    fn a_sha256_content_hash_of_an_older_version_marks_nothing_changed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut h = History::open(&dir.path().join("s.db")).expect("open");
+        let t1 = instant(1_600_000_000);
+        let t2 = instant(1_600_003_600);
+        let one = item("https://x/1", "One", Some(1_599_000_000), false);
+        let two = item("https://x/2", "Two", Some(1_599_000_000), false);
+        h.merge("f", &[one.clone(), two.clone()], t1, &keep(100))
+            .expect("merge");
+        // What an older pagefeed stored: bare SHA-256 hex.
+        for it in [&one, &two] {
+            h.conn
+                .execute(
+                    "UPDATE items SET content_hash = ?1 WHERE feed = 'f' AND guid = ?2",
+                    params![it.legacy_content_hash(), it.guid],
+                )
+                .expect("store a legacy hash");
+        }
+        let before = h.latest("f", 10).expect("latest");
+        let mut two_changed = two.clone();
+        two_changed.title = Some("Two!".into());
+        let s = h
+            .merge("f", &[one.clone(), two_changed], t2, &keep(100))
+            .expect("merge");
+        assert_eq!((s.new, s.changed), (0, 1), "only the edited item changed");
+        let after = h.latest("f", 10).expect("latest");
+        let one_before = before.iter().find(|i| i.guid == one.guid).expect("one");
+        let one_after = after.iter().find(|i| i.guid == one.guid).expect("one");
+        assert_eq!(
+            one_after.updated, one_before.updated,
+            "unchanged item keeps its time"
+        );
+        // The stored hash is now the fast kind, and the next run still sees no change.
+        let stored: String = h
+            .conn
+            .query_row(
+                "SELECT content_hash FROM items WHERE feed = 'f' AND guid = ?1",
+                params![one.guid],
+                |r| r.get(0),
+            )
+            .expect("hash");
+        assert_eq!(stored, one.content_hash());
+        assert!(crate::feed::fasthash::is_fast(&stored));
     }
 
     #[test]

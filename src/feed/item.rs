@@ -34,13 +34,28 @@ pub struct NewItem {
 
 impl NewItem {
     /// A hash of what a reader sees. A change of it marks the item updated. A relative date
-    /// is left out: its resolution moves with the fetch time, the article does not.
+    /// is left out: its resolution moves with the fetch time, the article does not. A fast
+    /// non-cryptographic hash (`x3:` + hex, see [`crate::feed::fasthash`]).
     pub fn content_hash(&self) -> String {
+        let mut h = crate::feed::fasthash::ChangeHasher::new();
+        self.content_fields(|s| h.field(s.as_bytes()));
+        h.finish()
+    }
+
+    /// The SHA-256 content hash pagefeed stored before [`Self::content_hash`] became the fast
+    /// one: the history compares a stored hash of that kind with this, so an upgrade marks no
+    /// item updated.
+    pub fn legacy_content_hash(&self) -> String {
         let mut h = Sha256::new();
-        let mut field = |s: &str| {
+        self.content_fields(|s| {
             h.update((s.len() as u64).to_le_bytes());
             h.update(s.as_bytes());
-        };
+        });
+        hex(&h.finalize())
+    }
+
+    /// The fields both content hashes cover, in order.
+    fn content_fields(&self, mut field: impl FnMut(&str)) {
         field(self.title.as_deref().unwrap_or(""));
         field(self.link.as_deref().unwrap_or(""));
         field(self.summary.as_deref().unwrap_or(""));
@@ -59,7 +74,6 @@ impl NewItem {
         {
             field(&p.timestamp().to_string());
         }
-        hex(&h.finalize())
     }
 }
 

@@ -4,6 +4,7 @@
 //! Nothing in this stage fetches or parses pages: it receives `NewItem`s, so a history or a
 //! renderer can be tested with items built by hand.
 
+pub mod fasthash;
 pub mod history;
 pub mod item;
 pub mod merge;

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# pagefeed against the straightforward program of issue 9 (examples/baseline.rs: scraper +
+# rss + atom_syndication, parse, select with the same selectors, write RSS and Atom, no
+# history), whole processes, alternated in one run.
+#
+#   bash bench/vs-baseline.sh                 # 10 rounds, callgrind once per case and side
+#   ROUNDS=20 CALLGRIND=0 bash bench/vs-baseline.sh
+#   SMALL=200000 bash bench/vs-baseline.sh    # entries on the small-entry page
+#   PAGEFEED_BIN=/path/to/older/pagefeed bash bench/vs-baseline.sh   # a before/after figure
+#   CALLGRIND_SMALL=1 ...   # also count instructions on the small-entry page (over 10 minutes)
+#
+# Cases: cold build of the generated 1 MB page (1,000 entries, benches/common); cold build of
+# a page of 200,000 small entries; an unchanged rebuild of the 1 MB page (same bytes, history
+# present; the baseline has no history, so it does its whole job again). Prints the median
+# wall time, the instruction count (valgrind --tool=callgrind, one run each), the peak RSS
+# (wait4's ru_maxrss) and their ratios pagefeed / baseline, and pagefeed's peak RSS as a
+# multiple of the page size. Targets (issue 9): cold <= 1.0x, unchanged <= 0.3x, memory <= 5x
+# the page.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+rounds="${ROUNDS:-10}"
+small="${SMALL:-200000}"
+callgrind="${CALLGRIND:-1}"
+callgrind_small="${CALLGRIND_SMALL:-0}"
+pf_bin="${PAGEFEED_BIN:-$target_dir/release/pagefeed}"
+
+tmp="$(mktemp -d -t pagefeed-vs.XXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+
+cd "$root"
+echo "== generating the 1 MB page with the bench generator" >&2
+mkdir -p "$tmp/big" "$tmp/small"
+PAGEFEED_BENCH_GEN=1000 PAGEFEED_BENCH_OUT="$tmp/big" cargo bench --quiet --bench extract >&2
+echo "== cargo build --release (pagefeed and examples/baseline)" >&2
+cargo build --release --quiet --bin pagefeed --example baseline >&2
+if [ "$callgrind" = 1 ] && ! command -v valgrind >/dev/null; then
+    echo "valgrind not found: instruction counts skipped (apt-get install valgrind)" >&2
+    callgrind=0
+fi
+
+python3 - "$pf_bin" "$target_dir/release/examples/baseline" "$tmp" \
+    "$rounds" "$small" "$callgrind" "$callgrind_small" <<'PY'
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+pf_bin, base_bin, tmp, rounds, small, callgrind, callgrind_small = sys.argv[1:]
+rounds, small = int(rounds), int(small)
+callgrind, callgrind_small = callgrind == "1", callgrind_small == "1"
+MB = 2**20
+
+# The small-entry page and its config.
+sdir = os.path.join(tmp, "small")
+with open(os.path.join(sdir, "page.html"), "w") as f:
+    f.write("<!doctype html><html><head><title>Small entries</title></head><body><ul>\n")
+    for n in range(small):
+        f.write(f'<li class="e"><a href="/{n}">Entry {n}</a><time>2020-10-{n % 28 + 1:02}</time>\n')
+    f.write("</ul></body></html>\n")
+with open(os.path.join(sdir, "c.toml"), "w") as f:
+    f.write('''[settings]
+output_dir = "out"
+state = "state.db"
+base_url = "https://feeds.example.org/"
+max_page_bytes = 100000000
+
+[feeds.small]
+url = "page.html"
+site_url = "https://news.example.org/"
+max_items = 50
+
+[feeds.small.items]
+selector = "li.e"
+title = "a"
+link = "a"
+date = "time"
+''')
+
+# Selectors as in each config: item title link summary authors date image categories.
+BIG_SEL = ["article.post", "h3.entry-title a", "h3.entry-title a", "p.subtitle",
+           ".byline .author", ".byline time", "img.wp-post-image", ".tags a[rel=tag]"]
+SMALL_SEL = ["li.e", "a", "a", "-", "-", "time", "-", "-"]
+
+
+def reset(d):
+    for name in os.listdir(d):
+        if name in ("c.toml", "page.html"):
+            continue
+        p = os.path.join(d, name)
+        shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+
+
+def cmd(side, d):
+    if side == "pagefeed":
+        return [pf_bin, "build", "--config", os.path.join(d, "c.toml")]
+    sel = BIG_SEL if d.endswith("big") else SMALL_SEL
+    return [base_bin, os.path.join(d, "page.html"), os.path.join(d, "base-out"), "50", *sel]
+
+
+def run(argv):
+    """(wall s, peak RSS bytes) of one process."""
+    start = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{argv[0]} failed:\n{err}")
+    return wall, usage.ru_maxrss * 1024
+
+
+def instructions(argv):
+    p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit(f"valgrind {argv[0]} failed:\n{p.stderr[-2000:]}")
+    m = re.search(r"Collected\s*:\s*([0-9]+)", p.stderr)
+    return int(m.group(1)) if m else None
+
+
+big, sm = os.path.join(tmp, "big"), os.path.join(tmp, "small")
+# (label, dir, fresh state before each pagefeed run?)
+CASES = [("cold build, 1 MB page (1,000 entries)", big, True),
+         (f"cold build, {small:,} small entries", sm, True),
+         ("unchanged rebuild, 1 MB page (same bytes)", big, False)]
+
+print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {rounds} rounds, alternated")
+print(f"pagefeed: {os.path.relpath(pf_bin)}   baseline: {os.path.relpath(base_bin)}")
+
+
+def report(label, size, walls, rss, ins):
+    wb, wp = statistics.median(walls["baseline"]), statistics.median(walls["pagefeed"])
+    rb, rp = max(rss["baseline"]), max(rss["pagefeed"])
+    print(f"\n{label}: page {size:,} bytes ({size / MB:.2f} MiB)")
+    print(f"  wall median   baseline {wb * 1e3:8.1f} ms   pagefeed {wp * 1e3:8.1f} ms   ratio {wp / wb:5.2f}x")
+    if ins.get("baseline") and ins.get("pagefeed"):
+        ib, ip = ins["baseline"], ins["pagefeed"]
+        print(f"  instructions  baseline {ib:>12,}   pagefeed {ip:>12,}   ratio {ip / ib:5.2f}x")
+    print(f"  peak RSS      baseline {rb / MB:8.1f} MiB  pagefeed {rp / MB:8.1f} MiB  ratio {rp / rb:5.2f}x")
+    print(f"  pagefeed peak RSS / page size: {rp / size:.1f}x   (baseline {rb / size:.1f}x)")
+    sys.stdout.flush()
+
+
+for label, d, fresh in CASES:
+    size = os.path.getsize(os.path.join(d, "page.html"))
+    reset(d)
+    run(cmd("pagefeed", d))  # warm-up; leaves the state the unchanged case needs
+    run(cmd("baseline", d))
+    walls = {"pagefeed": [], "baseline": []}
+    rss = {"pagefeed": [], "baseline": []}
+    for _ in range(rounds):
+        for side in ("baseline", "pagefeed"):
+            if side == "pagefeed" and fresh:
+                reset(d)
+            w, r = run(cmd(side, d))
+            walls[side].append(w)
+            rss[side].append(r)
+    ins = {}
+    if callgrind and (d != sm or callgrind_small):
+        for side in ("baseline", "pagefeed"):
+            if side == "pagefeed" and fresh:
+                reset(d)
+            ins[side] = instructions(cmd(side, d))
+    report(label, size, walls, rss, ins)
+
+print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+PY
