@@ -254,12 +254,13 @@ pub async fn live(feed: &FeedConfig, fetcher: &Fetcher, last: Option<&Coverage>)
                         "{} entries on {source}, found automatically by {how}",
                         scraped.items.len()
                     );
-                    if scraped.items.len() < feed.min_items {
-                        check.problems.push(format!(
-                            "automatic extraction found {} entries on {source}, fewer than `min_items = {}`",
-                            scraped.items.len(),
-                            feed.min_items
-                        ));
+                    if let Some(msg) = crate::health::too_few_found_automatically(
+                        feed,
+                        scraped.items.len(),
+                        &how,
+                        &source.to_string(),
+                    ) {
+                        check.problems.push(msg);
                     }
                     check.warnings = scraped.warnings;
                 }

@@ -1481,12 +1481,7 @@ fn compile_feed(
         None => None,
         Some(v) => {
             let tag = v.get_ref().trim();
-            let primary = tag
-                .split(['-', '_'])
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            if primary != "en" && !dates::languages().any(|l| l == primary) {
+            if !dates::reads_language(tag) {
                 let known: Vec<&str> = std::iter::once("en").chain(dates::languages()).collect();
                 return Err(err(
                     v.span(),

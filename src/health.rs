@@ -115,6 +115,22 @@ fn share_text(n: usize, of: usize) -> String {
 
 /// Apply the selector-health rules to one scraped page of `feed`, read from `url`, given the
 /// coverage of the feed's last good run (`None` before the first).
+/// For a feed extracted automatically (no selectors, so no coverage to judge): fewer entries
+/// than `min_items` fails it, with the way to pin a list.
+pub fn too_few_found_automatically(
+    feed: &FeedConfig,
+    found: usize,
+    how: &str,
+    url: &str,
+) -> Option<String> {
+    (found < feed.min_items).then(|| {
+        format!(
+            "automatic extraction ({how}) found {found} entries on {url}, fewer than `min_items = {}`; run `pagefeed suggest {url}` to see the lists on the page and paste one as [feeds.{}.items]",
+            feed.min_items, feed.name
+        )
+    })
+}
+
 pub fn judge(
     feed: &FeedConfig,
     rules: &ItemRules,

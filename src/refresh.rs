@@ -140,13 +140,10 @@ pub fn refresh(
                 None => {
                     let (mut scraped, how) = crate::extract::auto::scrape(feed, &page, now)?;
                     crate::pages::append(&mut scraped, further.pages);
-                    if scraped.items.len() < feed.min_items {
-                        return Err(FeedError::Health(format!(
-                            "automatic extraction ({how}) found {} entries on {url}, fewer than `min_items = {}`; run `pagefeed suggest {url}` to see the lists on the page and paste one as [feeds.{}.items]",
-                            scraped.items.len(),
-                            feed.min_items,
-                            feed.name
-                        )));
+                    if let Some(msg) =
+                        health::too_few_found_automatically(feed, scraped.items.len(), &how, &url)
+                    {
+                        return Err(FeedError::Health(msg));
                     }
                     found_by = Some(how);
                     (scraped, Vec::new())

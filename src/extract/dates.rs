@@ -202,6 +202,12 @@ pub fn languages() -> impl Iterator<Item = &'static str> {
     locales::known()
 }
 
+/// Whether dates written in the language of `tag` (`de`, `pt-BR`) are read: English, or a
+/// language of [`languages`].
+pub fn reads_language(tag: &str) -> bool {
+    locales::primary(tag) == "en" || locales::language(tag).is_some()
+}
+
 /// Checks a user `date_format` string: every `%` specifier must be one chrono knows, and the
 /// format must contain at least one date or time field. The error names the offending part and
 /// does not repeat the format, which the caller quotes.

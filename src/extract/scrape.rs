@@ -95,6 +95,14 @@ impl<'a> FoundBy<'a> {
     }
 }
 
+/// The page's address as messages show it: a local file by its path, else the URL fetched.
+pub fn shown_url(feed: &FeedConfig, page: &Page) -> String {
+    match feed.source() {
+        Some(Source::File(p)) => p.display().to_string(),
+        _ => page.url.to_string(),
+    }
+}
+
 /// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
 pub fn scrape(
     feed: &FeedConfig,
@@ -102,10 +110,7 @@ pub fn scrape(
     page: &Page,
     now: DateTime<Utc>,
 ) -> Result<Scraped, ScrapeError> {
-    let shown_url = match feed.source() {
-        Some(Source::File(p)) => p.display().to_string(),
-        _ => page.url.to_string(),
-    };
+    let shown_url = shown_url(feed, page);
     if let Some(msg) = crate::source::sniff::not_html(page, &shown_url, "an HTML page", "url") {
         return Err(ScrapeError::NotHtml(msg));
     }
@@ -124,10 +129,7 @@ pub fn normalize(
     page: &Page,
     now: DateTime<Utc>,
 ) -> Result<Scraped, ScrapeError> {
-    let shown_url = match feed.source() {
-        Some(Source::File(p)) => p.display().to_string(),
-        _ => page.url.to_string(),
-    };
+    let shown_url = shown_url(feed, page);
     if extraction.matched == 0 {
         return Err(ScrapeError::NoMatch {
             selector: rules.selector.to_string(),

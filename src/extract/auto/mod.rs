@@ -592,10 +592,7 @@ pub fn scrape(
     page: &crate::source::fetch::Page,
     now: DateTime<Utc>,
 ) -> Result<(crate::extract::scrape::Scraped, String), crate::extract::scrape::ScrapeError> {
-    let shown_url = match feed.source() {
-        Some(crate::config::Source::File(p)) => p.display().to_string(),
-        _ => page.url.to_string(),
-    };
+    let shown_url = crate::extract::scrape::shown_url(feed, page);
     if let Some(msg) = crate::source::sniff::not_html(page, &shown_url, "an HTML page", "url") {
         return Err(crate::extract::scrape::ScrapeError::NotHtml(msg));
     }

@@ -894,13 +894,17 @@ static LANGUAGES: LazyLock<Vec<Language>> =
 /// The language of a tag such as `de`, `pt-BR`, `zh_Hant_TW`; None for English and for
 /// languages without a table.
 pub(super) fn language(tag: &str) -> Option<&'static Language> {
-    let primary = tag
-        .split(['-', '_'])
+    let primary = primary(tag);
+    LANGUAGES.iter().find(|l| l.table.code == primary)
+}
+
+/// The primary subtag of a language tag, lower case: `pt-BR` -> `pt`.
+pub(super) fn primary(tag: &str) -> String {
+    tag.split(['-', '_'])
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    LANGUAGES.iter().find(|l| l.table.code == primary)
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
