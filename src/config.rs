@@ -99,8 +99,11 @@ pub struct Settings {
     pub concurrency: usize,
     /// `serve`: at least this long between two requests to one host.
     pub host_delay: Duration,
-    /// `serve`: enables `POST /feeds/<name>/refresh`.
+    /// `serve`: enables `POST /feeds/<name>/refresh` and the feed builder (`/new`, `/api/*`).
     pub admin_token: Option<String>,
+    /// `serve`: the feed builder may fetch pages on loopback, private, link-local and
+    /// unique-local addresses (off: it refuses them).
+    pub allow_private_hosts: bool,
     /// A WebSub hub announced in the feeds and pinged when they change.
     pub websub_hub: Option<Url>,
 }
@@ -693,6 +696,7 @@ struct RawSettings {
     concurrency: Option<Spanned<i64>>,
     host_delay: Option<Spanned<RawDuration>>,
     admin_token: Option<Spanned<String>>,
+    allow_private_hosts: Option<Spanned<bool>>,
     websub_hub: Option<Spanned<String>>,
 }
 
@@ -1070,6 +1074,7 @@ fn parse_collecting(
         }
         Some(v) => Some(v.get_ref().trim().to_string()),
     };
+    let allow_private_hosts = s.allow_private_hosts.as_ref().is_some_and(|v| *v.get_ref());
     let websub_hub = match &s.websub_hub {
         None => None,
         Some(v) => Some(
@@ -1083,6 +1088,7 @@ fn parse_collecting(
         concurrency,
         host_delay,
         admin_token,
+        allow_private_hosts,
         websub_hub,
         output_dir,
         state,

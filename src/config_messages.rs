@@ -96,6 +96,7 @@ fn shape(scope: Scope, key: &str) -> Option<Shape> {
         (Scope::Settings, "concurrency") => Count(crate::config::CONCURRENCY_RANGE.example),
         (Scope::Settings, "host_delay") => Duration(crate::config::HOST_DELAY_RANGE.example),
         (Scope::Settings, "admin_token") => Text("a-long-random-string"),
+        (Scope::Settings, "allow_private_hosts") => Bool(true),
         (Scope::Settings, "websub_hub") => Text("https://pubsubhubbub.appspot.com/"),
         (Scope::Feed, "url") => Text("https://example.org/news/"),
         (Scope::Feed, "feed_url") => Text("https://example.org/feed.xml"),

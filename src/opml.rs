@@ -625,6 +625,15 @@ fn unique_name(base: &str, taken: &HashSet<String>) -> String {
 /// atomically (a temporary file in the same folder, then a rename), through a symlink if `path`
 /// is one, keeping its permissions. Empty `tables` leave the file alone.
 pub fn append_to_config(path: &Path, tables: &str, source_name: &str) -> Result<(), OpmlError> {
+    append_tables(
+        path,
+        tables,
+        &format!("imported from OPML {}", one_line(source_name)),
+    )
+}
+
+/// [`append_to_config`] with another comment line (`# COMMENT`) above the tables.
+pub fn append_tables(path: &Path, tables: &str, comment: &str) -> Result<(), OpmlError> {
     if tables.trim().is_empty() {
         return Ok(());
     }
@@ -651,8 +660,8 @@ pub fn append_to_config(path: &Path, tables: &str, source_name: &str) -> Result<
         }
         addition.push_str(eol);
     }
-    addition.push_str("# imported from OPML ");
-    addition.push_str(&one_line(source_name));
+    addition.push_str("# ");
+    addition.push_str(&one_line(comment));
     addition.push_str(eol);
     let tables = tables.replace("\r\n", "\n");
     for line in tables.lines() {

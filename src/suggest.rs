@@ -114,21 +114,26 @@ pub fn block(name: &str, target: &str, site_url: Option<&str>, c: &Candidate) ->
     s
 }
 
-/// Fetch and analyse the page.
-pub async fn suggest(opts: &Options, now: DateTime<Utc>) -> Result<Suggestions, SuggestError> {
-    let name = feed_name(&opts.target);
-    // The page is read as a feed without selectors would be: the config compiles the source,
-    // the site URL and the fetch settings.
-    let text = feed_head(&name, &opts.target, opts.site_url.as_deref());
+/// The page as a feed without selectors would read it: the config compiles the source,
+/// the site URL and the fetch settings.
+fn page_config(opts: &Options, name: &str) -> Result<config::Config, SuggestError> {
+    let text = feed_head(name, &opts.target, opts.site_url.as_deref());
     let config = config::parse(Path::new("suggest.toml"), &text).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.split_once(": ").map_or(msg.as_str(), |(_, m)| m);
         SuggestError::Usage(format!("cannot read `{}` as a page: {msg}", opts.target))
     })?;
-    let Some(feed) = config.feeds.first() else {
+    if config.feeds.first().and_then(FeedConfig::source).is_none() {
         return Err(SuggestError::Usage("no page given".to_string()));
-    };
-    let Some(source) = feed.source() else {
+    }
+    Ok(config)
+}
+
+/// Fetch and analyse the page.
+pub async fn suggest(opts: &Options, now: DateTime<Utc>) -> Result<Suggestions, SuggestError> {
+    let name = feed_name(&opts.target);
+    let config = page_config(opts, &name)?;
+    let Some(source) = config.feeds.first().and_then(FeedConfig::source) else {
         return Err(SuggestError::Usage("no page given".to_string()));
     };
     let fetcher = Fetcher::new(&config.settings).map_err(|e| SuggestError::Fetch {
@@ -142,6 +147,20 @@ pub async fn suggest(opts: &Options, now: DateTime<Utc>) -> Result<Suggestions, 
             url: source.to_string(),
             source: e,
         })?;
+    from_page(opts, &page, now)
+}
+
+/// Analyse a page already fetched (the feed builder fetches with its own checks).
+pub fn from_page(
+    opts: &Options,
+    page: &crate::source::fetch::Page,
+    now: DateTime<Utc>,
+) -> Result<Suggestions, SuggestError> {
+    let name = feed_name(&opts.target);
+    let config = page_config(opts, &name)?;
+    let Some(feed) = config.feeds.first() else {
+        return Err(SuggestError::Usage("no page given".to_string()));
+    };
     let (html, _) = crate::source::decode::decode(&page.bytes, page.content_type.as_deref());
     let (doc, report) = crate::extract::parse::document(&html);
     drop(html);
@@ -152,7 +171,7 @@ pub async fn suggest(opts: &Options, now: DateTime<Utc>) -> Result<Suggestions, 
     let suggestions = candidates
         .into_iter()
         .take(opts.limit)
-        .map(|c| preview(feed, c, &doc, report, &page, now))
+        .map(|c| preview(feed, c, &doc, report, page, now))
         .collect();
     Ok(Suggestions {
         target: opts.target.clone(),

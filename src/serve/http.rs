@@ -477,7 +477,9 @@ fn render_status_page(app: &AppState, now: DateTime<Utc>) -> String {
             if faults == 1 { "" } else { "s" }
         );
     }
-    out.push_str(" <a href=\"/opml\">OPML</a> · <a href=\"/metrics\">metrics</a></p>\n");
+    out.push_str(
+        " <a href=\"/opml\">OPML</a> · <a href=\"/metrics\">metrics</a> · <a href=\"/new\">new feed</a></p>\n",
+    );
     out.push_str(concat!(
         "<table>\n<thead><tr><th scope=\"col\">Feed</th><th scope=\"col\">Items</th>",
         "<th scope=\"col\">Last refresh</th><th scope=\"col\">Next refresh</th>",
@@ -765,7 +767,8 @@ async fn admin_refresh(app: &AppState, name: Option<String>, headers: &HeaderMap
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return res;
     }
-    let Some(name) = name.filter(|n| app.config.feed(n).is_some()) else {
+    // The store holds every configured feed, those the feed builder added too.
+    let Some(name) = name.filter(|n| app.store.get(n).is_some()) else {
         return text(StatusCode::NOT_FOUND, "no such feed\n");
     };
     // Spawned, so a client that hangs up does not cancel a refresh half-way.

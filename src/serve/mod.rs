@@ -6,8 +6,13 @@
 //! `metrics` counts what happened; `scheduler` decides when each feed is refreshed and keeps
 //! fetches polite (concurrency, per-host delay, backoff) and survives panics (`guard`);
 //! `listener` accepts connections within limits (timeouts, a cap below the open-file limit);
-//! `websub` tells a hub about changes; `shutdown` turns SIGINT/SIGTERM into an orderly stop.
+//! `websub` tells a hub about changes; `shutdown` turns SIGINT/SIGTERM into an orderly stop;
+//! `builder` is the feed builder (`/new`, `/api/*`), with `builder_safety` (which addresses it
+//! fetches) and `builder_copy` (the script-free copy of a page it shows).
 
+pub mod builder;
+pub mod builder_copy;
+pub mod builder_safety;
 pub mod guard;
 pub mod http;
 pub mod listener;
@@ -101,7 +106,12 @@ pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeErro
         metrics: Arc::clone(&metrics),
         refresh,
         running: Arc::clone(&running),
-    });
+    })
+    .merge(builder::routes(builder::Builder::new(
+        &config,
+        Arc::clone(&scheduler),
+        Arc::clone(&metrics),
+    )));
     let fd_limit = listener::open_file_limit();
     let limits = listener::Limits {
         max_connections: listener::connection_cap(fd_limit.unwrap_or(1024)),

@@ -52,7 +52,10 @@ const MAX_RESTART_DELAY: Duration = Duration::from_secs(900);
 
 /// The shared state of the refreshing side of `serve`.
 pub struct Scheduler {
-    config: Arc<Config>,
+    /// Replaced when the feed builder adds a feed while serving.
+    config: std::sync::RwLock<Arc<Config>>,
+    /// The stop signal of the schedule tasks, for tasks started later ([`Scheduler::add_feed`]).
+    stop: Mutex<Option<watch::Receiver<bool>>>,
     history: Arc<Mutex<History>>,
     fetcher: Fetcher,
     store: Arc<Store>,
@@ -142,7 +145,8 @@ impl Scheduler {
                 &config.settings.user_agent,
                 Arc::clone(&history),
             ),
-            config,
+            config: std::sync::RwLock::new(config),
+            stop: Mutex::new(None),
             history,
             fetcher,
             store,
@@ -155,6 +159,30 @@ impl Scheduler {
         }
     }
 
+    /// The config in force (the one `serve` started with, plus the feeds added since).
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Serve a feed configured while running: `config` is the config in force with the
+    /// feed `name` added. The feed is refreshed at once (the outcome is returned) and then
+    /// follows its schedule like the others.
+    pub async fn add_feed(self: &Arc<Self>, config: Arc<Config>, name: &str) -> RefreshOutcome {
+        let Some(feed) = config.feed(name).cloned() else {
+            return failed(name, format!("unknown feed `{name}`"));
+        };
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        self.store.add(&feed);
+        let outcome = self.refresh(name, false).await;
+        let stop = self.stop.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let (Some(stop), true) = (stop, feed.source().is_some()) {
+            let this = Arc::clone(self);
+            let name = name.to_string();
+            tokio::spawn(async move { this.supervise_schedule(name, stop).await });
+        }
+        outcome
+    }
+
     /// Publish every feed the history already holds, so a restart serves at once.
     pub async fn load_stored(self: &Arc<Self>) {
         let this = Arc::clone(self);
@@ -162,7 +190,8 @@ impl Scheduler {
             let history = this.history.lock().unwrap_or_else(|p| p.into_inner());
             let now = Utc::now().trunc_subsecs(0);
             let mut out = Vec::new();
-            for feed in &this.config.feeds {
+            let config = this.config();
+            for feed in &config.feeds {
                 let row = history.feed_status(&feed.name).ok().flatten();
                 let coverage = history.coverage(&feed.name).ok().flatten();
                 let has_data = match &feed.kind {
@@ -171,7 +200,7 @@ impl Scheduler {
                 };
                 let rendered = if has_data {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        refresh::render_feed(&this.config, &history, feed, now).ok()
+                        refresh::render_feed(&config, &history, feed, now).ok()
                     }))
                     .map_err(|p| panic_message(p.as_ref()))
                 } else {
@@ -242,7 +271,8 @@ impl Scheduler {
         self: &Arc<Self>,
         stop: watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        self.config
+        *self.stop.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop.clone());
+        self.config()
             .feeds
             .iter()
             .filter(|f| f.source().is_some())
@@ -276,13 +306,13 @@ impl Scheduler {
     }
 
     async fn run_schedule(self: Arc<Self>, name: String, mut stop: watch::Receiver<bool>) {
-        let Some(feed) = self.config.feed(&name).cloned() else {
+        let Some(feed) = self.config().feed(&name).cloned() else {
             return;
         };
         let schedule = feed
             .refresh
             .clone()
-            .unwrap_or_else(|| self.config.settings.refresh.clone());
+            .unwrap_or_else(|| self.config().settings.refresh.clone());
         let mut due = self.first_due(&feed, &schedule).await;
         loop {
             if let Some(nb) = self.take_not_before(&name) {
@@ -439,7 +469,7 @@ impl Scheduler {
     }
 
     async fn refresh_uncollapsed(self: &Arc<Self>, name: &str, retry: bool) -> RefreshOutcome {
-        let Some(feed) = self.config.feed(name).cloned() else {
+        let Some(feed) = self.config().feed(name).cloned() else {
             return failed(name, format!("unknown feed `{name}`"));
         };
         let Some(source) = feed.source().cloned() else {
@@ -558,11 +588,12 @@ impl Scheduler {
             // Render and publish here, off the async workers: compressing a large feed takes
             // milliseconds.
             let mut published: Vec<(String, usize, Vec<Format>)> = Vec::new();
+            let config = this.config();
             let mut names = vec![f.name.clone()];
-            names.extend(dependents(&this.config, &f.name));
+            names.extend(dependents(&config, &f.name));
             for name in names {
-                if let Some(feed) = this.config.feed(&name)
-                    && let Ok(r) = refresh::render_feed(&this.config, &history, feed, now)
+                if let Some(feed) = config.feed(&name)
+                    && let Ok(r) = refresh::render_feed(&config, &history, feed, now)
                 {
                     let changed = this.store.publish(&name, &r, now);
                     published.push((name, r.items, changed));
@@ -606,7 +637,7 @@ impl Scheduler {
                         own_changed = !changed.is_empty();
                         own_items = *items;
                     }
-                    changed_urls.extend(self_urls(&self.config, name, changed));
+                    changed_urls.extend(self_urls(&self.config(), name, changed));
                 }
                 let fetch_outcome = match &refreshed {
                     Some(r) if r.page_unchanged => FetchOutcome::NotModified,

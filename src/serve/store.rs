@@ -19,7 +19,7 @@ use axum::http::HeaderValue;
 use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, Format};
+use crate::config::{Config, FeedConfig, Format};
 use crate::refresh::Rendered;
 
 /// Gzip level. Measured on a 190 KB feed: level 9 takes twice as long as 6 for 1% less.
@@ -184,8 +184,8 @@ fn format_index(format: Format) -> usize {
 /// Every configured feed, by name, with what is currently served for it.
 #[derive(Debug)]
 pub struct Store {
-    /// Feed names in config order.
-    order: Vec<String>,
+    /// Feed names in config order (feeds added while serving at the end).
+    order: RwLock<Vec<String>>,
     entries: RwLock<HashMap<String, Arc<FeedEntry>>>,
 }
 
@@ -196,36 +196,27 @@ impl Store {
         let mut entries = HashMap::with_capacity(config.feeds.len());
         let mut order = Vec::with_capacity(config.feeds.len());
         for feed in &config.feeds {
-            let title = feed
-                .title
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .unwrap_or(&feed.name)
-                .to_string();
-            let status = FeedStatus {
-                title,
-                link: feed
-                    .site_url
-                    .as_ref()
-                    .map(|u| u.to_string())
-                    .unwrap_or_default(),
-                description: feed.description.clone().unwrap_or_default(),
-                ..FeedStatus::default()
-            };
-            let entry = FeedEntry {
-                name: feed.name.clone(),
-                status,
-                formats: feed.formats.clone(),
-                reps: [None, None, None],
-            };
             order.push(feed.name.clone());
-            entries.insert(feed.name.clone(), Arc::new(entry));
+            entries.insert(feed.name.clone(), Arc::new(new_entry(feed)));
         }
         Store {
-            order,
+            order: RwLock::new(order),
             entries: RwLock::new(entries),
         }
+    }
+
+    /// Add a feed configured while serving (the feed builder), after the others; a name
+    /// already held is left as it is.
+    pub fn add(&self, feed: &FeedConfig) {
+        let mut entries = self.write();
+        if entries.contains_key(&feed.name) {
+            return;
+        }
+        entries.insert(feed.name.clone(), Arc::new(new_entry(feed)));
+        self.order
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(feed.name.clone());
     }
 
     fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Arc<FeedEntry>>> {
@@ -318,9 +309,39 @@ impl Store {
     pub fn all(&self) -> Vec<Arc<FeedEntry>> {
         let entries = self.read();
         self.order
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter_map(|n| entries.get(n).cloned())
             .collect()
+    }
+}
+
+/// A feed's entry before anything is published: the configured title (else the name), the
+/// configured `site_url` and description.
+fn new_entry(feed: &FeedConfig) -> FeedEntry {
+    let title = feed
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or(&feed.name)
+        .to_string();
+    let status = FeedStatus {
+        title,
+        link: feed
+            .site_url
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        description: feed.description.clone().unwrap_or_default(),
+        ..FeedStatus::default()
+    };
+    FeedEntry {
+        name: feed.name.clone(),
+        status,
+        formats: feed.formats.clone(),
+        reps: [None, None, None],
     }
 }
 
