@@ -521,13 +521,64 @@ async fn suggest(b: &Builder, headers: &HeaderMap, body: &[u8]) -> Response {
     }
 }
 
-/// `[feeds.NAME]` with `table` in it, as the TOML appended to the config.
+/// `[feeds.NAME]` with `table` in it, as the TOML appended to the config: `url` first, the
+/// other keys after it, then each sub-table (`items`: the selector, then the fields in the
+/// config's order).
 fn feed_toml(name: &str, table: toml::Table) -> Result<String, String> {
-    let mut feeds = toml::Table::new();
-    feeds.insert(name.to_string(), toml::Value::Table(table));
-    let mut root = toml::Table::new();
-    root.insert("feeds".to_string(), toml::Value::Table(feeds));
-    toml::to_string(&root).map_err(|e| format!("the table cannot be written as TOML: {e}"))
+    let mut out = format!("[feeds.{}]\n", toml_key(name));
+    let mut tables = Vec::new();
+    for (k, v) in ordered(table, &["url", "feed_url", "title", "site_url"]) {
+        match v {
+            toml::Value::Table(t) => tables.push((k, t)),
+            v => out.push_str(&format!("{} = {v}\n", toml_key(&k))),
+        }
+    }
+    for (k, t) in tables {
+        out.push_str(&format!("\n[feeds.{}.{}]\n", toml_key(name), toml_key(&k)));
+        let first = [
+            "selector",
+            "title",
+            "link",
+            "summary",
+            "authors",
+            "date",
+            "image",
+            "categories",
+            "guid",
+        ];
+        for (fk, fv) in ordered(t, &first) {
+            out.push_str(&format!("{} = {fv}\n", toml_key(&fk)));
+        }
+    }
+    match toml::from_str::<toml::Table>(&out) {
+        Ok(_) => Ok(out),
+        Err(e) => Err(format!(
+            "the table cannot be written as TOML: {}",
+            e.message()
+        )),
+    }
+}
+
+/// The members of `t`, those named in `first` first (in that order), then the others.
+fn ordered(mut t: toml::Table, first: &[&str]) -> Vec<(String, toml::Value)> {
+    let mut out: Vec<(String, toml::Value)> = first
+        .iter()
+        .filter_map(|k| t.remove(*k).map(|v| (k.to_string(), v)))
+        .collect();
+    out.extend(t);
+    out
+}
+
+/// A key, bare when TOML allows it, else quoted.
+fn toml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        k.to_string()
+    } else {
+        crate::extract::auto::toml_string(k)
+    }
 }
 
 /// A JSON value as TOML; `null` members and empty strings are left out (a field not set).
@@ -835,5 +886,19 @@ mod tests {
         assert!(text.contains("[feeds.news.items]"), "{text}");
         assert!(!text.contains("date"), "{text}");
         assert!(!text.contains("link"), "{text}");
+        assert!(
+            text.starts_with("[feeds.news]\nurl = ")
+                && text.contains("[feeds.news.items]\nselector = \"article\"\ntitle = \"h2\"\n"),
+            "{text}"
+        );
+        let v = json!({"url": "https://example.org/", "items": {"title": "h2", "date": {"selector": "time", "attr": "datetime"}, "selector": "li"}});
+        let Some(toml::Value::Table(t)) = to_toml(&v) else {
+            panic!()
+        };
+        let text = feed_toml("news", t).unwrap();
+        assert!(
+            text.contains("selector = \"li\"\ntitle = \"h2\"\ndate = {"),
+            "{text}"
+        );
     }
 }

@@ -150,6 +150,7 @@ function useCandidate(c) {
     fieldInput(f).value = sel;
   }
   openEditor();
+  outlineEntries();
   if (state.selectors) {
     schedulePreview();
   } else {
@@ -454,9 +455,10 @@ async function saveFeed(ev) {
   try {
     const data = await api('/api/feeds', { name, table });
     const box = $('saved');
+    const file = String(data.config || 'the config').split(/[\\/]/).pop();
     const built = data.status === 'failed'
-      ? `Saved to ${data.config}, but the first build failed: ${data.error}`
-      : `Saved to ${data.config} and built: ${data.items} entries. Subscribe:`;
+      ? `Saved to ${file}, but the first build failed: ${data.error}`
+      : `Saved to ${file} and built: ${data.items} entries. Subscribe:`;
     box.append(text('p', built));
     const ul = document.createElement('ul');
     for (const l of data.links || []) {
