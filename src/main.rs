@@ -63,7 +63,8 @@ enum Command {
         or a feed's own `refresh`: an interval like \"30m\" or a cron expression) and serve the \
         feeds over HTTP with ETag, Last-Modified, 304 and gzip/brotli.\n\n\
         Routes: /feeds/NAME.rss|.atom|.json, / (status page), /opml, /healthz, /metrics \
-        (Prometheus), POST /feeds/NAME/refresh (with `Authorization: Bearer <admin_token>`).\n\n\
+        (Prometheus), POST /feeds/NAME/refresh (with `Authorization: Bearer <admin_token>`), \
+        /new (the feed builder, with admin_token).\n\n\
         Logs go to stderr; set RUST_LOG (default: info) to change what is shown. \
         SIGINT/SIGTERM stop it cleanly."
     )]
