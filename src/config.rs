@@ -1717,6 +1717,20 @@ authors = { selector = ".byline", split = "|" }
     }
 
     #[test]
+    fn allow_private_hosts_is_a_boolean_off_by_default() {
+        let path = Path::new("p.toml");
+        let feed = "[feeds.a]\nurl = \"https://example.org/\"\n";
+        assert!(!parse(path, feed).unwrap().settings.allow_private_hosts);
+        let on = format!("[settings]\nallow_private_hosts = true\n{feed}");
+        assert!(parse(path, &on).unwrap().settings.allow_private_hosts);
+        let e = error_of(&format!(
+            "[settings]\nallow_private_hosts = \"yes\"\n{feed}"
+        ));
+        assert!(e.contains("allow_private_hosts"), "{e}");
+        assert!(e.contains("true"), "{e}");
+    }
+
+    #[test]
     fn bad_feed_name_is_rejected() {
         let e = error_of(&GOOD.replace("feeds.demo", "feeds.Demo"));
         assert!(e.contains("feed name `Demo`"), "{e}");
