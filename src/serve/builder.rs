@@ -32,6 +32,7 @@ use url::Url;
 
 use super::builder_copy::sanitized_copy;
 use super::builder_safety::{SafeFetcher, SafetyError, check_url};
+use super::http::{escape_html, same_secret};
 use super::metrics::Metrics;
 use super::scheduler::Scheduler;
 use crate::config::{self, Config, Source};
@@ -121,17 +122,6 @@ fn session_value(token: &str) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
-}
-
-/// Compares two secrets in time that depends on neither.
-fn same_secret(given: &str, expected: &str) -> bool {
-    let a = Sha256::digest(given.as_bytes());
-    let b = Sha256::digest(expected.as_bytes());
-    let diff = a
-        .iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -317,21 +307,6 @@ fn login_page(error: Option<&str>) -> String {
          </main>\n</body>\n</html>\n",
         page_head("Sign in: pagefeed feed builder")
     )
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn html(status: StatusCode, body: &str) -> Response {
@@ -606,7 +581,7 @@ fn to_toml(v: &Value) -> Option<toml::Value> {
     })
 }
 
-/// A feed name that the config accepts, else `fallback`.
+/// The `name` member, trimmed; `None` when missing or empty.
 fn read_name(o: &serde_json::Map<String, Value>) -> Option<String> {
     o.get("name")
         .and_then(Value::as_str)

@@ -599,7 +599,7 @@ fn feed_path(name: &str, format: Format) -> String {
 }
 
 /// Text for HTML element content and quoted attribute values.
-fn escape_html(s: &str) -> String {
+pub(super) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -794,7 +794,7 @@ async fn admin_refresh(app: &AppState, name: Option<String>, headers: &HeaderMap
 
 /// Compares two secrets in time that depends on neither: both are hashed, and the digests
 /// compared without an early exit.
-fn same_secret(given: &str, expected: &str) -> bool {
+pub(super) fn same_secret(given: &str, expected: &str) -> bool {
     let a = Sha256::digest(given.as_bytes());
     let b = Sha256::digest(expected.as_bytes());
     let diff = a
