@@ -337,11 +337,9 @@ impl History {
                     *n = n.saturating_sub(1);
                 }
             }
+            let mut skip: HashMap<i64, i64> = HashMap::new();
             for r in rows.iter_mut().rev().filter(|r| r.restamp) {
-                let mut t = r.updated;
-                while used.get(&t).is_some_and(|n| *n > 0) {
-                    t = t.saturating_add(1);
-                }
+                let t = first_free(r.updated, &used, &mut skip);
                 *used.entry(t).or_default() += 1;
                 r.updated = t;
             }
@@ -719,6 +717,34 @@ struct Row {
 
 /// The instant a new item starts from: its page date, else when it was first seen (`now`);
 /// a date at midnight (a date without a time of day) on the day of `now` in `tz` takes `now`.
+/// The first second at or after `t` that no item of the feed uses. `skip` remembers, for
+/// each second already walked over, a later second where the search may go on: seconds are
+/// only ever taken while update times are handed out, never freed, so every second between
+/// one and its note stays taken. With the notes shortened on every walk, handing out the
+/// times of a page whose many entries share a few dates costs about one step per entry,
+/// where walking from the shared second each time cost a step per entry already placed.
+fn first_free(t: i64, used: &HashMap<i64, usize>, skip: &mut HashMap<i64, i64>) -> i64 {
+    let mut at = t;
+    let mut walked = Vec::new();
+    loop {
+        if let Some(&next) = skip.get(&at)
+            && next > at
+        {
+            walked.push(at);
+            at = next;
+        } else if used.get(&at).is_some_and(|n| *n > 0) && at < i64::MAX {
+            walked.push(at);
+            at = at.saturating_add(1);
+        } else {
+            break;
+        }
+    }
+    for w in walked {
+        skip.insert(w, at);
+    }
+    at
+}
+
 fn first_instant(page: Option<i64>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> i64 {
     let Some(t) = page else {
         return now.timestamp();
@@ -972,6 +998,30 @@ mod tests {
         )
         .expect("merge");
         assert_eq!(h.latest("f", 1).expect("latest")[0].date(), now);
+    }
+
+    #[test]
+    fn first_free_hands_out_what_the_walk_from_each_second_would() {
+        // Seconds taken before (some twice), then a long run of wishes that share a few
+        // seconds, interleaved: the notes must give each the second a plain walk gives.
+        let mut used: HashMap<i64, usize> = HashMap::new();
+        for t in [5, 6, 9, 40, 41, 42, 100] {
+            *used.entry(t).or_default() += 1;
+        }
+        *used.entry(6).or_default() += 1;
+        let mut plain = used.clone();
+        let mut skip = HashMap::new();
+        for i in 0..2_000_i64 {
+            let wish = [5, 40, 7, 100, 3][usize::try_from(i % 5).expect("small")] + (i % 3);
+            let got = first_free(wish, &used, &mut skip);
+            *used.entry(got).or_default() += 1;
+            let mut want = wish;
+            while plain.get(&want).is_some_and(|n| *n > 0) {
+                want += 1;
+            }
+            *plain.entry(want).or_default() += 1;
+            assert_eq!(got, want, "wish {wish} at step {i}");
+        }
     }
 
     #[test]
