@@ -152,6 +152,7 @@ impl History {
         };
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(wrap)?;
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
@@ -186,6 +187,23 @@ impl History {
             return Ok(None);
         }
         Ok(Some(History { conn, path: p }))
+    }
+
+    /// A statement run through the connection's cache of prepared statements: a service
+    /// runs the same few statements for every refresh, and parsing them each time cost more
+    /// than running them.
+    fn exec(&self, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(p)
+    }
+
+    /// [`Connection::query_row`] through the cache of prepared statements.
+    fn row<T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(p, f)
     }
 
     fn err(&self, source: rusqlite::Error) -> HistoryError {
@@ -408,43 +426,40 @@ impl History {
         now: DateTime<Utc>,
         error: &str,
     ) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "INSERT INTO feeds (name, last_attempt, last_error) VALUES (?1, ?2, ?3)
+        self.exec(
+            "INSERT INTO feeds (name, last_attempt, last_error) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET last_attempt = ?2, last_error = ?3",
-                params![feed, now.timestamp(), error],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![feed, now.timestamp(), error],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// Remember what the last successful fetch of `feed` looked like.
     pub fn save_source_state(&self, feed: &str, st: &SourceState) -> Result<(), HistoryError> {
         let meta = serde_json::to_string(&st.meta).unwrap_or_default();
-        self.conn
-            .execute(
-                "INSERT INTO feeds (name, fingerprint, etag, last_modified, page_hash, meta)
+        self.exec(
+            "INSERT INTO feeds (name, fingerprint, etag, last_modified, page_hash, meta)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (name) DO UPDATE SET fingerprint = ?2, etag = ?3,
                     last_modified = ?4, page_hash = ?5, meta = ?6",
-                params![
-                    feed,
-                    st.fingerprint,
-                    st.validators.etag,
-                    st.validators.last_modified,
-                    st.page_hash,
-                    meta
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![
+                feed,
+                st.fingerprint,
+                st.validators.etag,
+                st.validators.last_modified,
+                st.page_hash,
+                meta
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// What the last successful fetch of `feed` looked like, if there was one.
     pub fn source_state(&self, feed: &str) -> Result<Option<SourceState>, HistoryError> {
         let row = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT fingerprint, etag, last_modified, page_hash, meta FROM feeds
                  WHERE name = ?1 AND fingerprint IS NOT NULL AND meta IS NOT NULL",
                 params![feed],
@@ -477,39 +492,36 @@ impl History {
 
     /// Mark a refresh of `feed` that found the page unchanged as a success.
     pub fn record_unchanged(&self, feed: &str, now: DateTime<Utc>) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL
+        self.exec(
+            "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL
                  WHERE name = ?1",
-                params![feed, now.timestamp()],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![feed, now.timestamp()],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// The last refresh attempt, success and error of `feed`, if it was ever refreshed.
     pub fn feed_status(&self, feed: &str) -> Result<Option<FeedRow>, HistoryError> {
-        self.conn
-            .query_row(
-                "SELECT last_attempt, last_success, last_error FROM feeds WHERE name = ?1",
-                params![feed],
-                |r| {
-                    Ok(FeedRow {
-                        last_attempt: r.get::<_, Option<i64>>(0)?.map(instant),
-                        last_success: r.get::<_, Option<i64>>(1)?.map(instant),
-                        last_error: r.get(2)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            "SELECT last_attempt, last_success, last_error FROM feeds WHERE name = ?1",
+            params![feed],
+            |r| {
+                Ok(FeedRow {
+                    last_attempt: r.get::<_, Option<i64>>(0)?.map(instant),
+                    last_success: r.get::<_, Option<i64>>(1)?.map(instant),
+                    last_error: r.get(2)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| self.err(e))
     }
 
     /// Each field's coverage in the last good run of `feed`, if one stored it.
     pub fn coverage(&self, feed: &str) -> Result<Option<crate::health::Coverage>, HistoryError> {
         let text: Option<String> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT coverage FROM feeds WHERE name = ?1",
                 params![feed],
                 |r| r.get(0),
@@ -527,39 +539,36 @@ impl History {
         coverage: &crate::health::Coverage,
     ) -> Result<(), HistoryError> {
         let text = serde_json::to_string(coverage).unwrap_or_default();
-        self.conn
-            .execute(
-                "INSERT INTO feeds (name, coverage) VALUES (?1, ?2)
+        self.exec(
+            "INSERT INTO feeds (name, coverage) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET coverage = ?2",
-                params![feed, text],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![feed, text],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// The source (`url` or `feed_url`) the history of `feed` was built from, if stored.
     pub fn source_identity(&self, feed: &str) -> Result<Option<String>, HistoryError> {
-        self.conn
-            .query_row(
-                "SELECT source FROM feeds WHERE name = ?1",
-                params![feed],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()
-            .map(Option::flatten)
-            .map_err(|e| self.err(e))
+        self.row(
+            "SELECT source FROM feeds WHERE name = ?1",
+            params![feed],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()
+        .map(Option::flatten)
+        .map_err(|e| self.err(e))
     }
 
     /// Remember that the history of `feed` is built from `source`.
     pub fn set_source_identity(&self, feed: &str, source: &str) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "INSERT INTO feeds (name, source) VALUES (?1, ?2)
+        self.exec(
+            "INSERT INTO feeds (name, source) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET source = ?2",
-                params![feed, source],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![feed, source],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// Every host's robots.txt as last fetched.
@@ -582,13 +591,12 @@ impl History {
 
     /// Remember a host's robots.txt (replacing what was stored for it).
     pub fn save_robots(&self, row: &RobotsRow) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "INSERT INTO robots (host, fetched_at, body) VALUES (?1, ?2, ?3)
+        self.exec(
+            "INSERT INTO robots (host, fetched_at, body) VALUES (?1, ?2, ?3)
                  ON CONFLICT (host) DO UPDATE SET fetched_at = ?2, body = ?3",
-                params![row.host, row.fetched_at, row.body],
-            )
-            .map_err(|e| self.err(e))?;
+            params![row.host, row.fetched_at, row.body],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -612,14 +620,13 @@ impl History {
 
     /// How many items the history holds for `feed`.
     pub fn count(&self, feed: &str) -> Result<usize, HistoryError> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM items WHERE feed = ?1",
-                params![feed],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| usize::try_from(n).unwrap_or(0))
-            .map_err(|e| self.err(e))
+        self.row(
+            "SELECT count(*) FROM items WHERE feed = ?1",
+            params![feed],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| usize::try_from(n).unwrap_or(0))
+        .map_err(|e| self.err(e))
     }
 
     /// The newest `limit` items of `feed`, newest first; page order breaks ties.
@@ -940,8 +947,7 @@ mod tests {
         );
         // The stored hash is now the fast kind, and the next run still sees no change.
         let stored: String = h
-            .conn
-            .query_row(
+            .row(
                 "SELECT content_hash FROM items WHERE feed = 'f' AND guid = ?1",
                 params![one.guid],
                 |r| r.get(0),
@@ -1137,8 +1143,7 @@ mod tests {
         h.save_robots(&again).expect("save");
         assert_eq!(h.robots_rows().expect("robots"), [again]);
         let v: i64 = h
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(v, VERSION);
     }
