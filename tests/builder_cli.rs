@@ -298,6 +298,10 @@ fn api_needs_the_token_and_a_cookie_needs_a_same_origin_request() {
     assert_eq!(login.status, 200);
     assert!(login.text().contains("Admin token") && login.text().contains("Sign in"));
     assert!(!login.text().contains("Page address"));
+    let auth = format!("Bearer {TOKEN}");
+    let with_bearer = serve.get("/new", &[("Authorization", &auth)]);
+    assert_eq!(with_bearer.status, 200);
+    assert!(with_bearer.text().contains("Page address"));
 
     let bad = serve.post(
         "/new",
