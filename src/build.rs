@@ -240,13 +240,20 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
                 Utc::now().trunc_subsecs(0),
             ),
         };
+        let polite = BuildPoliteness {
+            fetcher: &fetcher,
+            robots: &robots,
+            spacing: &spacing,
+            host_delay,
+        };
         let ctx = RunContext {
             config,
             history: &mut history,
             out_dir: &opts.out_dir,
             now,
+            polite: Some(&polite),
         };
-        let report = build_one(feed, Work::Fetched(Box::new((fetched, further, prev))), ctx);
+        let report = build_one(feed, Work::Fetched(Box::new((fetched, further, prev))), ctx).await;
         if matches!(report.status, Status::Failed(_)) {
             failed.push(feed.name.clone());
         }
@@ -270,8 +277,9 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
             history: &mut history,
             out_dir: &opts.out_dir,
             now,
+            polite: None,
         };
-        let mut report = build_one(feed, Work::Merge, ctx);
+        let mut report = build_one(feed, Work::Merge, ctx).await;
         let broken: Vec<String> = all_sources(config, feed)
             .into_iter()
             .filter(|s| failed.contains(s))
@@ -356,6 +364,8 @@ struct RunContext<'r> {
     history: &'r mut History,
     out_dir: &'r Path,
     now: DateTime<Utc>,
+    /// For the feed's article pages (`[feeds.NAME.article]`).
+    polite: Option<&'r BuildPoliteness<'r>>,
 }
 
 /// What there is to do for one feed.
@@ -402,7 +412,7 @@ fn select_feeds<'c>(
         .collect())
 }
 
-fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
+async fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext<'_>) -> FeedReport {
     let mut report = FeedReport {
         name: feed.name.clone(),
         status: Status::Unchanged,
@@ -418,18 +428,28 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
         history,
         out_dir,
         now,
+        polite,
     } = ctx;
     let result = match work {
         Work::Fetched(work) => {
             let (fetched, further, prev) = *work;
-            refresh(feed, fetched, further, prev, history, now).and_then(|r| {
-                report.found = r.found;
-                report.new = r.new;
-                report.page_unchanged = r.page_unchanged;
-                report.warnings = r.warnings;
-                report.found_by = r.found_by;
-                publish(config, feed, history, out_dir, now, &mut report)
-            })
+            match refresh(feed, fetched, further, prev, history, now) {
+                Ok(r) => {
+                    report.found = r.found;
+                    report.new = r.new;
+                    report.page_unchanged = r.page_unchanged;
+                    report.warnings = r.warnings;
+                    report.found_by = r.found_by;
+                    match fetch_articles(feed, history, polite, now).await {
+                        Ok(w) => {
+                            report.warnings.extend(w);
+                            publish(config, feed, history, out_dir, now, &mut report)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            }
         }
         Work::Merge => publish(config, feed, history, out_dir, now, &mut report),
     };
@@ -458,6 +478,25 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
         report.status = Status::Failed(msg);
     }
     report
+}
+
+/// The feed's queued article pages (new items' links), fetched and stored before it is
+/// rendered; a failed article is a warning, never a failed feed.
+async fn fetch_articles(
+    feed: &FeedConfig,
+    history: &mut History,
+    polite: Option<&BuildPoliteness<'_>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, FeedError> {
+    let Some(polite) = polite else {
+        return Ok(Vec::new());
+    };
+    let pending = crate::articles::pending(feed, history)?;
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let attempts = crate::articles::fetch(polite, feed, pending).await;
+    Ok(crate::articles::store(feed, history, attempts, now)?)
 }
 
 /// Render a feed's items in every format and write the files that changed.

@@ -222,6 +222,16 @@ pub const MAX_PAGES_RANGE: CountRange = CountRange {
     example: 3,
     unit: "",
 };
+/// `max_articles_per_run` in a feed's `[feeds.NAME.article]`: how many article pages one run
+/// fetches (the rest wait for the next run).
+pub const MAX_ARTICLES_PER_RUN_RANGE: CountRange = CountRange {
+    min: 1,
+    max: 1000,
+    example: 20,
+    unit: "",
+};
+/// `max_articles_per_run` when the article table does not give it.
+pub const DEFAULT_MAX_ARTICLES_PER_RUN: usize = 20;
 /// `[settings] max_page_bytes`.
 pub const MAX_PAGE_BYTES_RANGE: CountRange = CountRange {
     min: 1_000,
@@ -538,6 +548,28 @@ pub enum NextPage {
     Field(Field),
 }
 
+/// Where an article page's body is read from (`content` in `[feeds.NAME.article]`).
+#[derive(Debug, Clone)]
+pub enum ArticleContent {
+    /// `content = "auto"`: main-content extraction (see [`crate::extract::article`]).
+    Auto,
+    /// `content = FIELD`: the inner HTML of the first element the field matches.
+    Field(Field),
+}
+
+/// The compiled `[feeds.NAME.article]` table: each new item's link is fetched once and read
+/// with these (see [`crate::articles`]).
+#[derive(Debug, Clone)]
+pub struct ArticleRules {
+    pub content: ArticleContent,
+    /// FIELDs on the article page; without one, the page's JSON-LD is asked.
+    pub date: Option<Field>,
+    pub authors: Option<Field>,
+    pub image: Option<Field>,
+    /// The most article pages one run fetches.
+    pub max_per_run: usize,
+}
+
 /// The compiled `items` table of a feed.
 #[derive(Debug, Clone)]
 pub struct ItemRules {
@@ -622,6 +654,8 @@ pub struct FeedConfig {
     pub next_page: Option<NextPage>,
     /// `max_pages`: the most pages of a listing one run reads (1: the first only).
     pub max_pages: usize,
+    /// `[feeds.NAME.article]`: fetch each new item's page once for its full content.
+    pub article: Option<ArticleRules>,
     /// How many levels of merged feeds are below this one: 0 for a scraped or upstream feed,
     /// 1 for a merge of those, and so on. Merged feeds are built in this order.
     pub merge_depth: usize,
@@ -727,6 +761,17 @@ struct RawFeed {
     #[serde(default)]
     future_dates: bool,
     items: Option<Spanned<RawItems>>,
+    article: Option<Spanned<RawArticle>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArticle {
+    content: Spanned<RawField>,
+    date: Option<Spanned<RawField>>,
+    authors: Option<Spanned<RawField>>,
+    image: Option<Spanned<RawField>>,
+    max_articles_per_run: Option<Spanned<i64>>,
 }
 
 /// A duration key's value: text like `"20s"`, or a bare number of seconds.
@@ -1430,6 +1475,17 @@ fn compile_feed(
         }
         Some(f) => Some(NextPage::Field(compile_field(loc, name, "next_page", f)?)),
     };
+    let article = match &raw.article {
+        None => None,
+        Some(a) if matches!(kind, FeedKind::Merge { .. }) => {
+            return Err(err(
+                a.span(),
+                "article",
+                "is only for feeds with items of their own (`url` or `feed_url`); a `merge` feed takes its sources' articles",
+            ));
+        }
+        Some(a) => Some(compile_article(loc, name, a.get_ref())?),
+    };
     let formats = match &raw.formats {
         None => Format::ALL.to_vec(),
         Some(list) => {
@@ -1516,7 +1572,32 @@ fn compile_feed(
         ignore_robots: raw.ignore_robots,
         next_page,
         max_pages,
+        article,
         merge_depth: 0,
+    })
+}
+
+fn compile_article(loc: &Locator, name: &str, a: &RawArticle) -> Result<ArticleRules, ConfigError> {
+    let field = |key: &str, f: &Spanned<RawField>| compile_field(loc, name, key, f);
+    let opt =
+        |key: &str, f: &Option<Spanned<RawField>>| f.as_ref().map(|f| field(key, f)).transpose();
+    let content = if a.content.get_ref().0.selector == "auto" && is_plain(&a.content.get_ref().0) {
+        ArticleContent::Auto
+    } else {
+        ArticleContent::Field(field("article.content", &a.content)?)
+    };
+    let max_per_run = match &a.max_articles_per_run {
+        None => DEFAULT_MAX_ARTICLES_PER_RUN,
+        Some(v) => MAX_ARTICLES_PER_RUN_RANGE
+            .check("max_articles_per_run", *v.get_ref())
+            .map_err(|m| loc.error(Some(v.span()), &format!("feed {name}: {m}")))?,
+    };
+    Ok(ArticleRules {
+        content,
+        date: opt("article.date", &a.date)?,
+        authors: opt("article.authors", &a.authors)?,
+        image: opt("article.image", &a.image)?,
+        max_per_run,
     })
 }
 
@@ -1574,7 +1655,11 @@ fn compile_field(
             Some(span.clone()),
             &format!(
                 "feed {feed}, key `{}{key}`: {msg}",
-                if key == "next_page" { "" } else { "items." }
+                if key == "next_page" || key.starts_with("article.") {
+                    ""
+                } else {
+                    "items."
+                }
             ),
         )
     };
@@ -1598,8 +1683,11 @@ fn compile_field(
             )));
         }
     };
-    if raw.html && key != "summary" {
-        return Err(err("html = true is only for `summary`".to_string()));
+    if raw.html && key != "summary" && key != "article.content" {
+        return Err(err(
+            "html = true is only for `summary` (and `article.content`, which is always HTML)"
+                .to_string(),
+        ));
     }
     if raw.split.as_deref() == Some("") {
         return Err(err("split must not be empty".to_string()));
@@ -2081,6 +2169,7 @@ authors = { selector = ".byline", split = "|" }
             ("max_items", MAX_ITEMS_RANGE),
             ("min_items", MIN_ITEMS_RANGE),
             ("max_pages", MAX_PAGES_RANGE),
+            ("max_articles_per_run", MAX_ARTICLES_PER_RUN_RANGE),
             ("max_page_bytes", MAX_PAGE_BYTES_RANGE),
             ("concurrency", CONCURRENCY_RANGE),
         ] {

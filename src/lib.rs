@@ -17,6 +17,7 @@ pub mod feed;
 pub mod forget;
 pub mod health;
 pub mod opml;
+pub mod articles;
 pub mod pages;
 pub mod preview;
 pub mod preview_detail;

@@ -76,6 +76,21 @@ CREATE TABLE IF NOT EXISTS robots (
     fetched_at INTEGER NOT NULL,
     body BLOB
 );
+CREATE TABLE IF NOT EXISTS articles (
+    feed TEXT NOT NULL,
+    guid TEXT NOT NULL,
+    link TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    queued INTEGER NOT NULL,
+    fetched_at INTEGER,
+    last_error TEXT,
+    content TEXT,
+    published INTEGER,
+    authors TEXT,
+    image TEXT,
+    UNIQUE (feed, guid)
+);
 ";
 
 /// The schema version this code writes. 2 added `items.published_page` (the date as the page
@@ -83,7 +98,48 @@ CREATE TABLE IF NOT EXISTS robots (
 /// 3 added `feeds.coverage` (each field's coverage in the last good run, JSON) and
 /// `feeds.source` (the `url` or `feed_url` the feed's history was built from). 4 added the
 /// `robots` table (each host's robots.txt as last fetched; created by `SCHEMA` in older files).
-const VERSION: i64 = 4;
+/// 5 added the `articles` table (each new item's article page: queued, fetched once, its
+/// content, date, authors and image, or the failed attempts; created by `SCHEMA` too).
+const VERSION: i64 = 5;
+
+/// An article fetch fails this many times in all before it is given up.
+pub const ARTICLE_ATTEMPTS: u32 = 3;
+
+/// An item whose article page is still to be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingArticle {
+    pub guid: String,
+    pub link: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+/// What one attempt at an article page came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArticleOutcome {
+    /// Read: what the page gave (each part may be missing).
+    Read {
+        content: Option<String>,
+        published: Option<DateTime<Utc>>,
+        authors: Vec<String>,
+        image: Option<String>,
+    },
+    /// The fetch failed (retried next run until [`ARTICLE_ATTEMPTS`]).
+    Failed(String),
+    /// robots.txt disallows it: never requested, not asked again.
+    Disallowed(String),
+}
+
+/// What storing an article outcome did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArticleState {
+    Done,
+    /// Failed; another attempt comes next run.
+    Retry,
+    /// Failed for the last time.
+    GivenUp,
+    Skipped,
+}
 
 /// A host's robots.txt as last fetched: `body` is `None` when the site had none (HTTP 4xx).
 /// The host is the site's scheme, host and port (`https://example.org:443`).
@@ -608,6 +664,8 @@ impl History {
             .map_err(wrap)?;
         tx.execute("DELETE FROM feeds WHERE name = ?1", params![feed])
             .map_err(wrap)?;
+        tx.execute("DELETE FROM articles WHERE feed = ?1", params![feed])
+            .map_err(wrap)?;
         tx.commit().map_err(wrap)?;
         Ok(items)
     }
@@ -624,15 +682,174 @@ impl History {
             .map_err(|e| self.err(e))
     }
 
-    /// The newest `limit` items of `feed`, newest first; page order breaks ties.
+    /// Whether the history of `feed` holds the item `guid`.
+    pub fn has_item(&self, feed: &str, guid: &str) -> Result<bool, HistoryError> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM items WHERE feed = ?1 AND guid = ?2")
+            .and_then(|mut st| st.exists(params![feed, guid]))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Queue the article pages of `items` (GUID and link) of `feed`, seen for the first time
+    /// now; an item queued before keeps its row (an article is fetched once).
+    pub fn queue_articles(
+        &mut self,
+        feed: &str,
+        items: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let wrap = |source| HistoryError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO articles (feed, guid, link, state, attempts, queued)
+                     VALUES (?1, ?2, ?3, 'pending', 0, ?4)",
+                )
+                .map_err(wrap)?;
+            for (guid, link) in items {
+                put.execute(params![feed, guid, link, now.timestamp()])
+                    .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// The article pages of `feed` still to fetch (queued first, first), at most `limit`; rows
+    /// of items the history no longer holds are dropped first.
+    pub fn pending_articles(
+        &self,
+        feed: &str,
+        limit: usize,
+    ) -> Result<Vec<PendingArticle>, HistoryError> {
+        self.conn
+            .execute(
+                "DELETE FROM articles WHERE feed = ?1
+                 AND guid NOT IN (SELECT guid FROM items WHERE feed = ?1)",
+                params![feed],
+            )
+            .map_err(|e| self.err(e))?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT guid, link, attempts FROM articles
+                 WHERE feed = ?1 AND state = 'pending' AND attempts < ?2
+                 ORDER BY queued, rowid LIMIT ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(
+                params![
+                    feed,
+                    ARTICLE_ATTEMPTS,
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok(PendingArticle {
+                        guid: r.get(0)?,
+                        link: r.get(1)?,
+                        attempts: r.get(2)?,
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Store one attempt at the article page of `guid`. A date the article gives becomes the
+    /// item's date (it wins over the listing's, and stays while the listing's date does).
+    pub fn save_article(
+        &mut self,
+        feed: &str,
+        guid: &str,
+        outcome: &ArticleOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<ArticleState, HistoryError> {
+        let path = self.path.clone();
+        let wrap = |source| HistoryError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let attempts: u32 = tx
+            .query_row(
+                "SELECT attempts FROM articles WHERE feed = ?1 AND guid = ?2",
+                params![feed, guid],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(wrap)?
+            .unwrap_or(0);
+        let attempts = attempts.saturating_add(1);
+        let t = now.timestamp();
+        let state = match outcome {
+            ArticleOutcome::Read {
+                content,
+                published,
+                authors,
+                image,
+            } => {
+                tx.execute(
+                    "UPDATE articles SET state = 'done', attempts = ?3, fetched_at = ?4,
+                        last_error = NULL, content = ?5, published = ?6, authors = ?7, image = ?8
+                     WHERE feed = ?1 AND guid = ?2",
+                    params![
+                        feed,
+                        guid,
+                        attempts,
+                        t,
+                        content,
+                        published.map(|d| d.timestamp()),
+                        (!authors.is_empty()).then(|| join_list(authors)),
+                        image
+                    ],
+                )
+                .map_err(wrap)?;
+                if let Some(p) = published {
+                    tx.execute(
+                        "UPDATE items SET published = ?3 WHERE feed = ?1 AND guid = ?2",
+                        params![feed, guid, p.timestamp()],
+                    )
+                    .map_err(wrap)?;
+                }
+                ArticleState::Done
+            }
+            ArticleOutcome::Failed(why) | ArticleOutcome::Disallowed(why) => {
+                let (state, kind) = match outcome {
+                    ArticleOutcome::Disallowed(_) => ("skipped", ArticleState::Skipped),
+                    _ if attempts >= ARTICLE_ATTEMPTS => ("given_up", ArticleState::GivenUp),
+                    _ => ("pending", ArticleState::Retry),
+                };
+                tx.execute(
+                    "UPDATE articles SET state = ?3, attempts = ?4, fetched_at = ?5,
+                        last_error = ?6 WHERE feed = ?1 AND guid = ?2",
+                    params![feed, guid, state, attempts, t, why],
+                )
+                .map_err(wrap)?;
+                kind
+            }
+        };
+        tx.commit().map_err(wrap)?;
+        Ok(state)
+    }
+
+    /// The newest `limit` items of `feed`, newest first; page order breaks ties. What an
+    /// item's article page gave (content, authors, image) wins over the listing's values.
     pub fn latest(&self, feed: &str, limit: usize) -> Result<Vec<Item>, HistoryError> {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT guid, permalink, title, link, summary, summary_html, authors, categories,
-                    image, published, updated, first_seen
-                 FROM items WHERE feed = ?1
-                 ORDER BY coalesce(published, first_seen) DESC, last_seen DESC, position
+                "SELECT i.guid, i.permalink, i.title, i.link, i.summary, i.summary_html,
+                    coalesce(a.authors, i.authors), i.categories,
+                    coalesce(a.image, i.image), i.published, i.updated, i.first_seen, a.content
+                 FROM items i LEFT JOIN articles a
+                    ON a.feed = i.feed AND a.guid = i.guid AND a.state = 'done'
+                 WHERE i.feed = ?1
+                 ORDER BY coalesce(i.published, i.first_seen) DESC, i.last_seen DESC, i.position
                  LIMIT ?2",
             )
             .map_err(|e| self.err(e))?;
@@ -653,6 +870,7 @@ impl History {
                         published: r.get::<_, Option<i64>>(9)?.map(instant),
                         updated: instant(r.get(10)?),
                         first_seen: instant(r.get(11)?),
+                        content: r.get(12)?,
                         source: None,
                     })
                 },

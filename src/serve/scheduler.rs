@@ -533,6 +533,15 @@ impl Scheduler {
         now: DateTime<Utc>,
         started: Instant,
     ) -> RefreshOutcome {
+        // A feed with articles is refreshed first, then its new items' article pages are
+        // fetched (outside the history's lock), then they are stored and the feed rendered.
+        let (fetched, pre, attempts) = match fetched {
+            Some(work) if feed.article.is_some() => {
+                let (pre, attempts) = self.refresh_then_articles(feed, work, now).await;
+                (None, Some(pre), attempts)
+            }
+            other => (other, None, Vec::new()),
+        };
         let this = Arc::clone(self);
         let f = feed.clone();
         // The write runs to its end even if this task is aborted (shutdown waits for it).
@@ -542,19 +551,32 @@ impl Scheduler {
             let mut history = this.history.lock().unwrap_or_else(|p| p.into_inner());
             #[cfg(debug_assertions)]
             debug_fault_injection(&f.name);
-            let refreshed = match fetched {
-                Some((fetched, further, prev)) => {
-                    refresh::refresh(&f, fetched, further, prev, &mut history, now).map(Some)
+            let refreshed = match (pre, fetched) {
+                (Some(pre), _) => pre,
+                (None, Some((fetched, further, prev))) => {
+                    refresh::refresh(&f, fetched, further, prev, &mut history, now)
+                        .map(Some)
+                        .map_err(|e| {
+                            let _ = history.record_failure(&f.name, now, &e.to_string());
+                            e.to_string()
+                        })
                 }
-                None => Ok(None),
+                (None, None) => Ok(None),
             };
-            let refreshed = match refreshed {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = history.record_failure(&f.name, now, &e.to_string());
-                    return Err(e.to_string());
+            let mut refreshed = refreshed?;
+            if !attempts.is_empty() {
+                match crate::articles::store(&f, &mut history, attempts, now) {
+                    Ok(w) => {
+                        if let Some(r) = refreshed.as_mut() {
+                            r.warnings.extend(w);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = history.record_failure(&f.name, now, &e.to_string());
+                        return Err(e.to_string());
+                    }
                 }
-            };
+            }
             // Render and publish here, off the async workers: compressing a large feed takes
             // milliseconds.
             let mut published: Vec<(String, usize, Vec<Format>)> = Vec::new();
@@ -651,6 +673,56 @@ impl Scheduler {
                     error: None,
                 }
             }
+        }
+    }
+
+    /// Refresh a feed with `[feeds.NAME.article]` into the history, then fetch its queued
+    /// article pages at the host's pace; the attempts are stored by [`Self::process`].
+    async fn refresh_then_articles(
+        self: &Arc<Self>,
+        feed: &FeedConfig,
+        work: (
+            Result<Fetched, FetchError>,
+            crate::pages::Further,
+            Option<crate::feed::history::SourceState>,
+        ),
+        now: DateTime<Utc>,
+    ) -> (
+        Result<Option<refresh::Refreshed>, String>,
+        Vec<crate::articles::Attempt>,
+    ) {
+        let this = Arc::clone(self);
+        let f = feed.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            this.writing.fetch_add(1, Ordering::SeqCst);
+            let _done = WriteGuard(&this);
+            let mut history = this.history.lock().unwrap_or_else(|p| p.into_inner());
+            #[cfg(debug_assertions)]
+            debug_fault_injection(&f.name);
+            let (fetched, further, prev) = work;
+            match refresh::refresh(&f, fetched, further, prev, &mut history, now) {
+                Ok(r) => Ok((r, crate::articles::pending(&f, &history).unwrap_or_default())),
+                Err(e) => {
+                    let _ = history.record_failure(&f.name, now, &e.to_string());
+                    Err(e.to_string())
+                }
+            }
+        })
+        .await;
+        match job {
+            Ok(Ok((r, pending))) => {
+                let polite = ServePoliteness { scheduler: self };
+                let attempts = crate::articles::fetch(&polite, feed, pending).await;
+                (Ok(Some(r)), attempts)
+            }
+            Ok(Err(e)) => (Err(e), Vec::new()),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => (
+                Err(format!(
+                    "the refresh was cancelled ({e}); the service is shutting down"
+                )),
+                Vec::new(),
+            ),
         }
     }
 
