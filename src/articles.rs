@@ -90,7 +90,10 @@ pub async fn fetch<P: Politeness>(
         .map(|a| async move {
             let (outcome, notes) = match Url::parse(&a.link) {
                 Ok(url) => one(polite, feed, rules, &url).await,
-                Err(e) => (ArticleOutcome::Failed(format!("not an address: {e}")), Vec::new()),
+                Err(e) => (
+                    ArticleOutcome::Failed(format!("not an address: {e}")),
+                    Vec::new(),
+                ),
             };
             Attempt {
                 article: a,

@@ -8,6 +8,7 @@
 //! results; [`preview`] and [`check`] run it up to the items, without writing; [`forget`] drops
 //! a feed's history. See ARCHITECTURE.md for what each module owns.
 
+pub mod articles;
 pub mod build;
 pub mod check;
 pub mod config;
@@ -17,7 +18,6 @@ pub mod feed;
 pub mod forget;
 pub mod health;
 pub mod opml;
-pub mod articles;
 pub mod pages;
 pub mod preview;
 pub mod preview_detail;

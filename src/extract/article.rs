@@ -177,9 +177,111 @@ fn json_image(v: Option<&Value>) -> Option<String> {
     }
 }
 
-/// `content = "auto"`: the page's main content (HTML, not yet sanitized), found by the
-/// main-content extraction crate.
+/// The most elements a page may have for `content = "auto"`: a bigger one gets no content
+/// (with a note) rather than minutes of scoring.
+const AUTO_MAX_ELEMENTS: usize = 100_000;
+
+/// `content = "auto"`: the page's main content (HTML, not yet sanitized), as `dom_smoothie`
+/// (a port of Mozilla's Readability, the reader view of Firefox) finds it. The page goes in as
+/// the bounded parser lets it through ([`crate::extract::parse::for_sanitizer`]).
 fn main_content(html: &str, url: &Url) -> Option<String> {
-    let _ = (html, url);
-    None
+    let bounded = crate::extract::parse::for_sanitizer(html);
+    let config = dom_smoothie::Config {
+        max_elements_to_parse: AUTO_MAX_ELEMENTS,
+        ..dom_smoothie::Config::default()
+    };
+    let mut r =
+        dom_smoothie::Readability::new(bounded.as_ref(), Some(url.as_str()), Some(config)).ok()?;
+    let article = r.parse().ok()?;
+    let content = article.content.to_string();
+    (!content.trim().is_empty()).then_some(content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(html: &str) -> Page {
+        Page {
+            bytes: html.as_bytes().to_vec(),
+            content_type: Some("text/html; charset=utf-8".to_string()),
+            url: Url::parse("https://site.example/posts/one").expect("url"),
+            validators: Default::default(),
+        }
+    }
+
+    fn feed(article: &str) -> FeedConfig {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[feeds.a]\nurl = \"https://site.example/\"\n[feeds.a.items]\nselector = \"li\"\ntitle = \"a\"\n[feeds.a.article]\n{article}\n"
+            ),
+        )
+        .expect("write");
+        let c = crate::config::load(&path).expect("config");
+        c.feeds.into_iter().next().expect("feed")
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .expect("date")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn fields_read_meta_content_and_win_over_json_ld_only_where_given() {
+        let f = feed(
+            "content = \"div.body\"\nimage = \"meta[property='og:image']\"\nauthors = \"meta[name=author]\"",
+        );
+        let html = r#"<html><head>
+            <meta property="og:image" content="/img/a.jpg"><meta name="author" content="Ann Example">
+            <script type="application/ld+json">{"@graph":[{"@type":"BlogPosting","datePublished":"2026-02-03T04:05:06Z","author":{"name":"Bo"},"image":"https://cdn.example/b.jpg"}]}</script>
+            </head><body><div class="body"><p>Hello <a href="/x">x</a><script>bad()</script></p></div></body></html>"#;
+        let rules = f.article.as_ref().expect("rules");
+        let a = read(&f, rules, &page(html), now()).expect("read");
+        assert_eq!(
+            a.content.as_deref(),
+            Some(
+                r#"<p>Hello <a href="https://site.example/x" rel="noopener noreferrer">x</a></p>"#
+            )
+        );
+        assert_eq!(a.image.as_deref(), Some("https://site.example/img/a.jpg"));
+        assert_eq!(a.authors, vec!["Ann Example"]);
+        // No date FIELD: JSON-LD's datePublished.
+        assert_eq!(
+            a.published.map(|d| d.to_rfc3339()).as_deref(),
+            Some("2026-02-03T04:05:06+00:00")
+        );
+    }
+
+    #[test]
+    fn auto_keeps_the_body_and_drops_the_chrome() {
+        let f = feed("content = \"auto\"");
+        let rules = f.article.as_ref().expect("rules");
+        let html = include_str!("../../tests/data/articles/blog.html");
+        let a = read(&f, rules, &page(html), now()).expect("read");
+        let c = a.content.expect("content");
+        assert!(
+            c.contains("Last spring our team moved the whole build farm"),
+            "{c}"
+        );
+        assert!(c.contains("The cheapest job to migrate"), "{c}");
+        assert!(!c.contains("Subscribe to our newsletter"), "{c}");
+        assert!(!c.contains("Great write-up"), "{c}");
+        assert!(
+            c.contains(r#"src="https://site.example/img/farm.jpg""#),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn not_html_is_an_error() {
+        let f = feed("content = \"auto\"");
+        let rules = f.article.as_ref().expect("rules");
+        let mut p = page("%PDF-1.4 ...");
+        p.content_type = Some("application/pdf".to_string());
+        assert!(read(&f, rules, &p, now()).is_err());
+    }
 }

@@ -701,7 +701,10 @@ impl Scheduler {
             debug_fault_injection(&f.name);
             let (fetched, further, prev) = work;
             match refresh::refresh(&f, fetched, further, prev, &mut history, now) {
-                Ok(r) => Ok((r, crate::articles::pending(&f, &history).unwrap_or_default())),
+                Ok(r) => Ok((
+                    r,
+                    crate::articles::pending(&f, &history).unwrap_or_default(),
+                )),
                 Err(e) => {
                     let _ = history.record_failure(&f.name, now, &e.to_string());
                     Err(e.to_string())
