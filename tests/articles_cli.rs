@@ -453,3 +453,32 @@ fn auto_content_keeps_the_article_body_without_the_page_chrome() {
     assert_eq!(m.3, vec!["Lena Writer".to_string()]);
     check_all(&dir.path().join("public"));
 }
+
+#[test]
+fn config_errors_of_the_article_table_name_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.toml");
+    for (text, expected) in [
+        (
+            "[feeds.a]\nurl = \"https://example.org/\"\n[feeds.a.article]\ncontnet = \"auto\"\n",
+            "did you mean `content`?",
+        ),
+        (
+            "[feeds.a]\nurl = \"https://example.org/\"\n[feeds.b]\nmerge = [\"a\"]\n[feeds.b.article]\ncontent = \"auto\"\n",
+            "feed b, key `article`: is only for feeds with items of their own",
+        ),
+        (
+            "[feeds.a]\nurl = \"https://example.org/\"\n[feeds.a.article]\ncontent = \"div[\"\n",
+            "feed a, key `article.content`: invalid CSS selector",
+        ),
+        (
+            "[feeds.a]\nurl = \"https://example.org/\"\n[feeds.a.article]\ncontent = \"auto\"\nmax_articles_per_run = \"5\"\n",
+            "`max_articles_per_run` must be a whole number",
+        ),
+    ] {
+        std::fs::write(&path, text).expect("write config");
+        let run = pagefeed(dir.path(), &["check", "--config", "c.toml"]);
+        assert_eq!(run.code, 2, "{text}\n{}", run.stderr);
+        assert!(run.stderr.contains(expected), "{text}\n{}", run.stderr);
+    }
+}

@@ -1310,4 +1310,96 @@ mod tests {
             .expect("version");
         assert_eq!(v, VERSION);
     }
+
+    #[test]
+    fn a_version_4_history_gains_articles_queued_once_tried_three_times_and_shown() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("s.db");
+        {
+            let h = History::open(&path).expect("open");
+            h.conn
+                .execute_batch("DROP TABLE articles; PRAGMA user_version = 4;")
+                .expect("v4");
+        }
+        let mut h = History::open(&path).expect("upgrade");
+        let v: i64 = h
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, VERSION);
+        let t = instant(2_000_000);
+        let items = [
+            item("https://x/1", "One", Some(1_900_000), false),
+            item("https://x/2", "Two", Some(1_900_000), false),
+        ];
+        h.merge("f", &items, t, &keep(10)).expect("merge");
+        let links: Vec<(String, String)> = items
+            .iter()
+            .map(|i| (i.guid.clone(), i.guid.clone()))
+            .collect();
+        h.queue_articles("f", &links, t).expect("queue");
+        h.queue_articles("f", &links, t).expect("queue again");
+        let pending = h.pending_articles("f", 10).expect("pending");
+        assert_eq!(pending.len(), 2);
+        assert_eq!(h.pending_articles("f", 1).expect("pending").len(), 1);
+        let read = ArticleOutcome::Read {
+            content: Some("<p>Full</p>".to_string()),
+            published: Some(instant(1_800_000)),
+            authors: vec!["Ann".to_string()],
+            image: Some("https://x/i.png".to_string()),
+        };
+        assert_eq!(
+            h.save_article("f", "https://x/1", &read, t).expect("save"),
+            ArticleState::Done
+        );
+        let fail = ArticleOutcome::Failed("HTTP 500".to_string());
+        for expected in [
+            ArticleState::Retry,
+            ArticleState::Retry,
+            ArticleState::GivenUp,
+        ] {
+            assert_eq!(
+                h.save_article("f", "https://x/2", &fail, t).expect("save"),
+                expected
+            );
+        }
+        assert_eq!(h.pending_articles("f", 10).expect("pending"), []);
+        let latest = h.latest("f", 10).expect("latest");
+        let one = latest
+            .iter()
+            .find(|i| i.guid == "https://x/1")
+            .expect("one");
+        assert_eq!(one.content.as_deref(), Some("<p>Full</p>"));
+        assert_eq!(
+            one.published,
+            Some(instant(1_800_000)),
+            "the article's date"
+        );
+        assert_eq!(one.authors, ["Ann"]);
+        assert_eq!(one.image.as_deref(), Some("https://x/i.png"));
+        let two = latest
+            .iter()
+            .find(|i| i.guid == "https://x/2")
+            .expect("two");
+        assert_eq!(
+            (two.content.as_deref(), two.authors.as_slice()),
+            (None, &["A".to_string()][..])
+        );
+        // The article's date stays when the listing shows the item again with its own date.
+        h.merge("f", &items, instant(2_000_100), &keep(10))
+            .expect("merge again");
+        let latest = h.latest("f", 10).expect("latest");
+        let one = latest
+            .iter()
+            .find(|i| i.guid == "https://x/1")
+            .expect("one");
+        assert_eq!(one.published, Some(instant(1_800_000)));
+        assert_eq!(h.forget("f").expect("forget"), 2);
+        assert_eq!(
+            h.conn
+                .query_row("SELECT count(*) FROM articles", [], |r| r.get::<_, i64>(0))
+                .expect("count"),
+            0
+        );
+    }
 }
