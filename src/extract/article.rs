@@ -277,6 +277,21 @@ mod tests {
     }
 
     #[test]
+    fn auto_reads_a_page_nested_past_the_parser_bounds() {
+        let f = feed("content = \"auto\"");
+        let rules = f.article.as_ref().expect("rules");
+        let html = format!(
+            "<html><body>{}<p>Deep text, with commas, and enough words to be the main content of this page.</p>{}</body></html>",
+            "<div>".repeat(20_000),
+            "</div>".repeat(20_000)
+        );
+        let started = std::time::Instant::now();
+        let a = read(&f, rules, &page(&html), now()).expect("read");
+        eprintln!("20000 levels deep: {:?}", started.elapsed());
+        assert!(a.content.is_some_and(|c| c.contains("Deep text")));
+    }
+
+    #[test]
     fn not_html_is_an_error() {
         let f = feed("content = \"auto\"");
         let rules = f.article.as_ref().expect("rules");
