@@ -363,18 +363,34 @@ impl History {
             }
         }
         {
-            let mut put = tx
+            // A new item is inserted (a second entry with its GUID in the same batch updates
+            // it); a stored one is updated in place, its first sight kept, which touches
+            // fewer index entries than replacing the row.
+            let mut insert = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO items (feed, guid, permalink, title, link, summary,
+                    "INSERT INTO items (feed, guid, permalink, title, link, summary,
                         summary_html, authors, categories, image, published, published_relative,
                         published_page, updated, first_seen, last_seen, position, content_hash)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                        coalesce((SELECT first_seen FROM items WHERE feed = ?1 AND guid = ?2), ?15),
-                        ?15, ?16, ?17)",
+                        ?15, ?15, ?16, ?17)
+                     ON CONFLICT (feed, guid) DO UPDATE SET permalink = ?3, title = ?4,
+                        link = ?5, summary = ?6, summary_html = ?7, authors = ?8,
+                        categories = ?9, image = ?10, published = ?11,
+                        published_relative = ?12, published_page = ?13, updated = ?14,
+                        last_seen = ?15, position = ?16, content_hash = ?17",
+                )
+                .map_err(wrap)?;
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE items SET permalink = ?3, title = ?4, link = ?5, summary = ?6,
+                        summary_html = ?7, authors = ?8, categories = ?9, image = ?10,
+                        published = ?11, published_relative = ?12, published_page = ?13,
+                        updated = ?14, last_seen = ?15, position = ?16, content_hash = ?17
+                     WHERE feed = ?1 AND guid = ?2",
                 )
                 .map_err(wrap)?;
             for (pos, (it, row)) in items.iter().zip(&rows).enumerate() {
-                put.execute(params![
+                let values = params![
                     feed,
                     row.guid,
                     it.permalink,
@@ -392,8 +408,12 @@ impl History {
                     now_s,
                     i64::try_from(pos).unwrap_or(i64::MAX),
                     row.hash,
-                ])
-                .map_err(wrap)?;
+                ];
+                if row.old_updated.is_some() {
+                    update.execute(values).map_err(wrap)?;
+                } else {
+                    insert.execute(values).map_err(wrap)?;
+                }
             }
         }
         stats.pruned = tx
