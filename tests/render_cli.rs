@@ -29,13 +29,13 @@ fn chromium() -> PathBuf {
     path
 }
 
-/// A launcher in `dir` that appends its arguments to `dir/launches.log` (one line per start)
-/// and runs Chromium with them.
+/// A launcher in `dir` that appends its process id and arguments to `dir/launches.log` (one
+/// line per start) and runs Chromium with them (in the same process).
 fn launcher(dir: &Path) -> PathBuf {
     let script = dir.join("chromium-launcher.sh");
     let log = dir.join("launches.log");
     let text = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+        "#!/bin/sh\nprintf '%s %s\\n' \"$$\" \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
         log.display(),
         chromium().display()
     );
@@ -46,7 +46,7 @@ fn launcher(dir: &Path) -> PathBuf {
     script
 }
 
-/// Each line: the arguments of one browser start.
+/// Each line: the process id and the arguments of one browser start.
 fn launches(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("launches.log"))
         .unwrap_or_default()
@@ -193,7 +193,7 @@ fn entries_a_script_adds_are_read_through_chromium_in_all_three_formats() {
     );
     let starts = launches(dir.path());
     assert_eq!(starts.len(), 1, "{starts:?}");
-    let args: Vec<&str> = starts[0].split_whitespace().collect();
+    let args: Vec<&str> = starts[0].split_whitespace().skip(1).collect();
     for flag in [
         "--headless",
         "--no-sandbox",
@@ -205,14 +205,7 @@ fn entries_a_script_adds_are_read_through_chromium_in_all_three_formats() {
     ] {
         assert!(args.contains(&flag), "{flag} missing from {args:?}");
     }
-    let profile = args
-        .iter()
-        .find_map(|a| a.strip_prefix("--user-data-dir="))
-        .expect("a --user-data-dir");
-    assert!(
-        !Path::new(profile).exists(),
-        "the temporary profile {profile} was not removed"
-    );
+    assert_profile_removed(&starts[0]);
     for a in &args {
         assert!(
             a.starts_with("--"),
@@ -356,4 +349,203 @@ fn config_checks_render_and_wait_for() {
         assert!(run.stderr.contains(message), "{extra}: {}", run.stderr);
     }
     assert!(launches(dir.path()).is_empty());
+}
+
+/// The `--user-data-dir` of a start line no longer exists.
+fn assert_profile_removed(start: &str) {
+    let profile = start
+        .split_whitespace()
+        .find_map(|a| a.strip_prefix("--user-data-dir="))
+        .unwrap_or_else(|| panic!("no --user-data-dir in {start}"));
+    assert!(
+        !Path::new(profile).exists(),
+        "the temporary profile {profile} was not removed"
+    );
+}
+
+/// The process id of a start line.
+fn pid_of(start: &str) -> String {
+    start
+        .split_whitespace()
+        .next()
+        .unwrap_or_else(|| panic!("no process id in {start}"))
+        .to_string()
+}
+
+/// Whether process `pid` still runs (a zombie, waiting to be collected, does not).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next())
+        })
+        .is_some_and(|state| state != 'Z' && state != 'X')
+}
+
+/// Poll `cond` every 50 ms for up to 30 s; whether it held.
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cond()
+}
+
+/// `METHOD PATH` to `addr` (HTTP/1.1, `Connection: close`): the status and the body as text.
+fn http(addr: &str, method: &str, path: &str, auth: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to pagefeed serve");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("read timeout");
+    let auth = auth.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n{auth}\r\n"
+    );
+    stream.write_all(head.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the answer");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string());
+    (status, body)
+}
+
+#[test]
+fn serve_keeps_one_browser_and_starts_it_again_when_it_died() {
+    use std::io::Read;
+    const TOKEN: &str = "render-admin-token-0123456789";
+    let server = Server::start();
+    server.route("/live/", Response::html(scripted(&["Alpha", "Beta"], "")));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = launcher(dir.path());
+    let cfg = write_config(
+        dir.path(),
+        "20s",
+        &format!(
+            "{}{}",
+            feed(
+                "live",
+                &server.url("/live/"),
+                "render = \"chromium\"\nrefresh = \"1h\""
+            ),
+            feed(
+                "other",
+                &server.url("/live/"),
+                "render = \"chromium\"\nrefresh = \"1h\""
+            ),
+        ),
+    );
+    let cfg_text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        cfg_text.replacen(
+            "[settings]\n",
+            &format!("[settings]\nadmin_token = \"{TOKEN}\"\n"),
+            1,
+        ),
+    )
+    .expect("write config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pagefeed"))
+        .args(["serve", "--config", cfg.to_str().expect("utf-8 path")])
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env("PAGEFEED_CHROMIUM", &browser)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start pagefeed serve");
+    let mut pipe = child.stderr.take().expect("stderr pipe");
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&stderr);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut s) = sink.lock() {
+                s.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    });
+    let log = || stderr.lock().map(|s| s.clone()).unwrap_or_default();
+    let prefix = "pagefeed serve: listening on http://";
+    let mut addr = String::new();
+    let listening = eventually(|| {
+        if let Some(line) = log().lines().find(|l| l.starts_with(prefix)) {
+            let rest = &line[prefix.len()..];
+            addr = rest.split('/').next().unwrap_or_default().to_string();
+        }
+        !addr.is_empty()
+    });
+    assert!(listening, "no listening line:\n{}", log());
+
+    // Both feeds are rendered at start, in one browser.
+    for name in ["live", "other"] {
+        let served = eventually(|| {
+            let (status, body) = http(&addr, "GET", &format!("/feeds/{name}.rss"), None);
+            status == 200 && body.contains("Beta")
+        });
+        assert!(served, "{name} not served:\n{}", log());
+    }
+    let starts = launches(dir.path());
+    assert_eq!(starts.len(), 1, "{starts:?}");
+
+    // The browser dies; the next refresh starts another one.
+    let first = pid_of(&starts[0]);
+    let killed = Command::new("kill")
+        .args(["-KILL", &first])
+        .status()
+        .expect("run kill");
+    assert!(killed.success(), "kill -KILL {first}");
+    assert!(
+        eventually(|| !running(&first)),
+        "Chromium {first} still runs"
+    );
+    server.route(
+        "/live/",
+        Response::html(scripted(&["Alpha", "Beta", "Gamma"], "")),
+    );
+    let (status, body) = http(&addr, "POST", "/feeds/live/refresh", Some(TOKEN));
+    assert_eq!(status, 200, "{body}\n--- stderr:\n{}", log());
+    assert!(body.contains("\"changed\""), "{body}");
+    let (_, rss) = http(&addr, "GET", "/feeds/live.rss", None);
+    assert!(rss.contains("Gamma"), "{rss}");
+    let starts = launches(dir.path());
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert_profile_removed(&starts[0]);
+
+    // Shutting down closes the browser and removes its profile.
+    let second = pid_of(&starts[1]);
+    let pid = child.id().to_string();
+    let term = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(term.success(), "kill -TERM {pid}");
+    let exited = eventually(|| matches!(child.try_wait(), Ok(Some(_))));
+    if !exited {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    let _ = reader.join();
+    assert!(exited, "pagefeed serve did not exit:\n{}", log());
+    assert!(
+        eventually(|| !running(&second)),
+        "Chromium {second} still runs"
+    );
+    assert_profile_removed(&starts[1]);
 }

@@ -10,7 +10,6 @@
 //! difference. There are no validators: a rendered page is compared by its bytes.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
@@ -61,7 +60,7 @@ pub struct Chromium {
 
 /// A started browser: the protocol client, the task reading its messages, and its profile.
 struct Running {
-    browser: Arc<Browser>,
+    browser: Browser,
     handler: JoinHandle<()>,
     profile: tempfile::TempDir,
 }
@@ -84,11 +83,7 @@ impl Chromium {
     /// Load `url`, wait until `wait_for` matches (none: the load event), and return the
     /// rendered DOM as a page.
     pub async fn render(&self, url: &Url, wait_for: Option<&str>) -> Result<Page, FetchError> {
-        let browser = self.browser().await?;
-        let tab = browser
-            .new_page("about:blank")
-            .await
-            .map_err(|e| failed(format!("Chromium could not open a tab: {e}")))?;
+        let tab = self.open_tab().await?;
         let result = self.load(&tab, url, wait_for).await;
         if tokio::time::timeout(CLOSE_GRACE, tab.close())
             .await
@@ -107,22 +102,39 @@ impl Chromium {
         }
     }
 
-    /// The running browser, started (again) when there is none or it died.
-    async fn browser(&self) -> Result<Arc<Browser>, FetchError> {
+    /// A new tab in the running browser, started first when there is none, when it died,
+    /// or when it does not open the tab (once).
+    async fn open_tab(&self) -> Result<chromiumoxide::Page, FetchError> {
         let mut running = self.running.lock().await;
-        if running.as_ref().is_some_and(|r| r.handler.is_finished()) {
-            tracing::warn!("Chromium stopped answering; starting it again");
-            if let Some(dead) = running.take() {
-                dead.shut().await;
+        let mut retried = false;
+        loop {
+            if let Some(r) = running.as_mut()
+                && !r.alive()
+            {
+                tracing::warn!("Chromium has exited; starting it again");
+                if let Some(dead) = running.take() {
+                    dead.shut().await;
+                }
             }
+            let r = match running.as_mut() {
+                Some(r) => r,
+                None => running.insert(self.launch().await?),
+            };
+            let why =
+                match tokio::time::timeout(self.timeout, r.browser.new_page("about:blank")).await {
+                    Ok(Ok(tab)) => return Ok(tab),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "it did not answer in time".to_string(),
+                };
+            if retried {
+                return Err(failed(format!("Chromium could not open a tab: {why}")));
+            }
+            tracing::warn!(error = %why, "Chromium could not open a tab; starting it again");
+            if let Some(stuck) = running.take() {
+                stuck.shut().await;
+            }
+            retried = true;
         }
-        if let Some(r) = running.as_ref() {
-            return Ok(Arc::clone(&r.browser));
-        }
-        let started = self.launch().await?;
-        let browser = Arc::clone(&started.browser);
-        *running = Some(started);
-        Ok(browser)
     }
 
     async fn launch(&self) -> Result<Running, FetchError> {
@@ -164,17 +176,19 @@ impl Chromium {
         let (browser, mut events) = Browser::launch(config)
             .await
             .map_err(|e| cannot_start(e.to_string()))?;
-        // The protocol's messages are read by this task for as long as the browser answers.
+        // The protocol's messages are read by this task for as long as the browser answers;
+        // an error here is the connection's (unreadable messages are skipped inside).
         let handler = tokio::spawn(async move {
             while let Some(event) = events.next().await {
                 if let Err(e) = event {
-                    tracing::debug!(error = %e, "Chromium protocol message");
+                    tracing::warn!(error = %e, "lost the connection to Chromium");
+                    break;
                 }
             }
         });
         tracing::info!(path = %shown, profile = %profile.path().display(), "started Chromium");
         Ok(Running {
-            browser: Arc::new(browser),
+            browser,
             handler,
             profile,
         })
@@ -202,19 +216,14 @@ impl Chromium {
             tab.goto(url.as_str())
                 .await
                 .map_err(|e| failed(format!("Chromium could not load the page: {e}")))?;
-            tab.wait_for_navigation_response()
-                .await
-                .map_err(|e| failed(format!("Chromium could not load the page: {e}")))
+            // The document's own status (a frame's last request may be its favicon's).
+            evaluate::<u64>(tab, NAVIGATION_STATUS).await
         };
-        let response = tokio::time::timeout_at(deadline, navigate)
+        let status = tokio::time::timeout_at(deadline, navigate)
             .await
             .map_err(|_| timed_out())??;
-        if let Some(status) = response
-            .as_ref()
-            .and_then(|r| r.response.as_ref())
-            .map(|r| r.status)
-            && !(200..300).contains(&status)
-        {
+        // 0: the browser does not say (an older Chromium, or a page from its cache).
+        if status != 0 && !(200..300).contains(&status) {
             let status = u16::try_from(status).unwrap_or(0);
             return Err(FetchError::Status {
                 status,
@@ -288,29 +297,29 @@ impl Chromium {
 }
 
 impl Running {
+    /// The process runs and its messages are read.
+    fn alive(&mut self) -> bool {
+        matches!(self.browser.try_wait(), Ok(None)) && !self.handler.is_finished()
+    }
+
     /// Close the browser (kill it when it does not close in time), stop reading its
     /// messages, and remove its profile.
     async fn shut(self) {
         let Running {
-            browser,
+            mut browser,
             handler,
             profile,
         } = self;
-        match Arc::try_unwrap(browser) {
-            Ok(mut browser) => {
-                let closed = matches!(
-                    tokio::time::timeout(CLOSE_GRACE, browser.close()).await,
-                    Ok(Ok(_))
-                ) && tokio::time::timeout(CLOSE_GRACE, browser.wait())
-                    .await
-                    .is_ok();
-                if !closed {
-                    let _ = browser.kill().await;
-                    let _ = browser.wait().await;
-                }
-            }
-            // A page still in use holds it: it is killed when the last one lets go.
-            Err(_) => tracing::warn!("Chromium was still in use at close; it is killed"),
+        let closed = matches!(browser.try_wait(), Ok(Some(_)))
+            || (matches!(
+                tokio::time::timeout(CLOSE_GRACE, browser.close()).await,
+                Ok(Ok(_))
+            ) && tokio::time::timeout(CLOSE_GRACE, browser.wait())
+                .await
+                .is_ok());
+        if !closed {
+            let _ = browser.kill().await;
+            let _ = browser.wait().await;
         }
         handler.abort();
         let dir = profile.path().display().to_string();
@@ -322,6 +331,9 @@ impl Running {
 
 /// The rendered DOM: its doctype, then `document.documentElement.outerHTML`.
 const DOM: &str = "(document.doctype ? '<!DOCTYPE ' + document.doctype.name + '>' : '') + (document.documentElement ? document.documentElement.outerHTML : '')";
+/// The HTTP status of the page's document (0 when unknown).
+const NAVIGATION_STATUS: &str =
+    "(performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0";
 const DOM_LENGTH: &str = "document.documentElement ? document.documentElement.outerHTML.length : 0";
 
 async fn evaluate<T: serde::de::DeserializeOwned>(
