@@ -421,6 +421,26 @@ fn http(addr: &str, method: &str, path: &str, auth: Option<&str>) -> (u16, Strin
     (status, body)
 }
 
+/// A `pagefeed serve` stopped when the test ends, also when it fails: SIGTERM (it then closes
+/// its browser), and a kill after 15 s.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while matches!(self.0.try_wait(), Ok(None)) && std::time::Instant::now() < end {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn serve_keeps_one_browser_and_starts_it_again_when_it_died() {
     use std::io::Read;
@@ -456,17 +476,20 @@ fn serve_keeps_one_browser_and_starts_it_again_when_it_died() {
         ),
     )
     .expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pagefeed"))
-        .args(["serve", "--config", cfg.to_str().expect("utf-8 path")])
-        .args(["--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
-        .env("PAGEFEED_CHROMIUM", &browser)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start pagefeed serve");
+    let mut serve = Stopped(
+        Command::new(env!("CARGO_BIN_EXE_pagefeed"))
+            .args(["serve", "--config", cfg.to_str().expect("utf-8 path")])
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .env("PAGEFEED_CHROMIUM", &browser)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start pagefeed serve"),
+    );
+    let child = &mut serve.0;
     let mut pipe = child.stderr.take().expect("stderr pipe");
     let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let sink = std::sync::Arc::clone(&stderr);
@@ -537,10 +560,7 @@ fn serve_keeps_one_browser_and_starts_it_again_when_it_died() {
         .expect("run kill");
     assert!(term.success(), "kill -TERM {pid}");
     let exited = eventually(|| matches!(child.try_wait(), Ok(Some(_))));
-    if !exited {
-        let _ = child.kill();
-    }
-    let _ = child.wait();
+    drop(serve);
     let _ = reader.join();
     assert!(exited, "pagefeed serve did not exit:\n{}", log());
     assert!(

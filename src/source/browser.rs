@@ -44,6 +44,8 @@ const FLAGS: [&str; 7] = [
 const LAUNCH_FLOOR: Duration = Duration::from_secs(20);
 /// How often the page is asked whether `wait_for` matches yet.
 const POLL: Duration = Duration::from_millis(50);
+/// How often removing a browser's profile is tried (100 ms apart).
+const PROFILE_TRIES: u32 = 20;
 /// How long closing a tab or the browser may take before it is killed.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
@@ -310,21 +312,41 @@ impl Running {
             handler,
             profile,
         } = self;
-        let closed = matches!(browser.try_wait(), Ok(Some(_)))
-            || (matches!(
+        // A browser that exited by itself, or had to be killed, may leave helper processes
+        // that write to its profile a moment longer.
+        let exited = matches!(browser.try_wait(), Ok(Some(_)));
+        let closed = !exited
+            && matches!(
                 tokio::time::timeout(CLOSE_GRACE, browser.close()).await,
                 Ok(Ok(_))
-            ) && tokio::time::timeout(CLOSE_GRACE, browser.wait())
+            )
+            && tokio::time::timeout(CLOSE_GRACE, browser.wait())
                 .await
-                .is_ok());
-        if !closed {
+                .is_ok();
+        if !exited && !closed {
             let _ = browser.kill().await;
             let _ = browser.wait().await;
         }
         handler.abort();
-        let dir = profile.path().display().to_string();
-        if let Err(e) = profile.close() {
-            tracing::warn!(dir = %dir, error = %e, "cannot remove Chromium's temporary profile");
+        let dir = profile.keep();
+        let mut tries = 0u32;
+        loop {
+            tries = tries.saturating_add(1);
+            let removed = match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+            if removed.is_ok() && closed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if removed.is_ok() && !dir.exists() {
+                break;
+            }
+            if tries >= PROFILE_TRIES {
+                tracing::warn!(dir = %dir.display(), "cannot remove Chromium's temporary profile");
+                break;
+            }
         }
     }
 }
