@@ -99,8 +99,14 @@ fn write_config(dir: &Path, timeout: &str, feeds: &str) -> PathBuf {
 
 /// `pagefeed build` with `PAGEFEED_CHROMIUM` set to `browser`.
 fn build(dir: &Path, config: &Path, browser: &Path) -> Run {
+    run(dir, &["build"], config, browser)
+}
+
+/// `pagefeed ARGS --config CONFIG` with `PAGEFEED_CHROMIUM` set to `browser`.
+fn run(dir: &Path, args: &[&str], config: &Path, browser: &Path) -> Run {
     let child = Command::new(env!("CARGO_BIN_EXE_pagefeed"))
-        .args(["build", "--config", config.to_str().expect("utf-8 path")])
+        .args(args)
+        .args(["--config", config.to_str().expect("utf-8 path")])
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .env("PAGEFEED_CHROMIUM", browser)
@@ -221,6 +227,30 @@ fn entries_a_script_adds_are_read_through_chromium_in_all_three_formats() {
         "{}",
         again.stderr
     );
+}
+
+#[test]
+fn check_live_and_preview_read_the_rendered_page() {
+    let server = Server::start();
+    server.route("/live/", Response::html(scripted(&["Alpha", "Beta"], "")));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = launcher(dir.path());
+    let url = server.url("/live/");
+    let cfg = write_config(
+        dir.path(),
+        "20s",
+        &feed("live", &url, "render = \"chromium\""),
+    );
+    let check = run(dir.path(), &["check", "--live"], &cfg, &browser);
+    assert_exit(&check, true);
+    let preview = run(dir.path(), &["preview", "live"], &cfg, &browser);
+    assert_exit(&preview, true);
+    for title in ["Alpha", "Beta"] {
+        assert!(preview.stdout.contains(title), "{}", preview.stdout);
+    }
+    assert_eq!(launches(dir.path()).len(), 2, "one browser per command");
+    // Nothing was written.
+    assert!(!dir.path().join("public").join("live.rss").exists());
 }
 
 #[test]
