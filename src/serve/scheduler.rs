@@ -470,8 +470,13 @@ impl Scheduler {
             FeedKind::Upstream { .. } => refresh::ACCEPT_FEED,
             _ => refresh::ACCEPT_PAGE,
         };
-        // robots.txt first: a disallowed page is never requested.
-        let crawl_delay = match self.robots.check_feed(&self.fetcher, &feed).await {
+        // robots.txt first: a disallowed page is never requested. Its fetch (once per host
+        // and day) counts against `concurrency` like any other request.
+        let verdict = {
+            let _permit = self.permits.acquire().await.ok();
+            self.robots.check_feed(&self.fetcher, &feed).await
+        };
+        let crawl_delay = match verdict {
             Ok(d) => d,
             Err(e) => {
                 let now = Utc::now().trunc_subsecs(0);
