@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
+use futures::StreamExt;
 use url::Url;
 
 use crate::config::FeedConfig;
@@ -86,7 +86,7 @@ pub async fn fetch<P: Politeness>(
     let Some(rules) = &feed.article else {
         return Vec::new();
     };
-    futures_util::stream::iter(pending)
+    futures::stream::iter(pending)
         .map(|a| async move {
             let (outcome, notes) = match Url::parse(&a.link) {
                 Ok(url) => one(polite, feed, rules, &url).await,
