@@ -254,6 +254,8 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
         };
         let polite = BuildPoliteness {
             fetcher: &fetcher,
+            chromium: &chromium,
+            feed,
             robots: &robots,
             spacing: &spacing,
             host_delay,

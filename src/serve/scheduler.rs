@@ -732,7 +732,10 @@ impl Scheduler {
         .await;
         match job {
             Ok(Ok((r, pending))) => {
-                let polite = ServePoliteness { scheduler: self };
+                let polite = ServePoliteness {
+                    scheduler: self,
+                    feed,
+                };
                 let attempts = crate::articles::fetch(&polite, feed, pending).await;
                 (Ok(Some(r)), attempts)
             }
