@@ -133,6 +133,7 @@ fn to_item(n: &NewItem, seen: DateTime<Utc>) -> Item {
         link: n.link.clone(),
         summary: n.summary.clone(),
         summary_html: n.summary_html,
+        content: None,
         authors: n.authors.clone(),
         categories: n.categories.clone(),
         image: n.image.clone(),

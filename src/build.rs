@@ -16,6 +16,7 @@ use crate::config::{Config, FeedConfig, FeedKind};
 
 use crate::feed::history::{History, HistoryError, RobotsRow, SourceState};
 use crate::feed::output::{self, OutputError, RunLock};
+use crate::source::browser::Chromium;
 use crate::source::fetch::{FetchError, Fetched, Fetcher};
 use crate::source::robots::{HostSpacing, Robots, StoredFile};
 
@@ -131,6 +132,8 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     }
     let mut history = History::open(&state)?;
     let fetcher = Arc::new(Fetcher::new(&config.settings)?);
+    // One browser for the run's `render = "chromium"` feeds, started by the first of them.
+    let chromium = Arc::new(Chromium::new(&config.settings));
     let (fetched_feeds, merged_feeds): (Vec<&FeedConfig>, Vec<&FeedConfig>) =
         feeds.into_iter().partition(|f| f.source().is_some());
 
@@ -170,6 +173,7 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     let mut pending = Vec::new();
     for (feed, prev) in fetched_feeds.iter().zip(&previous) {
         let fetcher = Arc::clone(&fetcher);
+        let chromium = Arc::clone(&chromium);
         let permits = Arc::clone(&permits);
         let robots = Arc::clone(&robots);
         let spacing = Arc::clone(&spacing);
@@ -198,14 +202,22 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
                         tracing::info!(host = %host, delay = ?d, "robots.txt Crawl-delay spaces requests");
                         spacing.wait(&host, d).await;
                     }
-                    fetcher
-                        .fetch_if_changed(s, validators.as_ref(), accept)
-                        .await
+                    crate::source::browser::load_listing(
+                        &fetcher,
+                        &chromium,
+                        &feed_config,
+                        s,
+                        validators.as_ref(),
+                        accept,
+                    )
+                    .await
                 }
                 (None, Ok(_)) => Err(FetchError::Request("the feed has no source".into())),
             };
             let polite = BuildPoliteness {
                 fetcher: &fetcher,
+                chromium: &chromium,
+                feed: &feed_config,
                 robots: &robots,
                 spacing: &spacing,
                 host_delay,
@@ -240,13 +252,22 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
                 Utc::now().trunc_subsecs(0),
             ),
         };
+        let polite = BuildPoliteness {
+            fetcher: &fetcher,
+            chromium: &chromium,
+            feed,
+            robots: &robots,
+            spacing: &spacing,
+            host_delay,
+        };
         let ctx = RunContext {
             config,
             history: &mut history,
             out_dir: &opts.out_dir,
             now,
+            polite: Some(&polite),
         };
-        let report = build_one(feed, Work::Fetched(Box::new((fetched, further, prev))), ctx);
+        let report = build_one(feed, Work::Fetched(Box::new((fetched, further, prev))), ctx).await;
         if matches!(report.status, Status::Failed(_)) {
             failed.push(feed.name.clone());
         }
@@ -255,6 +276,7 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
         }
         reports.push(report);
     }
+    chromium.close().await;
     for file in robots.fetched().await {
         history.save_robots(&RobotsRow {
             host: file.host,
@@ -270,8 +292,9 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
             history: &mut history,
             out_dir: &opts.out_dir,
             now,
+            polite: None,
         };
-        let mut report = build_one(feed, Work::Merge, ctx);
+        let mut report = build_one(feed, Work::Merge, ctx).await;
         let broken: Vec<String> = all_sources(config, feed)
             .into_iter()
             .filter(|s| failed.contains(s))
@@ -295,6 +318,8 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
 /// longer) after the one before.
 struct BuildPoliteness<'a> {
     fetcher: &'a Fetcher,
+    chromium: &'a Chromium,
+    feed: &'a FeedConfig,
     robots: &'a Robots,
     spacing: &'a HostSpacing,
     host_delay: Duration,
@@ -310,9 +335,7 @@ impl BuildPoliteness<'_> {
 
 impl crate::pages::Politeness for BuildPoliteness<'_> {
     async fn fetch(&self, url: &url::Url) -> Result<crate::source::fetch::Page, FetchError> {
-        self.fetcher
-            .fetch(&crate::config::Source::Http(url.clone()))
-            .await
+        crate::source::browser::load_page(self.fetcher, self.chromium, self.feed, url).await
     }
 
     async fn robots(&self, url: &url::Url) -> crate::source::robots::Verdict {
@@ -356,6 +379,8 @@ struct RunContext<'r> {
     history: &'r mut History,
     out_dir: &'r Path,
     now: DateTime<Utc>,
+    /// For the feed's article pages (`[feeds.NAME.article]`).
+    polite: Option<&'r BuildPoliteness<'r>>,
 }
 
 /// What there is to do for one feed.
@@ -402,7 +427,7 @@ fn select_feeds<'c>(
         .collect())
 }
 
-fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
+async fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext<'_>) -> FeedReport {
     let mut report = FeedReport {
         name: feed.name.clone(),
         status: Status::Unchanged,
@@ -418,18 +443,28 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
         history,
         out_dir,
         now,
+        polite,
     } = ctx;
     let result = match work {
         Work::Fetched(work) => {
             let (fetched, further, prev) = *work;
-            refresh(feed, fetched, further, prev, history, now).and_then(|r| {
-                report.found = r.found;
-                report.new = r.new;
-                report.page_unchanged = r.page_unchanged;
-                report.warnings = r.warnings;
-                report.found_by = r.found_by;
-                publish(config, feed, history, out_dir, now, &mut report)
-            })
+            match refresh(feed, fetched, further, prev, history, now) {
+                Ok(r) => {
+                    report.found = r.found;
+                    report.new = r.new;
+                    report.page_unchanged = r.page_unchanged;
+                    report.warnings = r.warnings;
+                    report.found_by = r.found_by;
+                    match fetch_articles(feed, history, polite, now).await {
+                        Ok(w) => {
+                            report.warnings.extend(w);
+                            publish(config, feed, history, out_dir, now, &mut report)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            }
         }
         Work::Merge => publish(config, feed, history, out_dir, now, &mut report),
     };
@@ -458,6 +493,25 @@ fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext) -> FeedReport {
         report.status = Status::Failed(msg);
     }
     report
+}
+
+/// The feed's queued article pages (new items' links), fetched and stored before it is
+/// rendered; a failed article is a warning, never a failed feed.
+async fn fetch_articles(
+    feed: &FeedConfig,
+    history: &mut History,
+    polite: Option<&BuildPoliteness<'_>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, FeedError> {
+    let Some(polite) = polite else {
+        return Ok(Vec::new());
+    };
+    let pending = crate::articles::pending(feed, history)?;
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let attempts = crate::articles::fetch(polite, feed, pending).await;
+    Ok(crate::articles::store(feed, history, attempts, now)?)
 }
 
 /// Render a feed's items in every format and write the files that changed.

@@ -225,6 +225,16 @@ pub const MAX_PAGES_RANGE: CountRange = CountRange {
     example: 3,
     unit: "",
 };
+/// `max_articles_per_run` in a feed's `[feeds.NAME.article]`: how many article pages one run
+/// fetches (the rest wait for the next run).
+pub const MAX_ARTICLES_PER_RUN_RANGE: CountRange = CountRange {
+    min: 1,
+    max: 1000,
+    example: 20,
+    unit: "",
+};
+/// `max_articles_per_run` when the article table does not give it.
+pub const DEFAULT_MAX_ARTICLES_PER_RUN: usize = 20;
 /// `[settings] max_page_bytes`.
 pub const MAX_PAGE_BYTES_RANGE: CountRange = CountRange {
     min: 1_000,
@@ -541,6 +551,46 @@ pub enum NextPage {
     Field(Field),
 }
 
+/// Where an article page's body is read from (`content` in `[feeds.NAME.article]`).
+#[derive(Debug, Clone)]
+pub enum ArticleContent {
+    /// `content = "auto"`: main-content extraction (see [`crate::extract::article`]).
+    Auto,
+    /// `content = FIELD`: the inner HTML of the first element the field matches.
+    Field(Field),
+}
+
+/// The compiled `[feeds.NAME.article]` table: each new item's link is fetched once and read
+/// with these (see [`crate::articles`]).
+#[derive(Debug, Clone)]
+pub struct ArticleRules {
+    pub content: ArticleContent,
+    /// FIELDs on the article page; without one, the page's JSON-LD is asked.
+    pub date: Option<Field>,
+    pub authors: Option<Field>,
+    pub image: Option<Field>,
+    /// The most article pages one run fetches.
+    pub max_per_run: usize,
+}
+
+/// `render = "chromium"`: how a page built by JavaScript is loaded (see
+/// [`crate::source::browser`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Render {
+    /// `wait_for`: the CSS selector the page must match before it is read; none: the item
+    /// selector, or (a feed without selectors) the page's load event.
+    pub wait_for: Option<String>,
+}
+
+impl Render {
+    /// What the browser waits for on `feed`'s pages: `wait_for`, else the item selector.
+    pub fn wait_for<'f>(&'f self, feed: &'f FeedConfig) -> Option<&'f str> {
+        self.wait_for
+            .as_deref()
+            .or_else(|| feed.items().map(|r| r.selector_text.as_str()))
+    }
+}
+
 /// The compiled `items` table of a feed.
 #[derive(Debug, Clone)]
 pub struct ItemRules {
@@ -625,6 +675,11 @@ pub struct FeedConfig {
     pub next_page: Option<NextPage>,
     /// `max_pages`: the most pages of a listing one run reads (1: the first only).
     pub max_pages: usize,
+    /// `[feeds.NAME.article]`: fetch each new item's page once for its full content.
+    pub article: Option<ArticleRules>,
+    /// `render = "chromium"`: the page and its further pages are loaded in headless Chromium
+    /// and read after their scripts ran (none: fetched over HTTP).
+    pub render: Option<Render>,
     /// How many levels of merged feeds are below this one: 0 for a scraped or upstream feed,
     /// 1 for a merge of those, and so on. Merged feeds are built in this order.
     pub merge_depth: usize,
@@ -721,6 +776,8 @@ struct RawFeed {
     ignore_robots: bool,
     next_page: Option<Spanned<RawField>>,
     max_pages: Option<Spanned<i64>>,
+    render: Option<Spanned<String>>,
+    wait_for: Option<Spanned<String>>,
     formats: Option<Spanned<Vec<Spanned<String>>>>,
     include: Option<Spanned<OneOrMany>>,
     exclude: Option<Spanned<OneOrMany>>,
@@ -731,6 +788,17 @@ struct RawFeed {
     #[serde(default)]
     future_dates: bool,
     items: Option<Spanned<RawItems>>,
+    article: Option<Spanned<RawArticle>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArticle {
+    content: Spanned<RawField>,
+    date: Option<Spanned<RawField>>,
+    authors: Option<Spanned<RawField>>,
+    image: Option<Spanned<RawField>>,
+    max_articles_per_run: Option<Spanned<i64>>,
 }
 
 /// A duration key's value: text like `"20s"`, or a bare number of seconds.
@@ -1436,6 +1504,18 @@ fn compile_feed(
         }
         Some(f) => Some(NextPage::Field(compile_field(loc, name, "next_page", f)?)),
     };
+    let article = match &raw.article {
+        None => None,
+        Some(a) if matches!(kind, FeedKind::Merge { .. }) => {
+            return Err(err(
+                a.span(),
+                "article",
+                "is only for feeds with items of their own (`url` or `feed_url`); a `merge` feed takes its sources' articles",
+            ));
+        }
+        Some(a) => Some(compile_article(loc, name, a.get_ref())?),
+    };
+    let render = compile_render(&raw, &kind, &err)?;
     let formats = match &raw.formats {
         None => Format::ALL.to_vec(),
         Some(list) => {
@@ -1522,7 +1602,33 @@ fn compile_feed(
         ignore_robots: raw.ignore_robots,
         next_page,
         max_pages,
+        article,
+        render,
         merge_depth: 0,
+    })
+}
+
+fn compile_article(loc: &Locator, name: &str, a: &RawArticle) -> Result<ArticleRules, ConfigError> {
+    let field = |key: &str, f: &Spanned<RawField>| compile_field(loc, name, key, f);
+    let opt =
+        |key: &str, f: &Option<Spanned<RawField>>| f.as_ref().map(|f| field(key, f)).transpose();
+    let content = if a.content.get_ref().0.selector == "auto" && is_plain(&a.content.get_ref().0) {
+        ArticleContent::Auto
+    } else {
+        ArticleContent::Field(field("article.content", &a.content)?)
+    };
+    let max_per_run = match &a.max_articles_per_run {
+        None => DEFAULT_MAX_ARTICLES_PER_RUN,
+        Some(v) => MAX_ARTICLES_PER_RUN_RANGE
+            .check("max_articles_per_run", *v.get_ref())
+            .map_err(|m| loc.error(Some(v.span()), &format!("feed {name}: {m}")))?,
+    };
+    Ok(ArticleRules {
+        content,
+        date: opt("article.date", &a.date)?,
+        authors: opt("article.authors", &a.authors)?,
+        image: opt("article.image", &a.image)?,
+        max_per_run,
     })
 }
 
@@ -1548,6 +1654,68 @@ fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, 
         categories: opt("categories", &it.categories)?,
         guid: opt("guid", &it.guid)?,
     })
+}
+
+/// `render` and `wait_for`: only for a scraped page on the web; `wait_for` only with a browser.
+fn compile_render(
+    raw: &RawFeed,
+    kind: &FeedKind,
+    err: &dyn Fn(std::ops::Range<usize>, &str, &str) -> ConfigError,
+) -> Result<Option<Render>, ConfigError> {
+    let render = match &raw.render {
+        None => false,
+        Some(v) => match v.get_ref().trim() {
+            "chromium" => true,
+            "none" => false,
+            _ => {
+                return Err(err(
+                    v.span(),
+                    "render",
+                    "must be \"chromium\" (load the page in headless Chromium) or \"none\" (fetch it over HTTP, the default)",
+                ));
+            }
+        },
+    };
+    if !render {
+        if let Some(w) = &raw.wait_for {
+            return Err(err(
+                w.span(),
+                "wait_for",
+                "only applies to pages loaded in a browser: add `render = \"chromium\"` or remove it",
+            ));
+        }
+        return Ok(None);
+    }
+    let span = raw.render.as_ref().map(|v| v.span()).unwrap_or_default();
+    match kind {
+        FeedKind::Scrape {
+            source: Source::Http(_),
+            ..
+        } => {}
+        FeedKind::Scrape { .. } => {
+            return Err(err(
+                span,
+                "render",
+                "needs a page on the web (`url = \"https://...\"`); a local file is read as it is",
+            ));
+        }
+        _ => {
+            return Err(err(
+                span,
+                "render",
+                "is only for scraped pages (`url`); a `feed_url` or `merge` feed is not rendered",
+            ));
+        }
+    }
+    let wait_for = match &raw.wait_for {
+        None => None,
+        Some(w) => {
+            let text = w.get_ref().trim();
+            compile_selector(text).map_err(|m| err(w.span(), "wait_for", &m))?;
+            Some(text.to_string())
+        }
+    };
+    Ok(Some(Render { wait_for }))
 }
 
 /// Parse a CSS selector; the error is the whole message, with a caret under the place where
@@ -1580,7 +1748,11 @@ fn compile_field(
             Some(span.clone()),
             &format!(
                 "feed {feed}, key `{}{key}`: {msg}",
-                if key == "next_page" { "" } else { "items." }
+                if key == "next_page" || key.starts_with("article.") {
+                    ""
+                } else {
+                    "items."
+                }
             ),
         )
     };
@@ -1604,8 +1776,11 @@ fn compile_field(
             )));
         }
     };
-    if raw.html && key != "summary" {
-        return Err(err("html = true is only for `summary`".to_string()));
+    if raw.html && key != "summary" && key != "article.content" {
+        return Err(err(
+            "html = true is only for `summary` (and `article.content`, which is always HTML)"
+                .to_string(),
+        ));
     }
     if raw.split.as_deref() == Some("") {
         return Err(err("split must not be empty".to_string()));
@@ -2101,6 +2276,7 @@ authors = { selector = ".byline", split = "|" }
             ("max_items", MAX_ITEMS_RANGE),
             ("min_items", MIN_ITEMS_RANGE),
             ("max_pages", MAX_PAGES_RANGE),
+            ("max_articles_per_run", MAX_ARTICLES_PER_RUN_RANGE),
             ("max_page_bytes", MAX_PAGE_BYTES_RANGE),
             ("concurrency", CONCURRENCY_RANGE),
         ] {

@@ -25,16 +25,19 @@ enum Scope {
     Items,
     /// A FIELD written as a table: `title = { selector = "...", attr = "..." }`.
     Field,
+    /// `[feeds.NAME.article]`.
+    Article,
 }
 
 impl Scope {
-    const ALL: [Scope; 6] = [
+    const ALL: [Scope; 7] = [
         Scope::Top,
         Scope::Settings,
         Scope::Feeds,
         Scope::Feed,
         Scope::Items,
         Scope::Field,
+        Scope::Article,
     ];
 
     /// Where to write a key of this scope, for "`timeout` belongs in [settings]".
@@ -46,6 +49,7 @@ impl Scope {
             Scope::Feed => "a [feeds.NAME] table",
             Scope::Items => "a [feeds.NAME.items] table",
             Scope::Field => "a field table like `link = { selector = \"a\", attr = \"href\" }`",
+            Scope::Article => "a [feeds.NAME.article] table",
         }
     }
 }
@@ -71,6 +75,8 @@ enum Shape {
     Field,
     /// `items`: a sub-table.
     Items,
+    /// `article`: a sub-table.
+    Article,
     /// `settings`.
     Settings,
     /// `feeds`, or one feed in it.
@@ -121,6 +127,12 @@ fn shape(scope: Scope, key: &str) -> Option<Shape> {
         (Scope::Feed, "title_prefix") => Text("[{source}] "),
         (Scope::Feed, "future_dates") => Bool(true),
         (Scope::Feed, "items") => Items,
+        (Scope::Feed, "article") => Article,
+        (Scope::Article, "content") => Text("div.entry-content"),
+        (Scope::Article, "date" | "authors" | "image") => Field,
+        (Scope::Article, "max_articles_per_run") => {
+            Count(crate::config::MAX_ARTICLES_PER_RUN_RANGE.example)
+        }
         (Scope::Items, "selector") => Text("article.post"),
         (
             Scope::Items,
@@ -165,6 +177,9 @@ fn rule(key: &str, shape: Shape) -> String {
         ),
         Shape::Items => format!(
             "`{key}` is a table: write a [feeds.NAME.items] header with `selector = \"...\"` and `title = \"...\"` under it"
+        ),
+        Shape::Article => format!(
+            "`{key}` is a table: write a [feeds.NAME.article] header with `content = \"auto\"` (or a selector) under it"
         ),
         Shape::Settings => {
             "`settings` is a table: write a [settings] header with the settings under it"
@@ -224,6 +239,8 @@ fn scope_of(section: Option<&str>) -> Scope {
         [f, _] if f == "feeds" => Scope::Feed,
         [f, _, i] if f == "feeds" && i == "items" => Scope::Items,
         [f, _, i, _] if f == "feeds" && i == "items" => Scope::Field,
+        [f, _, a] if f == "feeds" && a == "article" => Scope::Article,
+        [f, _, a, _] if f == "feeds" && a == "article" => Scope::Field,
         _ => Scope::Top,
     }
 }
@@ -336,7 +353,7 @@ pub(crate) fn toml_message(
     let (scope, key) = match key_before(prefix) {
         Some((key, inline)) => {
             let mut scope = scope_of(section);
-            if inline && scope == Scope::Items {
+            if inline && matches!(scope, Scope::Items | Scope::Article) {
                 scope = Scope::Field;
             }
             (scope, key)
@@ -384,7 +401,7 @@ fn unquoted(text: &str, start: usize, section: Option<&str>) -> Option<String> {
         raw
     };
     let mut scope = scope_of(section);
-    if inline && scope == Scope::Items {
+    if inline && matches!(scope, Scope::Items | Scope::Article) {
         scope = Scope::Field;
     }
     Some(match shape(scope, &key) {

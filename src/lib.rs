@@ -8,6 +8,7 @@
 //! results; [`preview`] and [`check`] run it up to the items, without writing; [`forget`] drops
 //! a feed's history. See ARCHITECTURE.md for what each module owns.
 
+pub mod articles;
 pub mod build;
 pub mod check;
 pub mod config;

@@ -202,7 +202,9 @@ pub fn refresh(
         future_dates: feed.future_dates,
     };
     tie_to_source(feed, history, &mut warnings)?;
+    let articles = crate::articles::new_links(feed, history, &items)?;
     let stats = history.merge(&feed.name, &items, now, &policy)?;
+    history.queue_articles(&feed.name, &articles, now)?;
     if let Some(c) = &coverage {
         history.save_coverage(&feed.name, c)?;
     }

@@ -183,6 +183,7 @@ fn item(u: &mut Unstructured, source: &Option<Arc<ItemSource>>) -> Result<Item> 
         link: opt_link(u)?,
         summary: opt_text(u)?,
         summary_html: u.arbitrary()?,
+        content: None,
         authors: list(u)?,
         categories: list(u)?,
         image: opt_link(u)?,

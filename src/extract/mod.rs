@@ -6,6 +6,7 @@
 //! is pure (no I/O, no clock: the fetch time is passed in), so each step is testable on a string
 //! and fuzzable.
 
+pub mod article;
 pub mod auto;
 pub mod dates;
 pub mod links;

@@ -323,6 +323,56 @@ pub fn page_link(doc: &Html, f: &Field) -> Option<String> {
         .find_map(|el| value(el, f, Kind::Link))
 }
 
+/// The first value `f` gives on the whole page, as text (`date`: its `datetime` unless `attr`
+/// is set; `<meta>`: its `content`): an article page's date.
+pub fn page_date(doc: &Html, f: &Field) -> Option<String> {
+    doc.select(&f.selector)
+        .find_map(|el| value(el, f, Kind::Date))
+}
+
+/// The first value `f` gives on the whole page, read as an image address (`src` or a lazy-load
+/// attribute unless `attr` is set; `<meta>`: its `content`).
+pub fn page_image(doc: &Html, f: &Field) -> Option<String> {
+    doc.select(&f.selector)
+        .find_map(|el| value(el, f, Kind::Image))
+}
+
+/// Every distinct value `f` gives on the whole page (split by `split`): an article's authors.
+pub fn page_values(doc: &Html, f: &Field) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in doc
+        .select(&f.selector)
+        .filter_map(|el| value(el, f, Kind::Text))
+    {
+        let parts: Vec<String> = match &f.split {
+            Some(sep) => v
+                .split(sep.as_str())
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            None => vec![v],
+        };
+        for p in parts {
+            if !out.contains(&p) && out.len() < 64 {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The inner HTML of the first element `f` matches on the whole page (its attribute, when
+/// `attr` is set): an article's body, not yet sanitized.
+pub fn page_html(doc: &Html, f: &Field) -> Option<String> {
+    doc.select(&f.selector).find_map(|el| {
+        let raw = match &f.attr {
+            Some(a) => el.attr(a)?.to_string(),
+            None => crate::extract::parse::inner_html(el).trim().to_string(),
+        };
+        (!raw.trim().is_empty()).then_some(raw)
+    })
+}
+
 /// The elements a field's selector picks for one entry, in document order.
 fn matches<'a>(
     entry: ElementRef<'a>,
@@ -389,6 +439,9 @@ fn all_values<'a>(entry: ElementRef<'a>, f: &'a Field, preceding: &Preceding<'a>
 fn value(el: ElementRef, f: &Field, kind: Kind) -> Option<String> {
     let raw = if let Some(attr) = &f.attr {
         collapse(std::iter::once(el.attr(attr)?))
+    } else if el.value().name() == "meta" {
+        // A `<meta>` element holds its value in `content` (`og:image`, `author`, dates).
+        collapse(std::iter::once(el.attr("content")?))
     } else if f.html {
         crate::extract::parse::inner_html(el).trim().to_string()
     } else {

@@ -76,6 +76,21 @@ CREATE TABLE IF NOT EXISTS robots (
     fetched_at INTEGER NOT NULL,
     body BLOB
 );
+CREATE TABLE IF NOT EXISTS articles (
+    feed TEXT NOT NULL,
+    guid TEXT NOT NULL,
+    link TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    queued INTEGER NOT NULL,
+    fetched_at INTEGER,
+    last_error TEXT,
+    content TEXT,
+    published INTEGER,
+    authors TEXT,
+    image TEXT,
+    UNIQUE (feed, guid)
+);
 ";
 
 /// The schema version this code writes. 2 added `items.published_page` (the date as the page
@@ -83,7 +98,48 @@ CREATE TABLE IF NOT EXISTS robots (
 /// 3 added `feeds.coverage` (each field's coverage in the last good run, JSON) and
 /// `feeds.source` (the `url` or `feed_url` the feed's history was built from). 4 added the
 /// `robots` table (each host's robots.txt as last fetched; created by `SCHEMA` in older files).
-const VERSION: i64 = 4;
+/// 5 added the `articles` table (each new item's article page: queued, fetched once, its
+/// content, date, authors and image, or the failed attempts; created by `SCHEMA` too).
+const VERSION: i64 = 5;
+
+/// An article fetch fails this many times in all before it is given up.
+pub const ARTICLE_ATTEMPTS: u32 = 3;
+
+/// An item whose article page is still to be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingArticle {
+    pub guid: String,
+    pub link: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+/// What one attempt at an article page came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArticleOutcome {
+    /// Read: what the page gave (each part may be missing).
+    Read {
+        content: Option<String>,
+        published: Option<DateTime<Utc>>,
+        authors: Vec<String>,
+        image: Option<String>,
+    },
+    /// The fetch failed (retried next run until [`ARTICLE_ATTEMPTS`]).
+    Failed(String),
+    /// robots.txt disallows it: never requested, not asked again.
+    Disallowed(String),
+}
+
+/// What storing an article outcome did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArticleState {
+    Done,
+    /// Failed; another attempt comes next run.
+    Retry,
+    /// Failed for the last time.
+    GivenUp,
+    Skipped,
+}
 
 /// A host's robots.txt as last fetched: `body` is `None` when the site had none (HTTP 4xx).
 /// The host is the site's scheme, host and port (`https://example.org:443`).
@@ -363,18 +419,34 @@ impl History {
             }
         }
         {
-            let mut put = tx
+            // A new item is inserted (a second entry with its GUID in the same batch updates
+            // it); a stored one is updated in place, its first sight kept, which touches
+            // fewer index entries than replacing the row.
+            let mut insert = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO items (feed, guid, permalink, title, link, summary,
+                    "INSERT INTO items (feed, guid, permalink, title, link, summary,
                         summary_html, authors, categories, image, published, published_relative,
                         published_page, updated, first_seen, last_seen, position, content_hash)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                        coalesce((SELECT first_seen FROM items WHERE feed = ?1 AND guid = ?2), ?15),
-                        ?15, ?16, ?17)",
+                        ?15, ?15, ?16, ?17)
+                     ON CONFLICT (feed, guid) DO UPDATE SET permalink = ?3, title = ?4,
+                        link = ?5, summary = ?6, summary_html = ?7, authors = ?8,
+                        categories = ?9, image = ?10, published = ?11,
+                        published_relative = ?12, published_page = ?13, updated = ?14,
+                        last_seen = ?15, position = ?16, content_hash = ?17",
+                )
+                .map_err(wrap)?;
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE items SET permalink = ?3, title = ?4, link = ?5, summary = ?6,
+                        summary_html = ?7, authors = ?8, categories = ?9, image = ?10,
+                        published = ?11, published_relative = ?12, published_page = ?13,
+                        updated = ?14, last_seen = ?15, position = ?16, content_hash = ?17
+                     WHERE feed = ?1 AND guid = ?2",
                 )
                 .map_err(wrap)?;
             for (pos, (it, row)) in items.iter().zip(&rows).enumerate() {
-                put.execute(params![
+                let values = params![
                     feed,
                     row.guid,
                     it.permalink,
@@ -392,8 +464,12 @@ impl History {
                     now_s,
                     i64::try_from(pos).unwrap_or(i64::MAX),
                     row.hash,
-                ])
-                .map_err(wrap)?;
+                ];
+                if row.old_updated.is_some() {
+                    update.execute(values).map_err(wrap)?;
+                } else {
+                    insert.execute(values).map_err(wrap)?;
+                }
             }
         }
         stats.pruned = tx
@@ -614,6 +690,8 @@ impl History {
             .map_err(wrap)?;
         tx.execute("DELETE FROM feeds WHERE name = ?1", params![feed])
             .map_err(wrap)?;
+        tx.execute("DELETE FROM articles WHERE feed = ?1", params![feed])
+            .map_err(wrap)?;
         tx.commit().map_err(wrap)?;
         Ok(items)
     }
@@ -629,15 +707,174 @@ impl History {
         .map_err(|e| self.err(e))
     }
 
-    /// The newest `limit` items of `feed`, newest first; page order breaks ties.
+    /// Whether the history of `feed` holds the item `guid`.
+    pub fn has_item(&self, feed: &str, guid: &str) -> Result<bool, HistoryError> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM items WHERE feed = ?1 AND guid = ?2")
+            .and_then(|mut st| st.exists(params![feed, guid]))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Queue the article pages of `items` (GUID and link) of `feed`, seen for the first time
+    /// now; an item queued before keeps its row (an article is fetched once).
+    pub fn queue_articles(
+        &mut self,
+        feed: &str,
+        items: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let wrap = |source| HistoryError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO articles (feed, guid, link, state, attempts, queued)
+                     VALUES (?1, ?2, ?3, 'pending', 0, ?4)",
+                )
+                .map_err(wrap)?;
+            for (guid, link) in items {
+                put.execute(params![feed, guid, link, now.timestamp()])
+                    .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// The article pages of `feed` still to fetch (queued first, first), at most `limit`; rows
+    /// of items the history no longer holds are dropped first.
+    pub fn pending_articles(
+        &self,
+        feed: &str,
+        limit: usize,
+    ) -> Result<Vec<PendingArticle>, HistoryError> {
+        self.conn
+            .execute(
+                "DELETE FROM articles WHERE feed = ?1
+                 AND guid NOT IN (SELECT guid FROM items WHERE feed = ?1)",
+                params![feed],
+            )
+            .map_err(|e| self.err(e))?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT guid, link, attempts FROM articles
+                 WHERE feed = ?1 AND state = 'pending' AND attempts < ?2
+                 ORDER BY queued, rowid LIMIT ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(
+                params![
+                    feed,
+                    ARTICLE_ATTEMPTS,
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok(PendingArticle {
+                        guid: r.get(0)?,
+                        link: r.get(1)?,
+                        attempts: r.get(2)?,
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Store one attempt at the article page of `guid`. A date the article gives becomes the
+    /// item's date (it wins over the listing's, and stays while the listing's date does).
+    pub fn save_article(
+        &mut self,
+        feed: &str,
+        guid: &str,
+        outcome: &ArticleOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<ArticleState, HistoryError> {
+        let path = self.path.clone();
+        let wrap = |source| HistoryError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let attempts: u32 = tx
+            .query_row(
+                "SELECT attempts FROM articles WHERE feed = ?1 AND guid = ?2",
+                params![feed, guid],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(wrap)?
+            .unwrap_or(0);
+        let attempts = attempts.saturating_add(1);
+        let t = now.timestamp();
+        let state = match outcome {
+            ArticleOutcome::Read {
+                content,
+                published,
+                authors,
+                image,
+            } => {
+                tx.execute(
+                    "UPDATE articles SET state = 'done', attempts = ?3, fetched_at = ?4,
+                        last_error = NULL, content = ?5, published = ?6, authors = ?7, image = ?8
+                     WHERE feed = ?1 AND guid = ?2",
+                    params![
+                        feed,
+                        guid,
+                        attempts,
+                        t,
+                        content,
+                        published.map(|d| d.timestamp()),
+                        (!authors.is_empty()).then(|| join_list(authors)),
+                        image
+                    ],
+                )
+                .map_err(wrap)?;
+                if let Some(p) = published {
+                    tx.execute(
+                        "UPDATE items SET published = ?3 WHERE feed = ?1 AND guid = ?2",
+                        params![feed, guid, p.timestamp()],
+                    )
+                    .map_err(wrap)?;
+                }
+                ArticleState::Done
+            }
+            ArticleOutcome::Failed(why) | ArticleOutcome::Disallowed(why) => {
+                let (state, kind) = match outcome {
+                    ArticleOutcome::Disallowed(_) => ("skipped", ArticleState::Skipped),
+                    _ if attempts >= ARTICLE_ATTEMPTS => ("given_up", ArticleState::GivenUp),
+                    _ => ("pending", ArticleState::Retry),
+                };
+                tx.execute(
+                    "UPDATE articles SET state = ?3, attempts = ?4, fetched_at = ?5,
+                        last_error = ?6 WHERE feed = ?1 AND guid = ?2",
+                    params![feed, guid, state, attempts, t, why],
+                )
+                .map_err(wrap)?;
+                kind
+            }
+        };
+        tx.commit().map_err(wrap)?;
+        Ok(state)
+    }
+
+    /// The newest `limit` items of `feed`, newest first; page order breaks ties. What an
+    /// item's article page gave (content, authors, image) wins over the listing's values.
     pub fn latest(&self, feed: &str, limit: usize) -> Result<Vec<Item>, HistoryError> {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT guid, permalink, title, link, summary, summary_html, authors, categories,
-                    image, published, updated, first_seen
-                 FROM items WHERE feed = ?1
-                 ORDER BY coalesce(published, first_seen) DESC, last_seen DESC, position
+                "SELECT i.guid, i.permalink, i.title, i.link, i.summary, i.summary_html,
+                    coalesce(a.authors, i.authors), i.categories,
+                    coalesce(a.image, i.image), i.published, i.updated, i.first_seen, a.content
+                 FROM items i LEFT JOIN articles a
+                    ON a.feed = i.feed AND a.guid = i.guid AND a.state = 'done'
+                 WHERE i.feed = ?1
+                 ORDER BY coalesce(i.published, i.first_seen) DESC, i.last_seen DESC, i.position
                  LIMIT ?2",
             )
             .map_err(|e| self.err(e))?;
@@ -658,6 +895,7 @@ impl History {
                         published: r.get::<_, Option<i64>>(9)?.map(instant),
                         updated: instant(r.get(10)?),
                         first_seen: instant(r.get(11)?),
+                        content: r.get(12)?,
                         source: None,
                     })
                 },
@@ -1146,5 +1384,97 @@ mod tests {
             .row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(v, VERSION);
+    }
+
+    #[test]
+    fn a_version_4_history_gains_articles_queued_once_tried_three_times_and_shown() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("s.db");
+        {
+            let h = History::open(&path).expect("open");
+            h.conn
+                .execute_batch("DROP TABLE articles; PRAGMA user_version = 4;")
+                .expect("v4");
+        }
+        let mut h = History::open(&path).expect("upgrade");
+        let v: i64 = h
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, VERSION);
+        let t = instant(2_000_000);
+        let items = [
+            item("https://x/1", "One", Some(1_900_000), false),
+            item("https://x/2", "Two", Some(1_900_000), false),
+        ];
+        h.merge("f", &items, t, &keep(10)).expect("merge");
+        let links: Vec<(String, String)> = items
+            .iter()
+            .map(|i| (i.guid.clone(), i.guid.clone()))
+            .collect();
+        h.queue_articles("f", &links, t).expect("queue");
+        h.queue_articles("f", &links, t).expect("queue again");
+        let pending = h.pending_articles("f", 10).expect("pending");
+        assert_eq!(pending.len(), 2);
+        assert_eq!(h.pending_articles("f", 1).expect("pending").len(), 1);
+        let read = ArticleOutcome::Read {
+            content: Some("<p>Full</p>".to_string()),
+            published: Some(instant(1_800_000)),
+            authors: vec!["Ann".to_string()],
+            image: Some("https://x/i.png".to_string()),
+        };
+        assert_eq!(
+            h.save_article("f", "https://x/1", &read, t).expect("save"),
+            ArticleState::Done
+        );
+        let fail = ArticleOutcome::Failed("HTTP 500".to_string());
+        for expected in [
+            ArticleState::Retry,
+            ArticleState::Retry,
+            ArticleState::GivenUp,
+        ] {
+            assert_eq!(
+                h.save_article("f", "https://x/2", &fail, t).expect("save"),
+                expected
+            );
+        }
+        assert_eq!(h.pending_articles("f", 10).expect("pending"), []);
+        let latest = h.latest("f", 10).expect("latest");
+        let one = latest
+            .iter()
+            .find(|i| i.guid == "https://x/1")
+            .expect("one");
+        assert_eq!(one.content.as_deref(), Some("<p>Full</p>"));
+        assert_eq!(
+            one.published,
+            Some(instant(1_800_000)),
+            "the article's date"
+        );
+        assert_eq!(one.authors, ["Ann"]);
+        assert_eq!(one.image.as_deref(), Some("https://x/i.png"));
+        let two = latest
+            .iter()
+            .find(|i| i.guid == "https://x/2")
+            .expect("two");
+        assert_eq!(
+            (two.content.as_deref(), two.authors.as_slice()),
+            (None, &["A".to_string()][..])
+        );
+        // The article's date stays when the listing shows the item again with its own date.
+        h.merge("f", &items, instant(2_000_100), &keep(10))
+            .expect("merge again");
+        let latest = h.latest("f", 10).expect("latest");
+        let one = latest
+            .iter()
+            .find(|i| i.guid == "https://x/1")
+            .expect("one");
+        assert_eq!(one.published, Some(instant(1_800_000)));
+        assert_eq!(h.forget("f").expect("forget"), 2);
+        assert_eq!(
+            h.conn
+                .query_row("SELECT count(*) FROM articles", [], |r| r.get::<_, i64>(0))
+                .expect("count"),
+            0
+        );
     }
 }

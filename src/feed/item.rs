@@ -86,6 +86,9 @@ pub struct Item {
     pub link: Option<String>,
     pub summary: Option<String>,
     pub summary_html: bool,
+    /// The full article, sanitized HTML, when `[feeds.NAME.article]` fetched its page
+    /// (RSS `content:encoded`, Atom `<content type="html">`, JSON Feed `content_html`).
+    pub content: Option<String>,
     pub authors: Vec<String>,
     pub categories: Vec<String>,
     pub image: Option<String>,

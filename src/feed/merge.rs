@@ -209,6 +209,7 @@ mod tests {
             link: Some(link.into()),
             summary: None,
             summary_html: false,
+            content: None,
             authors: vec![],
             categories: vec![],
             image: None,

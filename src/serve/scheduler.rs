@@ -28,6 +28,7 @@ use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
 use crate::feed::history::History;
 use crate::refresh;
+use crate::source::browser::Chromium;
 use crate::source::fetch::{FetchError, Fetched, Fetcher};
 
 use super::guard::{CatchUnwind, panic_message};
@@ -58,6 +59,9 @@ pub struct Scheduler {
     stop: Mutex<Option<watch::Receiver<bool>>>,
     history: Arc<Mutex<History>>,
     fetcher: Fetcher,
+    /// The process's headless browser for `render = "chromium"` feeds (started when first
+    /// needed, again if it died).
+    chromium: Chromium,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
     websub: Option<WebSub>,
@@ -100,15 +104,14 @@ impl HostGate {
 /// listing.
 struct ServePoliteness<'a> {
     scheduler: &'a Scheduler,
+    feed: &'a FeedConfig,
 }
 
 impl crate::pages::Politeness for ServePoliteness<'_> {
     async fn fetch(&self, url: &url::Url) -> Result<crate::source::fetch::Page, FetchError> {
         let _permit = self.scheduler.permits.acquire().await.ok();
-        self.scheduler
-            .fetcher
-            .fetch(&Source::Http(url.clone()))
-            .await
+        let s = self.scheduler;
+        crate::source::browser::load_page(&s.fetcher, &s.chromium, self.feed, url).await
     }
 
     async fn robots(&self, url: &url::Url) -> crate::source::robots::Verdict {
@@ -136,6 +139,7 @@ impl Scheduler {
     ) -> Self {
         let websub = config.settings.websub_hub.clone().map(WebSub::new);
         Scheduler {
+            chromium: Chromium::new(&config.settings),
             permits: Semaphore::new(config.settings.concurrency),
             hosts: HostGate {
                 delay: config.settings.host_delay,
@@ -526,9 +530,15 @@ impl Scheduler {
             }
             let result = {
                 let _permit = self.permits.acquire().await.ok();
-                self.fetcher
-                    .fetch_if_changed(&source, prev.as_ref().map(|p| &p.validators), accept)
-                    .await
+                crate::source::browser::load_listing(
+                    &self.fetcher,
+                    &self.chromium,
+                    &feed,
+                    &source,
+                    prev.as_ref().map(|p| &p.validators),
+                    accept,
+                )
+                .await
             };
             match &result {
                 Err(e) if retry && e.is_transient() && attempt < MAX_RETRIES => {
@@ -549,7 +559,10 @@ impl Scheduler {
             }
         };
         // Further pages of a listing, one after another at the host's pace.
-        let polite = ServePoliteness { scheduler: self };
+        let polite = ServePoliteness {
+            scheduler: self,
+            feed: &feed,
+        };
         let further = crate::pages::walk(&polite, &feed, &fetched, prev.as_ref(), now).await;
         self.process(&feed, Some((fetched, further, prev)), now, started)
             .await
@@ -568,6 +581,15 @@ impl Scheduler {
         now: DateTime<Utc>,
         started: Instant,
     ) -> RefreshOutcome {
+        // A feed with articles is refreshed first, then its new items' article pages are
+        // fetched (outside the history's lock), then they are stored and the feed rendered.
+        let (fetched, pre, attempts) = match fetched {
+            Some(work) if feed.article.is_some() => {
+                let (pre, attempts) = self.refresh_then_articles(feed, work, now).await;
+                (None, Some(pre), attempts)
+            }
+            other => (other, None, Vec::new()),
+        };
         let this = Arc::clone(self);
         let f = feed.clone();
         // The write runs to its end even if this task is aborted (shutdown waits for it).
@@ -577,19 +599,32 @@ impl Scheduler {
             let mut history = this.history.lock().unwrap_or_else(|p| p.into_inner());
             #[cfg(debug_assertions)]
             debug_fault_injection(&f.name);
-            let refreshed = match fetched {
-                Some((fetched, further, prev)) => {
-                    refresh::refresh(&f, fetched, further, prev, &mut history, now).map(Some)
+            let refreshed = match (pre, fetched) {
+                (Some(pre), _) => pre,
+                (None, Some((fetched, further, prev))) => {
+                    refresh::refresh(&f, fetched, further, prev, &mut history, now)
+                        .map(Some)
+                        .map_err(|e| {
+                            let _ = history.record_failure(&f.name, now, &e.to_string());
+                            e.to_string()
+                        })
                 }
-                None => Ok(None),
+                (None, None) => Ok(None),
             };
-            let refreshed = match refreshed {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = history.record_failure(&f.name, now, &e.to_string());
-                    return Err(e.to_string());
+            let mut refreshed = refreshed?;
+            if !attempts.is_empty() {
+                match crate::articles::store(&f, &mut history, attempts, now) {
+                    Ok(w) => {
+                        if let Some(r) = refreshed.as_mut() {
+                            r.warnings.extend(w);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = history.record_failure(&f.name, now, &e.to_string());
+                        return Err(e.to_string());
+                    }
                 }
-            };
+            }
             // Render and publish here, off the async workers: compressing a large feed takes
             // milliseconds.
             let mut published: Vec<(String, usize, Vec<Format>)> = Vec::new();
@@ -690,7 +725,68 @@ impl Scheduler {
         }
     }
 
+    /// Refresh a feed with `[feeds.NAME.article]` into the history, then fetch its queued
+    /// article pages at the host's pace; the attempts are stored by [`Self::process`].
+    async fn refresh_then_articles(
+        self: &Arc<Self>,
+        feed: &FeedConfig,
+        work: (
+            Result<Fetched, FetchError>,
+            crate::pages::Further,
+            Option<crate::feed::history::SourceState>,
+        ),
+        now: DateTime<Utc>,
+    ) -> (
+        Result<Option<refresh::Refreshed>, String>,
+        Vec<crate::articles::Attempt>,
+    ) {
+        let this = Arc::clone(self);
+        let f = feed.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            this.writing.fetch_add(1, Ordering::SeqCst);
+            let _done = WriteGuard(&this);
+            let mut history = this.history.lock().unwrap_or_else(|p| p.into_inner());
+            #[cfg(debug_assertions)]
+            debug_fault_injection(&f.name);
+            let (fetched, further, prev) = work;
+            match refresh::refresh(&f, fetched, further, prev, &mut history, now) {
+                Ok(r) => Ok((
+                    r,
+                    crate::articles::pending(&f, &history).unwrap_or_default(),
+                )),
+                Err(e) => {
+                    let _ = history.record_failure(&f.name, now, &e.to_string());
+                    Err(e.to_string())
+                }
+            }
+        })
+        .await;
+        match job {
+            Ok(Ok((r, pending))) => {
+                let polite = ServePoliteness {
+                    scheduler: self,
+                    feed,
+                };
+                let attempts = crate::articles::fetch(&polite, feed, pending).await;
+                (Ok(Some(r)), attempts)
+            }
+            Ok(Err(e)) => (Err(e), Vec::new()),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => (
+                Err(format!(
+                    "the refresh was cancelled ({e}); the service is shutting down"
+                )),
+                Vec::new(),
+            ),
+        }
+    }
+
     /// Wait (at most `limit`) until no refresh is writing.
+    /// Close the headless browser, if one was started.
+    pub async fn close_browser(&self) {
+        self.chromium.close().await;
+    }
+
     pub async fn writes_finished(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         while self.writing.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {

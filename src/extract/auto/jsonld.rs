@@ -13,7 +13,7 @@ use crate::extract::select::RawEntry;
 static LD: LazyLock<Selector> = LazyLock::new(|| sel("script[type*=\"ld+json\" i]"));
 
 /// Types whose objects are entries of a listing.
-const ENTRY_TYPES: &[&str] = &[
+pub(crate) const ENTRY_TYPES: &[&str] = &[
     "Article",
     "NewsArticle",
     "AnalysisNewsArticle",
@@ -41,7 +41,7 @@ const ENTRY_TYPES: &[&str] = &[
 /// How deep the walk goes into one JSON document.
 const MAX_DEPTH: usize = 24;
 
-fn types(o: &serde_json::Map<String, Value>) -> Vec<String> {
+pub(crate) fn types(o: &serde_json::Map<String, Value>) -> Vec<String> {
     let strip = |s: &str| s.rsplit(['/', ':']).next().unwrap_or(s).to_string();
     match o.get("@type") {
         Some(Value::String(s)) => vec![strip(s)],

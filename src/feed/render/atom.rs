@@ -84,6 +84,11 @@ pub fn render_atom(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErr
                     Some(s) => Text::plain(s.clone()),
                     None => Text::plain(display_title(i)),
                 }),
+                content: i.content.as_ref().map(|c| atom_syndication::Content {
+                    value: Some(c.clone()),
+                    content_type: Some("html".to_string()),
+                    ..atom_syndication::Content::default()
+                }),
                 ..Entry::default()
             })
             .collect(),
@@ -176,6 +181,7 @@ mod tests {
             link: Some("https://x.org/a".into()),
             summary: None,
             summary_html: false,
+            content: None,
             authors: Vec::new(),
             categories: Vec::new(),
             image: None,

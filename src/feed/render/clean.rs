@@ -146,6 +146,9 @@ fn item_is_clean(i: &Item) -> bool {
         && i.summary
             .as_deref()
             .is_none_or(|s| text(s) && (!i.summary_html || matches!(xml_html(s), Cow::Borrowed(_))))
+        && i.content
+            .as_deref()
+            .is_none_or(|s| text(s) && matches!(xml_html(s), Cow::Borrowed(_)))
         && i.authors.iter().all(|a| text(a))
         && i.categories.iter().all(|c| text(c))
         && opt(&i.image)
@@ -179,6 +182,11 @@ fn clean_item(i: &Item) -> Item {
         if let Cow::Owned(o) = fixed {
             *s = o;
         }
+    }
+    if let Some(s) = &mut i.content
+        && let Cow::Owned(o) = xml_html(s)
+    {
+        *s = o;
     }
     i.authors.iter_mut().for_each(clean_in_place);
     i.categories.iter_mut().for_each(clean_in_place);

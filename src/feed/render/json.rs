@@ -44,16 +44,29 @@ fn item(meta: &FeedMeta, i: &Item) -> Value {
     m.insert("url".into(), json!(item_link(meta, i)));
     let title = display_title(i);
     m.insert("title".into(), json!(title));
-    match &i.summary {
-        Some(s) if i.summary_html => {
-            m.insert("content_html".into(), json!(s));
+    if let Some(c) = &i.content {
+        // The full article is the item's content; the listing's words become its summary.
+        m.insert("content_html".into(), json!(c));
+        if let Some(s) = &i.summary {
+            let text = if i.summary_html {
+                crate::extract::select::collapse(std::iter::once(ammonia::clean_text(s).as_str()))
+            } else {
+                s.clone()
+            };
+            m.insert("summary".into(), json!(text));
         }
-        Some(s) => {
-            m.insert("content_text".into(), json!(s));
-            m.insert("summary".into(), json!(s));
-        }
-        None => {
-            m.insert("content_text".into(), json!(title));
+    } else {
+        match &i.summary {
+            Some(s) if i.summary_html => {
+                m.insert("content_html".into(), json!(s));
+            }
+            Some(s) => {
+                m.insert("content_text".into(), json!(s));
+                m.insert("summary".into(), json!(s));
+            }
+            None => {
+                m.insert("content_text".into(), json!(title));
+            }
         }
     }
     if let Some(img) = &i.image {

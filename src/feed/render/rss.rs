@@ -22,6 +22,12 @@ pub fn render_rss(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErro
         "dc".to_string(),
         rss::extension::dublincore::NAMESPACE.to_string(),
     );
+    if items.iter().any(|i| i.content.is_some()) {
+        namespaces.insert(
+            "content".to_string(),
+            "http://purl.org/rss/1.0/modules/content/".to_string(),
+        );
+    }
     let mut links = Vec::new();
     if let Some(href) = meta.self_url("rss") {
         let mut l = Link::default();
@@ -72,6 +78,7 @@ fn item(meta: &FeedMeta, i: &Item) -> rss::Item {
         title: Some(display_title(i)),
         link: Some(item_link(meta, i).into_owned()),
         description,
+        content: i.content.clone(),
         guid: Some(Guid {
             value: i.guid.clone(),
             permalink: i.permalink,
