@@ -553,6 +553,13 @@ fn is_hidden(name: &LocalName) -> bool {
     )
 }
 
+/// The visible text of an HTML fragment (an article's content, a summary written in HTML),
+/// whitespace collapsed; block boundaries count as spaces. Parsed within the bounds.
+pub fn html_text(html: &str) -> String {
+    let (doc, _report) = crate::extract::parse::fragment(html);
+    element_text(doc.root_element())
+}
+
 /// The element's visible text, whitespace collapsed; block boundaries count as spaces.
 ///
 /// The walk is a loop over the subtree's open and close edges, not a recursion, so a deep tree

@@ -49,7 +49,7 @@ fn item(meta: &FeedMeta, i: &Item) -> Value {
         m.insert("content_html".into(), json!(c));
         if let Some(s) = &i.summary {
             let text = if i.summary_html {
-                crate::extract::select::collapse(std::iter::once(ammonia::clean_text(s).as_str()))
+                crate::extract::select::html_text(s)
             } else {
                 s.clone()
             };

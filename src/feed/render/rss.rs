@@ -8,7 +8,8 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Enclosure, Guid};
 
 use super::{
-    GENERATOR, RenderError, display_title, feed_updated, image_type, item_link, text_to_html,
+    GENERATOR, RenderError, display_title, excerpt, feed_updated, image_type, item_link,
+    text_to_html,
 };
 use crate::feed::item::{FeedMeta, Item};
 
@@ -67,13 +68,13 @@ pub fn render_rss(meta: &FeedMeta, items: &[Item]) -> Result<Vec<u8>, RenderErro
 }
 
 fn item(meta: &FeedMeta, i: &Item) -> rss::Item {
-    let description = i.summary.as_ref().map(|s| {
-        if i.summary_html {
-            s.clone()
-        } else {
-            text_to_html(s)
-        }
-    });
+    let description = match (&i.summary, &i.content) {
+        (Some(s), _) if i.summary_html => Some(s.clone()),
+        (Some(s), _) => Some(text_to_html(s)),
+        // `content:encoded` wants a `description` before it: the article's opening words.
+        (None, Some(c)) => Some(text_to_html(&excerpt(c))).filter(|d| !d.is_empty()),
+        (None, None) => None,
+    };
     rss::Item {
         title: Some(display_title(i)),
         link: Some(item_link(meta, i).into_owned()),
@@ -109,5 +110,78 @@ fn item(meta: &FeedMeta, i: &Item) -> rss::Item {
             ..DublinCoreExtension::default()
         }),
         ..rss::Item::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> FeedMeta {
+        FeedMeta {
+            name: "t".into(),
+            title: "T".into(),
+            description: String::new(),
+            link: "https://x.org/".into(),
+            language: None,
+            time_zone: chrono_tz::UTC,
+            self_base: None,
+            hub: None,
+        }
+    }
+
+    fn article(summary: Option<&str>, content: &str) -> Item {
+        let at = chrono::DateTime::from_timestamp(1_600_000_000, 0).unwrap_or_default();
+        Item {
+            guid: "https://x.org/a".into(),
+            permalink: true,
+            title: Some("A title".into()),
+            link: Some("https://x.org/a".into()),
+            summary: summary.map(str::to_string),
+            summary_html: false,
+            content: Some(content.into()),
+            authors: Vec::new(),
+            categories: Vec::new(),
+            image: None,
+            published: Some(at),
+            updated: at,
+            first_seen: at,
+            source: None,
+        }
+    }
+
+    fn descriptions(items: &[Item]) -> Vec<Option<String>> {
+        let bytes = render_rss(&meta(), items).unwrap_or_default();
+        let channel = rss::Channel::read_from(&bytes[..]).unwrap_or_default();
+        channel
+            .items()
+            .iter()
+            .map(|i| i.description().map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn an_article_without_a_summary_is_described_by_its_opening_words() {
+        let long = format!(
+            "<div><h2>Head</h2><p>{}</p></div>",
+            "word & more ".repeat(60)
+        );
+        let got = descriptions(&[article(None, "<p>Short <b>body</b>.</p><p>Next</p>")]);
+        assert_eq!(got, [Some("Short body. Next".to_string())]);
+        let got = descriptions(&[article(None, &long)]);
+        let d = got.first().cloned().flatten().unwrap_or_default();
+        // The description is HTML: the text's `&` is escaped.
+        assert!(d.starts_with("Head word &amp; more word"), "{d}");
+        assert!(d.ends_with("word\u{2026}"), "{d}");
+        assert!(
+            d.replace("&amp;", "&").chars().count() <= super::super::EXCERPT_CHARS + 1,
+            "{d}"
+        );
+        // The listing's own summary stays the description.
+        let got = descriptions(&[article(Some("Listing words"), "<p>Body</p>")]);
+        assert_eq!(got, [Some("Listing words".to_string())]);
+        // Content without text gives no empty description.
+        let got = descriptions(&[article(None, "<img src=\"https://x.org/i.png\">")]);
+        assert_eq!(got, [None]);
     }
 }
