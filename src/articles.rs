@@ -1,6 +1,6 @@
 //! Full articles (`[feeds.NAME.article]`), for `build` and `serve` alike.
 //!
-//! Each item seen for the first time is queued in the history ([`queue_new`], from
+//! Each item seen for the first time is queued in the history ([`History::queue_articles`](crate::feed::history::History::queue_articles), from
 //! [`crate::refresh`]); after the refresh, [`fetch`] reads up to `max_articles_per_run` queued
 //! article pages, a few at once, each after its host's politeness delay and only where
 //! robots.txt allows it (a disallowed one is skipped for good with a warning, never
@@ -28,7 +28,7 @@ use crate::source::robots::Verdict;
 
 /// How many article pages of one feed are fetched at once (the host's delay still spaces
 /// requests to one host).
-const CONCURRENCY: usize = 4;
+pub const CONCURRENCY: usize = 4;
 
 /// The (GUID, link) of each item of `items` the history of `feed` does not hold yet, for
 /// [`History::queue_articles`] once the items are stored. Only for feeds with an article table.
