@@ -114,8 +114,11 @@ pub fn scrape(
     if let Some(msg) = crate::source::sniff::not_html(page, &shown_url, "an HTML page", "url") {
         return Err(ScrapeError::NotHtml(msg));
     }
-    let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
-    let extraction = select::extract(&html, rules);
+    let (html, _encoding) = decode::decode_borrowed(&page.bytes, page.content_type.as_deref());
+    let extraction = match crate::extract::stream::extract(&html, rules) {
+        Some(x) => x,
+        None => select::extract(&html, rules),
+    };
     drop(html);
     normalize(feed, FoundBy::rules(rules), extraction, page, now)
 }

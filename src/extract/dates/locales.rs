@@ -888,14 +888,18 @@ static CJK_PM: LazyLock<Regex> =
 static CJK_AM: LazyLock<Regex> =
     LazyLock::new(|| super::compile(r"(?:午前|上午|오전)\s*(?P<t>[0-9]{1,2}(?::[0-9]{2})?)"));
 
-static LANGUAGES: LazyLock<Vec<Language>> =
-    LazyLock::new(|| TABLES.iter().map(Language::new).collect());
+/// Each table's patterns, compiled the first time a page is in that language (compiling all
+/// of them cost a cold build a quarter of its instructions).
+static LANGUAGES: LazyLock<Vec<std::sync::OnceLock<Language>>> =
+    LazyLock::new(|| TABLES.iter().map(|_| std::sync::OnceLock::new()).collect());
 
 /// The language of a tag such as `de`, `pt-BR`, `zh_Hant_TW`; None for English and for
 /// languages without a table.
 pub(super) fn language(tag: &str) -> Option<&'static Language> {
     let primary = primary(tag);
-    LANGUAGES.iter().find(|l| l.table.code == primary)
+    let i = TABLES.iter().position(|t| t.code == primary)?;
+    let table = TABLES.get(i)?;
+    Some(LANGUAGES.get(i)?.get_or_init(|| Language::new(table)))
 }
 
 /// The primary subtag of a language tag, lower case: `pt-BR` -> `pt`.
