@@ -254,6 +254,8 @@ def config(args):
     ]
     if args.concurrency:
         out.append(f"concurrency = {args.concurrency}")
+    if args.admin_token:
+        out.append(f'admin_token = "{args.admin_token}"')
     out.append("")
     for i in range(args.feeds):
         name = f"f{i:04d}"
@@ -386,6 +388,35 @@ def drive(args):
     report["outcomes"] = counts
     report["metrics_polls"] = polls
 
+    if args.again_token:
+        # Every feed once more, through the admin endpoint (it answers when the refresh is
+        # done): the pages are unchanged, so this is the cost of an unchanged refresh.
+        from concurrent.futures import ThreadPoolExecutor
+
+        names = [f"f{i:04d}" for i in range(args.feeds)]
+        cpu0 = sum(proc_cpu(proc.pid))
+        t1 = time.monotonic()
+
+        def refresh(name):
+            h, p = addr.rsplit(":", 1)
+            c = http.client.HTTPConnection(h, int(p), timeout=args.timeout)
+            try:
+                c.request("POST", f"/feeds/{name}/refresh",
+                          headers={"Authorization": f"Bearer {args.again_token}"})
+                r = c.getresponse()
+                body = json.loads(r.read().decode() or "{}")
+                return body.get("status", f"http {r.status}")
+            except (OSError, ValueError) as e:
+                return f"error {e}"
+            finally:
+                c.close()
+
+        with ThreadPoolExecutor(max_workers=args.again_clients) as pool:
+            statuses = list(pool.map(refresh, names))
+        report["again_s"] = time.monotonic() - t1
+        report["again_cpu_s"] = sum(proc_cpu(proc.pid)) - cpu0
+        report["again_statuses"] = {s: statuses.count(s) for s in set(statuses)}
+
     if args.idle:
         time.sleep(args.idle)
         report["status_after_idle"] = proc_status(proc.pid)
@@ -450,6 +481,7 @@ def main():
     c.add_argument("--port", type=int, default=18950)
     c.add_argument("--concurrency", type=int, default=0)
     c.add_argument("--refresh", default="1h")
+    c.add_argument("--admin-token", default=None)
 
     d = sub.add_parser("drive")
     d.add_argument("--feeds", type=int, required=True)
@@ -459,6 +491,9 @@ def main():
     d.add_argument("--idle", type=float, default=0)
     d.add_argument("--timeout", type=float, default=180)
     d.add_argument("--rust-log", default="info")
+    d.add_argument("--again-token", default=None,
+                   help="then refresh every feed again via POST /feeds/NAME/refresh with this token")
+    d.add_argument("--again-clients", type=int, default=64)
     d.add_argument("cmd", nargs=argparse.REMAINDER)
 
     args = ap.parse_args()

@@ -16,6 +16,7 @@ use crate::config::{Config, FeedConfig, FeedKind};
 
 use crate::feed::history::{History, HistoryError, RobotsRow, SourceState};
 use crate::feed::output::{self, OutputError, RunLock};
+use crate::source::browser::Chromium;
 use crate::source::fetch::{FetchError, Fetched, Fetcher};
 use crate::source::robots::{HostSpacing, Robots, StoredFile};
 
@@ -131,6 +132,8 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     }
     let mut history = History::open(&state)?;
     let fetcher = Arc::new(Fetcher::new(&config.settings)?);
+    // One browser for the run's `render = "chromium"` feeds, started by the first of them.
+    let chromium = Arc::new(Chromium::new(&config.settings));
     let (fetched_feeds, merged_feeds): (Vec<&FeedConfig>, Vec<&FeedConfig>) =
         feeds.into_iter().partition(|f| f.source().is_some());
 
@@ -170,6 +173,7 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     let mut pending = Vec::new();
     for (feed, prev) in fetched_feeds.iter().zip(&previous) {
         let fetcher = Arc::clone(&fetcher);
+        let chromium = Arc::clone(&chromium);
         let permits = Arc::clone(&permits);
         let robots = Arc::clone(&robots);
         let spacing = Arc::clone(&spacing);
@@ -198,14 +202,22 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
                         tracing::info!(host = %host, delay = ?d, "robots.txt Crawl-delay spaces requests");
                         spacing.wait(&host, d).await;
                     }
-                    fetcher
-                        .fetch_if_changed(s, validators.as_ref(), accept)
-                        .await
+                    crate::source::browser::load_listing(
+                        &fetcher,
+                        &chromium,
+                        &feed_config,
+                        s,
+                        validators.as_ref(),
+                        accept,
+                    )
+                    .await
                 }
                 (None, Ok(_)) => Err(FetchError::Request("the feed has no source".into())),
             };
             let polite = BuildPoliteness {
                 fetcher: &fetcher,
+                chromium: &chromium,
+                feed: &feed_config,
                 robots: &robots,
                 spacing: &spacing,
                 host_delay,
@@ -255,6 +267,7 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
         }
         reports.push(report);
     }
+    chromium.close().await;
     for file in robots.fetched().await {
         history.save_robots(&RobotsRow {
             host: file.host,
@@ -295,6 +308,8 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
 /// longer) after the one before.
 struct BuildPoliteness<'a> {
     fetcher: &'a Fetcher,
+    chromium: &'a Chromium,
+    feed: &'a FeedConfig,
     robots: &'a Robots,
     spacing: &'a HostSpacing,
     host_delay: Duration,
@@ -310,9 +325,7 @@ impl BuildPoliteness<'_> {
 
 impl crate::pages::Politeness for BuildPoliteness<'_> {
     async fn fetch(&self, url: &url::Url) -> Result<crate::source::fetch::Page, FetchError> {
-        self.fetcher
-            .fetch(&crate::config::Source::Http(url.clone()))
-            .await
+        crate::source::browser::load_page(self.fetcher, self.chromium, self.feed, url).await
     }
 
     async fn robots(&self, url: &url::Url) -> crate::source::robots::Verdict {

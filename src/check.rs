@@ -21,6 +21,7 @@ use crate::config::{Config, FeedConfig, FeedKind, ItemRules, Source};
 use crate::extract::scrape::{self, Scraped};
 use crate::feed::history::History;
 use crate::health::Coverage;
+use crate::source::browser::Chromium;
 use crate::source::fetch::Fetcher;
 
 /// The outcome of checking one feed.
@@ -219,7 +220,13 @@ pub fn coverage_line(rules: &ItemRules, scraped: &Scraped) -> String {
 }
 
 /// Fetch and extract `feed` as `build` would, without writing anything.
-pub async fn live(feed: &FeedConfig, fetcher: &Fetcher, last: Option<&Coverage>) -> FeedCheck {
+/// A `render = "chromium"` feed's page is loaded in `chromium`.
+pub async fn live(
+    feed: &FeedConfig,
+    fetcher: &Fetcher,
+    chromium: &Chromium,
+    last: Option<&Coverage>,
+) -> FeedCheck {
     let mut check = offline(feed);
     if !check.ok() {
         return check;
@@ -232,7 +239,9 @@ pub async fn live(feed: &FeedConfig, fetcher: &Fetcher, last: Option<&Coverage>)
         FeedKind::Upstream { .. } => crate::refresh::ACCEPT_FEED,
         _ => crate::refresh::ACCEPT_PAGE,
     };
-    let page = match fetcher.fetch_if_changed(source, None, accept).await {
+    let loaded =
+        crate::source::browser::load_listing(fetcher, chromium, feed, source, None, accept).await;
+    let page = match loaded {
         Ok(crate::source::fetch::Fetched::Page(p)) => p,
         Ok(crate::source::fetch::Fetched::NotModified) => {
             check.problems.push(format!(
@@ -340,15 +349,19 @@ pub async fn run(
             let limit = Arc::new(tokio::sync::Semaphore::new(
                 config.settings.concurrency.max(1),
             ));
+            // One browser for the feeds with `render = "chromium"`, started by the first.
+            let chromium = Arc::new(Chromium::new(&config.settings));
             let mut set = tokio::task::JoinSet::new();
             for (i, feed) in selected.iter().enumerate() {
                 let feed = (*feed).clone();
                 let fetcher = Arc::clone(&fetcher);
+                let chromium = Arc::clone(&chromium);
                 let limit = Arc::clone(&limit);
                 let last = Arc::clone(&last);
                 set.spawn(async move {
                     let _permit = limit.acquire().await.ok();
-                    (i, live(&feed, &fetcher, last.get(&feed.name)).await)
+                    let checked = live(&feed, &fetcher, &chromium, last.get(&feed.name)).await;
+                    (i, checked)
                 });
             }
             let mut out: Vec<Option<FeedCheck>> = vec![None; selected.len()];
@@ -359,6 +372,7 @@ pub async fn run(
                     *slot = Some(c);
                 }
             }
+            chromium.close().await;
             out.into_iter()
                 .zip(selected)
                 .map(|(c, f)| {

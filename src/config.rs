@@ -538,6 +538,24 @@ pub enum NextPage {
     Field(Field),
 }
 
+/// `render = "chromium"`: how a page built by JavaScript is loaded (see
+/// [`crate::source::browser`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Render {
+    /// `wait_for`: the CSS selector the page must match before it is read; none: the item
+    /// selector, or (a feed without selectors) the page's load event.
+    pub wait_for: Option<String>,
+}
+
+impl Render {
+    /// What the browser waits for on `feed`'s pages: `wait_for`, else the item selector.
+    pub fn wait_for<'f>(&'f self, feed: &'f FeedConfig) -> Option<&'f str> {
+        self.wait_for
+            .as_deref()
+            .or_else(|| feed.items().map(|r| r.selector_text.as_str()))
+    }
+}
+
 /// The compiled `items` table of a feed.
 #[derive(Debug, Clone)]
 pub struct ItemRules {
@@ -625,6 +643,9 @@ pub struct FeedConfig {
     pub next_page: Option<NextPage>,
     /// `max_pages`: the most pages of a listing one run reads (1: the first only).
     pub max_pages: usize,
+    /// `render = "chromium"`: the page and its further pages are loaded in headless Chromium
+    /// and read after their scripts ran (none: fetched over HTTP).
+    pub render: Option<Render>,
     /// How many levels of merged feeds are below this one: 0 for a scraped or upstream feed,
     /// 1 for a merge of those, and so on. Merged feeds are built in this order.
     pub merge_depth: usize,
@@ -720,6 +741,8 @@ struct RawFeed {
     ignore_robots: bool,
     next_page: Option<Spanned<RawField>>,
     max_pages: Option<Spanned<i64>>,
+    render: Option<Spanned<String>>,
+    wait_for: Option<Spanned<String>>,
     formats: Option<Spanned<Vec<Spanned<String>>>>,
     include: Option<Spanned<OneOrMany>>,
     exclude: Option<Spanned<OneOrMany>>,
@@ -1433,6 +1456,7 @@ fn compile_feed(
         }
         Some(f) => Some(NextPage::Field(compile_field(loc, name, "next_page", f)?)),
     };
+    let render = compile_render(&raw, &kind, &err)?;
     let formats = match &raw.formats {
         None => Format::ALL.to_vec(),
         Some(list) => {
@@ -1519,6 +1543,7 @@ fn compile_feed(
         ignore_robots: raw.ignore_robots,
         next_page,
         max_pages,
+        render,
         merge_depth: 0,
     })
 }
@@ -1548,6 +1573,68 @@ fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, 
     };
     rules.stream = crate::extract::stream::Plan::compile(&rules).map(std::sync::Arc::new);
     Ok(rules)
+}
+
+/// `render` and `wait_for`: only for a scraped page on the web; `wait_for` only with a browser.
+fn compile_render(
+    raw: &RawFeed,
+    kind: &FeedKind,
+    err: &dyn Fn(std::ops::Range<usize>, &str, &str) -> ConfigError,
+) -> Result<Option<Render>, ConfigError> {
+    let render = match &raw.render {
+        None => false,
+        Some(v) => match v.get_ref().trim() {
+            "chromium" => true,
+            "none" => false,
+            _ => {
+                return Err(err(
+                    v.span(),
+                    "render",
+                    "must be \"chromium\" (load the page in headless Chromium) or \"none\" (fetch it over HTTP, the default)",
+                ));
+            }
+        },
+    };
+    if !render {
+        if let Some(w) = &raw.wait_for {
+            return Err(err(
+                w.span(),
+                "wait_for",
+                "only applies to pages loaded in a browser: add `render = \"chromium\"` or remove it",
+            ));
+        }
+        return Ok(None);
+    }
+    let span = raw.render.as_ref().map(|v| v.span()).unwrap_or_default();
+    match kind {
+        FeedKind::Scrape {
+            source: Source::Http(_),
+            ..
+        } => {}
+        FeedKind::Scrape { .. } => {
+            return Err(err(
+                span,
+                "render",
+                "needs a page on the web (`url = \"https://...\"`); a local file is read as it is",
+            ));
+        }
+        _ => {
+            return Err(err(
+                span,
+                "render",
+                "is only for scraped pages (`url`); a `feed_url` or `merge` feed is not rendered",
+            ));
+        }
+    }
+    let wait_for = match &raw.wait_for {
+        None => None,
+        Some(w) => {
+            let text = w.get_ref().trim();
+            compile_selector(text).map_err(|m| err(w.span(), "wait_for", &m))?;
+            Some(text.to_string())
+        }
+    };
+    Ok(Some(Render { wait_for }))
 }
 
 /// Parse a CSS selector; the error is the whole message, with a caret under the place where

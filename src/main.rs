@@ -365,8 +365,23 @@ async fn run_preview(
         }
     };
     let now = chrono::Utc::now();
-    let page = match fetcher.fetch(source).await {
-        Ok(p) => p,
+    let chromium = pagefeed::source::browser::Chromium::new(&config.settings);
+    let loaded = pagefeed::source::browser::load_listing(
+        &fetcher,
+        &chromium,
+        feed,
+        source,
+        None,
+        pagefeed::refresh::ACCEPT_PAGE,
+    )
+    .await;
+    chromium.close().await;
+    let page = match loaded {
+        Ok(pagefeed::source::fetch::Fetched::Page(p)) => p,
+        Ok(pagefeed::source::fetch::Fetched::NotModified) => {
+            eprintln!("error: feed {name}: {source} answered 304 Not Modified to a plain request");
+            return ExitCode::from(1);
+        }
         Err(e) => {
             eprintln!("error: feed {name}: cannot fetch {source}: {e}");
             return ExitCode::from(1);

@@ -698,6 +698,61 @@ struct Found {
 
 /// Runs every absolute pattern and keeps the date that starts leftmost.
 fn leftmost_absolute(text: &str, cx: &Context) -> Option<ParsedDate> {
+    if let Some(date) = plain_date(text) {
+        return cx.resolve(date, None, None).map(absolute);
+    }
+    leftmost_by_patterns(text, cx)
+}
+
+/// The plainest absolute dates as the whole text, read by their shape without a regex:
+/// `2020-10-15`, `October 15, 2020`, `Oct 15, 2020`, `15 October 2020`. Listing pages mostly
+/// write one of these, and the patterns (which read them the same way, see the tests) cost
+/// more to build than a page's dates cost to read. Anything else is None and goes on to them.
+fn plain_date(text: &str) -> Option<NaiveDate> {
+    fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
+        let ok = (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+        if ok { s.parse().ok() } else { None }
+    }
+    fn month(s: &str) -> Option<u32> {
+        const NAMES: [&str; 12] = [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ];
+        let lower = s.to_ascii_lowercase();
+        let at = NAMES.iter().position(|n| {
+            *n == lower
+                || (lower.len() == 3 && n.starts_with(lower.as_str()))
+                || lower == "sept" && *n == "september"
+        })?;
+        u32::try_from(at).ok()?.checked_add(1)
+    }
+    let ymd = |y: &str, m: u32, d: &str| {
+        let year = i32::try_from(digits(y, 4, 4)?).ok()?;
+        NaiveDate::from_ymd_opt(year, m, digits(d, 1, 2)?)
+    };
+    if let [y, m, d] = text.split('-').collect::<Vec<_>>().as_slice() {
+        return ymd(y, digits(m, 2, 2)?, d);
+    }
+    let [a, b, c] = text.split(' ').collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    match b.strip_suffix(',') {
+        Some(day) => ymd(c, month(a)?, day),
+        None => ymd(c, month(b)?, a),
+    }
+}
+
+fn leftmost_by_patterns(text: &str, cx: &Context) -> Option<ParsedDate> {
     let mut found = ABSOLUTE
         .iter()
         .filter_map(|re| re.captures_iter(text).find_map(|c| found_from(&c, text)))
@@ -1017,6 +1072,47 @@ fn offset_text(offset: FixedOffset) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_dates_read_as_the_patterns_read_them() {
+        let cx = super::Context {
+            tz: chrono_tz::Asia::Seoul,
+            now: chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("instant"),
+        };
+        let mut fast = 0;
+        for text in [
+            "2020-10-15",
+            "2020-1-15",
+            "2020-10-5",
+            "2020-02-30",
+            "October 24, 2020",
+            "oct 24, 2020",
+            "Sept 5, 2020",
+            "Sep 5, 2020",
+            "May 1, 2020",
+            "24 October 2020",
+            "5 jun 2020",
+            "31 February 2020",
+            "Octob 24, 2020",
+            "October 24 2020",
+            "24th October 2020",
+            "October 024, 2020",
+            "1 2 2020",
+            "2020-10-15-1",
+        ] {
+            let plain = super::plain_date(text);
+            fast += usize::from(plain.is_some());
+            let patterns = super::leftmost_by_patterns(text, &cx);
+            if let Some(date) = plain {
+                assert_eq!(
+                    cx.resolve(date, None, None).map(super::absolute),
+                    patterns,
+                    "{text}"
+                );
+            }
+        }
+        assert_eq!(fast, 9, "the plain shapes are read without the patterns");
+    }
+
     use super::*;
     use chrono_tz::America::{Chicago, Los_Angeles, New_York};
     use chrono_tz::Europe::{Berlin, Zurich};

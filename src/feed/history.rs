@@ -152,6 +152,7 @@ impl History {
         };
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(wrap)?;
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
@@ -186,6 +187,23 @@ impl History {
             return Ok(None);
         }
         Ok(Some(History { conn, path: p }))
+    }
+
+    /// A statement run through the connection's cache of prepared statements: a service
+    /// runs the same few statements for every refresh, and parsing them each time cost more
+    /// than running them.
+    fn exec(&self, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(p)
+    }
+
+    /// [`Connection::query_row`] through the cache of prepared statements.
+    fn row<T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(p, f)
     }
 
     fn err(&self, source: rusqlite::Error) -> HistoryError {
@@ -337,28 +355,42 @@ impl History {
                     *n = n.saturating_sub(1);
                 }
             }
+            let mut skip: HashMap<i64, i64> = HashMap::new();
             for r in rows.iter_mut().rev().filter(|r| r.restamp) {
-                let mut t = r.updated;
-                while used.get(&t).is_some_and(|n| *n > 0) {
-                    t = t.saturating_add(1);
-                }
+                let t = first_free(r.updated, &used, &mut skip);
                 *used.entry(t).or_default() += 1;
                 r.updated = t;
             }
         }
         {
-            let mut put = tx
+            // A new item is inserted (a second entry with its GUID in the same batch updates
+            // it); a stored one is updated in place, its first sight kept, which touches
+            // fewer index entries than replacing the row.
+            let mut insert = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO items (feed, guid, permalink, title, link, summary,
+                    "INSERT INTO items (feed, guid, permalink, title, link, summary,
                         summary_html, authors, categories, image, published, published_relative,
                         published_page, updated, first_seen, last_seen, position, content_hash)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                        coalesce((SELECT first_seen FROM items WHERE feed = ?1 AND guid = ?2), ?15),
-                        ?15, ?16, ?17)",
+                        ?15, ?15, ?16, ?17)
+                     ON CONFLICT (feed, guid) DO UPDATE SET permalink = ?3, title = ?4,
+                        link = ?5, summary = ?6, summary_html = ?7, authors = ?8,
+                        categories = ?9, image = ?10, published = ?11,
+                        published_relative = ?12, published_page = ?13, updated = ?14,
+                        last_seen = ?15, position = ?16, content_hash = ?17",
+                )
+                .map_err(wrap)?;
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE items SET permalink = ?3, title = ?4, link = ?5, summary = ?6,
+                        summary_html = ?7, authors = ?8, categories = ?9, image = ?10,
+                        published = ?11, published_relative = ?12, published_page = ?13,
+                        updated = ?14, last_seen = ?15, position = ?16, content_hash = ?17
+                     WHERE feed = ?1 AND guid = ?2",
                 )
                 .map_err(wrap)?;
             for (pos, (it, row)) in items.iter().zip(&rows).enumerate() {
-                put.execute(params![
+                let values = params![
                     feed,
                     row.guid,
                     it.permalink,
@@ -376,8 +408,12 @@ impl History {
                     now_s,
                     i64::try_from(pos).unwrap_or(i64::MAX),
                     row.hash,
-                ])
-                .map_err(wrap)?;
+                ];
+                if row.old_updated.is_some() {
+                    update.execute(values).map_err(wrap)?;
+                } else {
+                    insert.execute(values).map_err(wrap)?;
+                }
             }
         }
         stats.pruned = tx
@@ -410,43 +446,40 @@ impl History {
         now: DateTime<Utc>,
         error: &str,
     ) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "INSERT INTO feeds (name, last_attempt, last_error) VALUES (?1, ?2, ?3)
+        self.exec(
+            "INSERT INTO feeds (name, last_attempt, last_error) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET last_attempt = ?2, last_error = ?3",
-                params![feed, now.timestamp(), error],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![feed, now.timestamp(), error],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// Remember what the last successful fetch of `feed` looked like.
     pub fn save_source_state(&self, feed: &str, st: &SourceState) -> Result<(), HistoryError> {
         let meta = serde_json::to_string(&st.meta).unwrap_or_default();
-        self.conn
-            .execute(
-                "INSERT INTO feeds (name, fingerprint, etag, last_modified, page_hash, meta)
+        self.exec(
+            "INSERT INTO feeds (name, fingerprint, etag, last_modified, page_hash, meta)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (name) DO UPDATE SET fingerprint = ?2, etag = ?3,
                     last_modified = ?4, page_hash = ?5, meta = ?6",
-                params![
-                    feed,
-                    st.fingerprint,
-                    st.validators.etag,
-                    st.validators.last_modified,
-                    st.page_hash,
-                    meta
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![
+                feed,
+                st.fingerprint,
+                st.validators.etag,
+                st.validators.last_modified,
+                st.page_hash,
+                meta
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// What the last successful fetch of `feed` looked like, if there was one.
     pub fn source_state(&self, feed: &str) -> Result<Option<SourceState>, HistoryError> {
         let row = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT fingerprint, etag, last_modified, page_hash, meta FROM feeds
                  WHERE name = ?1 AND fingerprint IS NOT NULL AND meta IS NOT NULL",
                 params![feed],
@@ -479,39 +512,36 @@ impl History {
 
     /// Mark a refresh of `feed` that found the page unchanged as a success.
     pub fn record_unchanged(&self, feed: &str, now: DateTime<Utc>) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL
+        self.exec(
+            "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL
                  WHERE name = ?1",
-                params![feed, now.timestamp()],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![feed, now.timestamp()],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// The last refresh attempt, success and error of `feed`, if it was ever refreshed.
     pub fn feed_status(&self, feed: &str) -> Result<Option<FeedRow>, HistoryError> {
-        self.conn
-            .query_row(
-                "SELECT last_attempt, last_success, last_error FROM feeds WHERE name = ?1",
-                params![feed],
-                |r| {
-                    Ok(FeedRow {
-                        last_attempt: r.get::<_, Option<i64>>(0)?.map(instant),
-                        last_success: r.get::<_, Option<i64>>(1)?.map(instant),
-                        last_error: r.get(2)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            "SELECT last_attempt, last_success, last_error FROM feeds WHERE name = ?1",
+            params![feed],
+            |r| {
+                Ok(FeedRow {
+                    last_attempt: r.get::<_, Option<i64>>(0)?.map(instant),
+                    last_success: r.get::<_, Option<i64>>(1)?.map(instant),
+                    last_error: r.get(2)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| self.err(e))
     }
 
     /// Each field's coverage in the last good run of `feed`, if one stored it.
     pub fn coverage(&self, feed: &str) -> Result<Option<crate::health::Coverage>, HistoryError> {
         let text: Option<String> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT coverage FROM feeds WHERE name = ?1",
                 params![feed],
                 |r| r.get(0),
@@ -529,39 +559,36 @@ impl History {
         coverage: &crate::health::Coverage,
     ) -> Result<(), HistoryError> {
         let text = serde_json::to_string(coverage).unwrap_or_default();
-        self.conn
-            .execute(
-                "INSERT INTO feeds (name, coverage) VALUES (?1, ?2)
+        self.exec(
+            "INSERT INTO feeds (name, coverage) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET coverage = ?2",
-                params![feed, text],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![feed, text],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// The source (`url` or `feed_url`) the history of `feed` was built from, if stored.
     pub fn source_identity(&self, feed: &str) -> Result<Option<String>, HistoryError> {
-        self.conn
-            .query_row(
-                "SELECT source FROM feeds WHERE name = ?1",
-                params![feed],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()
-            .map(Option::flatten)
-            .map_err(|e| self.err(e))
+        self.row(
+            "SELECT source FROM feeds WHERE name = ?1",
+            params![feed],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()
+        .map(Option::flatten)
+        .map_err(|e| self.err(e))
     }
 
     /// Remember that the history of `feed` is built from `source`.
     pub fn set_source_identity(&self, feed: &str, source: &str) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "INSERT INTO feeds (name, source) VALUES (?1, ?2)
+        self.exec(
+            "INSERT INTO feeds (name, source) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET source = ?2",
-                params![feed, source],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![feed, source],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     /// Every host's robots.txt as last fetched.
@@ -584,13 +611,12 @@ impl History {
 
     /// Remember a host's robots.txt (replacing what was stored for it).
     pub fn save_robots(&self, row: &RobotsRow) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "INSERT INTO robots (host, fetched_at, body) VALUES (?1, ?2, ?3)
+        self.exec(
+            "INSERT INTO robots (host, fetched_at, body) VALUES (?1, ?2, ?3)
                  ON CONFLICT (host) DO UPDATE SET fetched_at = ?2, body = ?3",
-                params![row.host, row.fetched_at, row.body],
-            )
-            .map_err(|e| self.err(e))?;
+            params![row.host, row.fetched_at, row.body],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -614,14 +640,13 @@ impl History {
 
     /// How many items the history holds for `feed`.
     pub fn count(&self, feed: &str) -> Result<usize, HistoryError> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM items WHERE feed = ?1",
-                params![feed],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| usize::try_from(n).unwrap_or(0))
-            .map_err(|e| self.err(e))
+        self.row(
+            "SELECT count(*) FROM items WHERE feed = ?1",
+            params![feed],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| usize::try_from(n).unwrap_or(0))
+        .map_err(|e| self.err(e))
     }
 
     /// The newest `limit` items of `feed`, newest first; page order breaks ties.
@@ -719,6 +744,34 @@ struct Row {
 
 /// The instant a new item starts from: its page date, else when it was first seen (`now`);
 /// a date at midnight (a date without a time of day) on the day of `now` in `tz` takes `now`.
+/// The first second at or after `t` that no item of the feed uses. `skip` remembers, for
+/// each second already walked over, a later second where the search may go on: seconds are
+/// only ever taken while update times are handed out, never freed, so every second between
+/// one and its note stays taken. With the notes shortened on every walk, handing out the
+/// times of a page whose many entries share a few dates costs about one step per entry,
+/// where walking from the shared second each time cost a step per entry already placed.
+fn first_free(t: i64, used: &HashMap<i64, usize>, skip: &mut HashMap<i64, i64>) -> i64 {
+    let mut at = t;
+    let mut walked = Vec::new();
+    loop {
+        if let Some(&next) = skip.get(&at)
+            && next > at
+        {
+            walked.push(at);
+            at = next;
+        } else if used.get(&at).is_some_and(|n| *n > 0) && at < i64::MAX {
+            walked.push(at);
+            at = at.saturating_add(1);
+        } else {
+            break;
+        }
+    }
+    for w in walked {
+        skip.insert(w, at);
+    }
+    at
+}
+
 fn first_instant(page: Option<i64>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> i64 {
     let Some(t) = page else {
         return now.timestamp();
@@ -914,8 +967,7 @@ mod tests {
         );
         // The stored hash is now the fast kind, and the next run still sees no change.
         let stored: String = h
-            .conn
-            .query_row(
+            .row(
                 "SELECT content_hash FROM items WHERE feed = 'f' AND guid = ?1",
                 params![one.guid],
                 |r| r.get(0),
@@ -972,6 +1024,30 @@ mod tests {
         )
         .expect("merge");
         assert_eq!(h.latest("f", 1).expect("latest")[0].date(), now);
+    }
+
+    #[test]
+    fn first_free_hands_out_what_the_walk_from_each_second_would() {
+        // Seconds taken before (some twice), then a long run of wishes that share a few
+        // seconds, interleaved: the notes must give each the second a plain walk gives.
+        let mut used: HashMap<i64, usize> = HashMap::new();
+        for t in [5, 6, 9, 40, 41, 42, 100] {
+            *used.entry(t).or_default() += 1;
+        }
+        *used.entry(6).or_default() += 1;
+        let mut plain = used.clone();
+        let mut skip = HashMap::new();
+        for i in 0..2_000_i64 {
+            let wish = [5, 40, 7, 100, 3][usize::try_from(i % 5).expect("small")] + (i % 3);
+            let got = first_free(wish, &used, &mut skip);
+            *used.entry(got).or_default() += 1;
+            let mut want = wish;
+            while plain.get(&want).is_some_and(|n| *n > 0) {
+                want += 1;
+            }
+            *plain.entry(want).or_default() += 1;
+            assert_eq!(got, want, "wish {wish} at step {i}");
+        }
     }
 
     #[test]
@@ -1087,8 +1163,7 @@ mod tests {
         h.save_robots(&again).expect("save");
         assert_eq!(h.robots_rows().expect("robots"), [again]);
         let v: i64 = h
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(v, VERSION);
     }

@@ -139,6 +139,7 @@ pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeErro
         t.abort();
     }
     scheduler.writes_finished(SHUTDOWN_GRACE).await;
+    scheduler.close_browser().await;
     let _ = tokio::time::timeout(DRAIN_GRACE + Duration::from_secs(1), server).await;
     Ok(())
 }

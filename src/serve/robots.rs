@@ -85,7 +85,7 @@ impl ServeRobots {
     }
 
     async fn store_fetched(&self, robots: &Robots) {
-        let fetched = robots.fetched().await;
+        let fetched = robots.take_fetched();
         if !fetched.is_empty() {
             let history = Arc::clone(&self.history);
             let _ = tokio::task::spawn_blocking(move || {

@@ -28,6 +28,7 @@ use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
 use crate::feed::history::History;
 use crate::refresh;
+use crate::source::browser::Chromium;
 use crate::source::fetch::{FetchError, Fetched, Fetcher};
 
 use super::guard::{CatchUnwind, panic_message};
@@ -55,6 +56,9 @@ pub struct Scheduler {
     config: Arc<Config>,
     history: Arc<Mutex<History>>,
     fetcher: Fetcher,
+    /// The process's headless browser for `render = "chromium"` feeds (started when first
+    /// needed, again if it died).
+    chromium: Chromium,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
     websub: Option<WebSub>,
@@ -97,15 +101,14 @@ impl HostGate {
 /// listing.
 struct ServePoliteness<'a> {
     scheduler: &'a Scheduler,
+    feed: &'a FeedConfig,
 }
 
 impl crate::pages::Politeness for ServePoliteness<'_> {
     async fn fetch(&self, url: &url::Url) -> Result<crate::source::fetch::Page, FetchError> {
         let _permit = self.scheduler.permits.acquire().await.ok();
-        self.scheduler
-            .fetcher
-            .fetch(&Source::Http(url.clone()))
-            .await
+        let s = self.scheduler;
+        crate::source::browser::load_page(&s.fetcher, &s.chromium, self.feed, url).await
     }
 
     async fn robots(&self, url: &url::Url) -> crate::source::robots::Verdict {
@@ -133,6 +136,7 @@ impl Scheduler {
     ) -> Self {
         let websub = config.settings.websub_hub.clone().map(WebSub::new);
         Scheduler {
+            chromium: Chromium::new(&config.settings),
             permits: Semaphore::new(config.settings.concurrency),
             hosts: HostGate {
                 delay: config.settings.host_delay,
@@ -466,8 +470,13 @@ impl Scheduler {
             FeedKind::Upstream { .. } => refresh::ACCEPT_FEED,
             _ => refresh::ACCEPT_PAGE,
         };
-        // robots.txt first: a disallowed page is never requested.
-        let crawl_delay = match self.robots.check_feed(&self.fetcher, &feed).await {
+        // robots.txt first: a disallowed page is never requested. Its fetch (once per host
+        // and day) counts against `concurrency` like any other request.
+        let verdict = {
+            let _permit = self.permits.acquire().await.ok();
+            self.robots.check_feed(&self.fetcher, &feed).await
+        };
+        let crawl_delay = match verdict {
             Ok(d) => d,
             Err(e) => {
                 let now = Utc::now().trunc_subsecs(0);
@@ -491,9 +500,15 @@ impl Scheduler {
             }
             let result = {
                 let _permit = self.permits.acquire().await.ok();
-                self.fetcher
-                    .fetch_if_changed(&source, prev.as_ref().map(|p| &p.validators), accept)
-                    .await
+                crate::source::browser::load_listing(
+                    &self.fetcher,
+                    &self.chromium,
+                    &feed,
+                    &source,
+                    prev.as_ref().map(|p| &p.validators),
+                    accept,
+                )
+                .await
             };
             match &result {
                 Err(e) if retry && e.is_transient() && attempt < MAX_RETRIES => {
@@ -514,7 +529,10 @@ impl Scheduler {
             }
         };
         // Further pages of a listing, one after another at the host's pace.
-        let polite = ServePoliteness { scheduler: self };
+        let polite = ServePoliteness {
+            scheduler: self,
+            feed: &feed,
+        };
         let further = crate::pages::walk(&polite, &feed, &fetched, prev.as_ref(), now).await;
         self.process(&feed, Some((fetched, further, prev)), now, started)
             .await
@@ -655,6 +673,11 @@ impl Scheduler {
     }
 
     /// Wait (at most `limit`) until no refresh is writing.
+    /// Close the headless browser, if one was started.
+    pub async fn close_browser(&self) {
+        self.chromium.close().await;
+    }
+
     pub async fn writes_finished(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         while self.writing.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {

@@ -34,6 +34,11 @@ pub enum FetchError {
     /// read (the next run asks again).
     #[error("{message}")]
     Robots { message: String, transient: bool },
+    /// Loading the page in headless Chromium failed (`render = "chromium"`, see
+    /// [`super::browser`]): the whole message; `transient` when the browser itself failed
+    /// (it is started again on the next run).
+    #[error("{message}")]
+    Browser { message: String, transient: bool },
     #[error("cannot read {path}: {source}")]
     File {
         path: PathBuf,
@@ -253,7 +258,9 @@ impl FetchError {
         match self {
             FetchError::Request(_) => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429,
-            FetchError::Robots { transient, .. } => *transient,
+            FetchError::Robots { transient, .. } | FetchError::Browser { transient, .. } => {
+                *transient
+            }
             _ => false,
         }
     }

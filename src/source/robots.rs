@@ -194,6 +194,8 @@ pub struct Robots {
     now: i64,
     stored: HashMap<String, StoredFile>,
     hosts: Mutex<HashMap<String, Arc<OnceCell<HostRules>>>>,
+    /// Files fetched and not yet handed out by [`Robots::take_fetched`].
+    pending: std::sync::Mutex<Vec<StoredFile>>,
 }
 
 impl Robots {
@@ -205,6 +207,7 @@ impl Robots {
             now,
             stored: stored.into_iter().map(|r| (r.host.clone(), r)).collect(),
             hosts: Mutex::new(HashMap::new()),
+            pending: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -283,6 +286,12 @@ impl Robots {
             fetched_at: self.now,
             body,
         });
+        if let Some(f) = &fetched {
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(f.clone());
+        }
         HostRules {
             rules,
             robots_url: robots_url.to_string(),
@@ -308,6 +317,12 @@ impl Robots {
             .collect();
         rows.sort_by(|a, b| a.host.cmp(&b.host));
         rows
+    }
+
+    /// The robots.txt files fetched since the last call, each handed out once: a service
+    /// stores each file as it comes, and must not store every earlier one again with it.
+    pub fn take_fetched(&self) -> Vec<StoredFile> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The delay between requests to a host: the configured `host_delay`, or the site's
@@ -632,6 +647,8 @@ mod tests {
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].fetched_at, 1_000);
         assert!(stored[0].host.starts_with("http://127.0.0.1:"));
+        assert_eq!(robots.take_fetched(), stored, "handed out once");
+        assert_eq!(robots.take_fetched(), [], "and not again");
 
         // The next run within a day uses the stored copy; a day later it asks again.
         let next = Robots::new("pagefeed/0.1", stored.clone(), 1_000 + 3_600);

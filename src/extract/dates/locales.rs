@@ -8,7 +8,7 @@
 //! (`18h30`, `18時30分`, `오후 3:20`) become `18:30` / `3:20 pm`. Adding a language is adding a
 //! table. The parser tries the rewritten text first, then the original.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::{Captures, Regex};
 
@@ -888,18 +888,21 @@ static CJK_PM: LazyLock<Regex> =
 static CJK_AM: LazyLock<Regex> =
     LazyLock::new(|| super::compile(r"(?:午前|上午|오전)\s*(?P<t>[0-9]{1,2}(?::[0-9]{2})?)"));
 
-/// Each table's patterns, compiled the first time a page is in that language (compiling all
-/// of them cost a cold build a quarter of its instructions).
-static LANGUAGES: LazyLock<Vec<std::sync::OnceLock<Language>>> =
-    LazyLock::new(|| TABLES.iter().map(|_| std::sync::OnceLock::new()).collect());
+/// One slot per table, filled the first time a page of that language is read: compiling a
+/// table's patterns costs far more than reading a page's dates, and most runs read one
+/// language or none (English needs no table).
+static LANGUAGES: LazyLock<Vec<OnceLock<Language>>> =
+    LazyLock::new(|| TABLES.iter().map(|_| OnceLock::new()).collect());
 
 /// The language of a tag such as `de`, `pt-BR`, `zh_Hant_TW`; None for English and for
 /// languages without a table.
 pub(super) fn language(tag: &str) -> Option<&'static Language> {
-    let primary = primary(tag);
-    let i = TABLES.iter().position(|t| t.code == primary)?;
-    let table = TABLES.get(i)?;
-    Some(LANGUAGES.get(i)?.get_or_init(|| Language::new(table)))
+    let primary = tag.split(['-', '_']).next().unwrap_or("").trim();
+    let at = TABLES
+        .iter()
+        .position(|t| t.code.eq_ignore_ascii_case(primary))?;
+    let (table, slot) = TABLES.get(at).zip(LANGUAGES.get(at))?;
+    Some(slot.get_or_init(|| Language::new(table)))
 }
 
 /// The primary subtag of a language tag, lower case: `pt-BR` -> `pt`.
