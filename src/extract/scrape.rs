@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::config::{FeedConfig, ItemRules, Source};
-use crate::extract::select::{self, Extraction};
+use crate::extract::select::Extraction;
 use crate::extract::{dates, links, sanitize};
 use crate::feed::item::{NewItem, invented_guid};
 use crate::source::decode;
@@ -35,6 +35,11 @@ pub enum ScrapeError {
         matched: usize,
         url: String,
     },
+    /// `PAGEFEED_EXTRACT=check` and the two extractors read the page differently (a bug).
+    #[error(
+        "PAGEFEED_EXTRACT=check: the streaming and the DOM extractor disagree on {url}: {what}"
+    )]
+    Diverged { url: String, what: String },
 }
 
 /// What one page gave.
@@ -115,10 +120,12 @@ pub fn scrape(
         return Err(ScrapeError::NotHtml(msg));
     }
     let (html, _encoding) = decode::decode_borrowed(&page.bytes, page.content_type.as_deref());
-    let extraction = match crate::extract::stream::extract(&html, rules) {
-        Some(x) => x,
-        None => select::extract(&html, rules),
-    };
+    let extraction = crate::extract::stream::extract_page(&html, rules).map_err(|what| {
+        ScrapeError::Diverged {
+            url: shown_url.clone(),
+            what,
+        }
+    })?;
     drop(html);
     normalize(feed, FoundBy::rules(rules), extraction, page, now)
 }

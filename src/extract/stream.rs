@@ -46,11 +46,109 @@ pub const MAX_STREAM_DEPTH: usize = 256;
 /// Tags with more attributes than this are left to the DOM (it cuts them at 256).
 const MAX_STREAM_ATTRIBUTES: usize = 128;
 
-/// Whether streaming is allowed in this process (`PAGEFEED_EXTRACT=dom` turns it off).
-pub fn enabled() -> bool {
-    static ON: LazyLock<bool> =
-        LazyLock::new(|| std::env::var("PAGEFEED_EXTRACT").map_or(true, |v| v != "dom"));
-    *ON
+/// Which extractor reads pages with selectors (`PAGEFEED_EXTRACT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extractor {
+    /// Streaming where it can follow the page, the DOM otherwise (the default).
+    Stream,
+    /// Always the DOM (`PAGEFEED_EXTRACT=dom`).
+    Dom,
+    /// Both, and a page they disagree on fails (`PAGEFEED_EXTRACT=check`, for tests).
+    Check,
+}
+
+/// The extractor this process uses: `PAGEFEED_EXTRACT` is `dom`, `check`, or anything else
+/// (or unset) for streaming.
+pub fn extractor() -> Extractor {
+    static WHICH: LazyLock<Extractor> =
+        LazyLock::new(|| match std::env::var("PAGEFEED_EXTRACT").as_deref() {
+            Ok("dom") => Extractor::Dom,
+            Ok("check") => Extractor::Check,
+            _ => Extractor::Stream,
+        });
+    *WHICH
+}
+
+/// Extract with the process's [`Extractor`]. `Err` (only with `Check`) says where streaming
+/// and the DOM disagree.
+pub fn extract_page(html: &str, rules: &ItemRules) -> Result<Extraction, String> {
+    let plan = rules.stream.as_deref();
+    let which = extractor();
+    let streamed = match (which, plan) {
+        (Extractor::Stream | Extractor::Check, Some(plan)) => match run(html, rules, plan) {
+            Ok(x) => {
+                tracing::debug!(items = %rules.selector_text, "extraction: streamed");
+                Some(x)
+            }
+            Err(at) => {
+                tracing::debug!(
+                    items = %rules.selector_text,
+                    "extraction: the page was left to the DOM (stream.rs line {at})"
+                );
+                None
+            }
+        },
+        _ => {
+            tracing::debug!(
+                items = %rules.selector_text,
+                "extraction: DOM (selectors that need it, or PAGEFEED_EXTRACT=dom)"
+            );
+            None
+        }
+    };
+    match (which, streamed) {
+        (Extractor::Check, Some(streamed)) => {
+            let dom = crate::extract::select::extract(html, rules);
+            match difference(&streamed, &dom) {
+                Some(what) => Err(what),
+                None => Ok(streamed),
+            }
+        }
+        (_, Some(streamed)) => Ok(streamed),
+        (_, None) => Ok(crate::extract::select::extract(html, rules)),
+    }
+}
+
+/// What differs between two extractions of one page (streamed first), if anything.
+pub fn difference(streamed: &Extraction, dom: &Extraction) -> Option<String> {
+    let show = |what: &str, s: &dyn std::fmt::Debug, d: &dyn std::fmt::Debug| {
+        Some(format!("{what}: streamed {s:?}, DOM {d:?}"))
+    };
+    if streamed.page != dom.page {
+        return show("page facts", &streamed.page, &dom.page);
+    }
+    if streamed.matched != dom.matched {
+        return show("elements matched", &streamed.matched, &dom.matched);
+    }
+    if streamed.entries.len() != dom.entries.len() {
+        return show("entries", &streamed.entries.len(), &dom.entries.len());
+    }
+    for (i, (s, d)) in streamed.entries.iter().zip(&dom.entries).enumerate() {
+        if s != d {
+            return show(&format!("entry {i}"), s, d);
+        }
+    }
+    if streamed.kept != dom.kept || streamed.counts != dom.counts {
+        return show("counts", &streamed.counts, &dom.counts);
+    }
+    if streamed.parse != dom.parse {
+        return show("parse bounds", &streamed.parse, &dom.parse);
+    }
+    if streamed.link_without_attr != dom.link_without_attr {
+        return show(
+            "links without href",
+            &streamed.link_without_attr,
+            &dom.link_without_attr,
+        );
+    }
+    if streamed.image_without_attr != dom.image_without_attr {
+        return show(
+            "images without src",
+            &streamed.image_without_attr,
+            &dom.image_without_attr,
+        );
+    }
+    None
 }
 
 type List = SelectorList<Simple>;
@@ -66,7 +164,7 @@ struct FieldPlan {
 pub struct Plan {
     item: List,
     /// title, link, summary, authors, date, image, categories, guid (as in `select`).
-    fields: [Option<FieldPlan>; 8],
+    fields: [Option<FieldPlan>; FIELDS],
 }
 
 /// Parse a selector group as `scraper` does, into a list this module can match.
@@ -119,9 +217,7 @@ impl Plan {
             if f.from != From::Item || f.html {
                 return Err(());
             }
-            let list = parse_list(&f.selector_text)
-                .filter(streamable)
-                .ok_or(())?;
+            let list = parse_list(&f.selector_text).filter(streamable).ok_or(())?;
             Ok(Some(FieldPlan { list }))
         };
         let fields = [
@@ -147,7 +243,10 @@ enum Kind {
     Date,
 }
 
-const KINDS: [Kind; 8] = [
+/// The fields of an entry, in the order of `Plan::fields`.
+const FIELDS: usize = 8;
+
+const KINDS: [Kind; FIELDS] = [
     Kind::Text,
     Kind::Link,
     Kind::Text,
@@ -158,7 +257,7 @@ const KINDS: [Kind; 8] = [
     Kind::Text,
 ];
 /// authors and categories keep every value.
-const MANY: [bool; 8] = [false, false, false, true, false, false, true, false];
+const MANY: [bool; FIELDS] = [false, false, false, true, false, false, true, false];
 
 /// One open element.
 #[derive(Clone)]
@@ -331,13 +430,24 @@ struct TextAcc {
 /// A field value in the making.
 enum Value {
     Done(Option<String>),
-    /// Waiting for the element's text (kind says how to read it).
-    Text(Kind, TextAcc),
+    /// Waiting for the element's text, collected in [`State::active`].
+    Pending,
+}
+
+/// Text being collected for a candidate until its element closes.
+struct Active {
+    /// Index of the entry in [`State::entries`], of the field, of the candidate.
+    entry: usize,
+    field: usize,
+    cand: usize,
+    /// Depth of the element whose text this is.
+    depth: usize,
+    kind: Kind,
+    acc: TextAcc,
 }
 
 /// One element a field's selector matched inside an entry.
 struct Cand {
-    depth: usize,
     name: LocalName,
     value: Value,
 }
@@ -347,10 +457,12 @@ struct Entry {
     /// Index among the matches (document order).
     slot: usize,
     depth: usize,
-    fields: [Vec<Cand>; 8],
+    fields: [Vec<Cand>; FIELDS],
     /// The first `a[href]` inside (its href), when the config has no `link`.
     first_link: Option<Option<String>>,
     own_link: Option<String>,
+    /// Whether each field has a value.
+    found: [bool; FIELDS],
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -376,12 +488,23 @@ struct State<'r> {
     form: Option<usize>,
     /// The `<head>` element once it is closed (elements after it may still go into it).
     head: Option<Open>,
+    /// The closed `<head>` is on the stack again for a raw text element after it.
+    head_pushed: bool,
+    /// The `<head>` was an entry or a field's element: what goes into it after it closed
+    /// would change a value already taken.
+    head_taken: bool,
+    /// Candidates made so far.
+    cands: usize,
     /// How the tokenizer reads after the last start tag.
     raw: Option<RawKind>,
     bail: bool,
+    /// Where in this file the model gave up (for the debug log).
+    why: u32,
     work: u64,
     budget: u64,
     entries: Vec<Entry>,
+    /// Texts being collected, in the order their elements opened (deepest last).
+    active: Vec<Active>,
     done: Vec<Option<(RawEntry, [Option<LocalName>; 2])>>,
     matched: usize,
     // Page facts.
@@ -660,7 +783,10 @@ fn is_block(n: &LocalName) -> bool {
 fn is_hidden(n: &LocalName) -> bool {
     matches!(
         *n,
-        local_name!("script") | local_name!("style") | local_name!("template") | local_name!("noscript")
+        local_name!("script")
+            | local_name!("style")
+            | local_name!("template")
+            | local_name!("noscript")
     )
 }
 
@@ -692,11 +818,16 @@ impl<'r> State<'r> {
             formatting: Vec::new(),
             form: None,
             head: None,
+            head_pushed: false,
+            head_taken: false,
+            cands: 0,
             raw: None,
             bail: false,
+            why: 0,
             work: 0,
             budget: len.saturating_mul(4).saturating_add(1 << 16),
             entries: Vec::new(),
+            active: Vec::new(),
             done: Vec::new(),
             matched: 0,
             page: PageInfo::default(),
@@ -711,12 +842,20 @@ impl<'r> State<'r> {
         }
     }
 
+    /// The page goes to the DOM; `at` is the line that said so.
+    fn fail(&mut self, at: u32) {
+        if !self.bail {
+            self.bail = true;
+            self.why = at;
+        }
+    }
+
     fn charge(&mut self, units: usize) {
         self.work = self
             .work
             .saturating_add(u64::try_from(units).unwrap_or(u64::MAX));
         if self.work > self.budget {
-            self.bail = true;
+            self.fail(line!());
         }
     }
 
@@ -748,14 +887,14 @@ impl<'r> State<'r> {
         let depth = self.stack.len() - 1;
         if is_formatting(&top.name) {
             if !own_end_tag {
-                self.bail = true;
+                self.fail(line!());
             }
             self.formatting.retain(|&d| d != depth);
         }
         if self.form == Some(depth) {
             // The form element pointer stays set after `</form>` only in odd cases.
             if !own_end_tag {
-                self.bail = true;
+                self.fail(line!());
             }
             self.form = None;
         }
@@ -798,11 +937,11 @@ impl<'r> State<'r> {
 
     fn insert(&mut self, tag: Tag) {
         if tag.attrs.len() > MAX_STREAM_ATTRIBUTES {
-            self.bail = true;
+            self.fail(line!());
             return;
         }
         if self.stack.len() + self.formatting.len() >= MAX_STREAM_DEPTH {
-            self.bail = true;
+            self.fail(line!());
             return;
         }
         self.charge(1 + tag.attrs.len());
@@ -821,16 +960,17 @@ impl<'r> State<'r> {
     }
 }
 
-
 fn is_ws(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\x0C' | '\r' | ' ')
 }
 
-/// The value of a matched element when its start tag arrives (attribute), or what it waits
-/// for (text), as `select::value` reads it.
-fn start_value(f: &Field, kind: Kind, el: &Open) -> Value {
+/// The value of a matched element when its start tag arrives (attribute), or `Err` with how to
+/// read its text when it closes, as `select::value` reads it.
+fn start_value(f: &Field, kind: Kind, el: &Open) -> Result<Option<String>, Kind> {
     if let Some(attr) = &f.attr {
-        return Value::Done(el.attr(attr).and_then(|v| post(f, collapse(std::iter::once(v)))));
+        return Ok(el
+            .attr(attr)
+            .and_then(|v| post(f, collapse(std::iter::once(v)))));
     }
     let by_kind = match kind {
         Kind::Link => el.attr("href"),
@@ -839,8 +979,8 @@ fn start_value(f: &Field, kind: Kind, el: &Open) -> Value {
         Kind::Text => None,
     };
     match by_kind {
-        Some(v) if !v.trim().is_empty() => Value::Done(post(f, collapse(std::iter::once(v)))),
-        _ => Value::Text(kind, TextAcc::default()),
+        Some(v) if !v.trim().is_empty() => Ok(post(f, collapse(std::iter::once(v)))),
+        _ => Err(kind),
     }
 }
 
@@ -859,8 +999,7 @@ fn image_attr(el: &Open) -> Option<&str> {
 }
 
 fn text_value(f: &Field, kind: Kind, text: String) -> Option<String> {
-    if matches!(kind, Kind::Link | Kind::Image) && !crate::extract::select::is_absolute_url(&text)
-    {
+    if matches!(kind, Kind::Link | Kind::Image) && !crate::extract::select::is_absolute_url(&text) {
         return None;
     }
     post(f, text)
@@ -902,31 +1041,172 @@ impl State<'_> {
         let Some(d) = self.stack.len().checked_sub(1) else {
             return;
         };
-        let name = self.stack[d].name.clone();
+        let Some(name) = self.stack.get(d).map(|o| o.name.clone()) else {
+            return;
+        };
         // Text being collected around it.
-        for e in &mut self.entries {
-            for c in e.fields.iter_mut().flatten() {
-                if let Value::Text(_, acc) = &mut c.value
-                    && c.depth < d
-                    && acc.hidden.is_none()
-                {
-                    if is_hidden(&name) {
-                        acc.hidden = Some(d);
-                    } else if is_block(&name) {
-                        acc.pending = true;
+        let hidden = is_hidden(&name);
+        let block = is_block(&name);
+        if hidden || block {
+            for a in &mut self.active {
+                if a.acc.hidden.is_none() && a.depth < d {
+                    if hidden {
+                        a.acc.hidden = Some(d);
+                    } else {
+                        a.acc.pending = true;
                     }
                 }
             }
+            self.charge(self.active.len());
         }
-        // Page facts.
+        self.page_facts(d, &name);
+        let (matched, cands) = (self.matched, self.cands);
+        self.match_fields_and_items(d, &name);
+        if d == 1 && name == local_name!("head") && (matched, cands) != (self.matched, self.cands) {
+            self.head_taken = true;
+        }
+    }
+
+    fn match_fields_and_items(&mut self, d: usize, name: &LocalName) {
+        // Fields of the entries it is inside.
+        let mut steps = 0usize;
+        for ei in 0..self.entries.len() {
+            let Some(scope) = self.entries.get(ei).map(|e| e.depth) else {
+                continue;
+            };
+            if scope >= d {
+                continue;
+            }
+            for (i, many) in MANY.into_iter().enumerate() {
+                let Some(fp) = self.plan.fields.get(i).and_then(Option::as_ref) else {
+                    continue;
+                };
+                // A field with one value looks no further once it has it.
+                let found = self
+                    .entries
+                    .get(ei)
+                    .and_then(|e| e.found.get(i))
+                    .is_none_or(|&f| f);
+                if !many && found {
+                    continue;
+                }
+                steps = steps.saturating_add(1);
+                if matches(&fp.list, &self.stack, d, Some(scope)) {
+                    self.candidate(ei, i, d, name);
+                }
+            }
+            if self.rules.link.is_none()
+                && self.entries.get(ei).is_some_and(|e| e.first_link.is_none())
+                && matches(&FIRST_LINK, &self.stack, d, None)
+            {
+                let href = self.href(d);
+                if let Some(e) = self.entries.get_mut(ei) {
+                    e.first_link = Some(href);
+                }
+            }
+        }
+        self.charge(steps);
+        // A new entry.
+        if matches(&self.plan.item, &self.stack, d, None) {
+            self.matched = self.matched.saturating_add(1);
+            let ei = self.entries.len();
+            self.entries.push(Entry {
+                slot: self.done.len(),
+                depth: d,
+                fields: Default::default(),
+                first_link: None,
+                own_link: None,
+                found: [false; FIELDS],
+            });
+            self.done.push(None);
+            for i in 0..FIELDS {
+                let (Some(fp), Some(f)) = (
+                    self.plan.fields.get(i).and_then(Option::as_ref),
+                    self.field(i),
+                ) else {
+                    continue;
+                };
+                if f.matches_scope && matches(&fp.list, &self.stack, d, Some(d)) {
+                    self.candidate(ei, i, d, name);
+                }
+            }
+            if self.rules.link.is_none() && matches(&FIRST_LINK, &self.stack, d, None) {
+                let href = self.href(d);
+                if let Some(e) = self.entries.get_mut(ei) {
+                    e.own_link = href;
+                }
+            }
+        }
+    }
+
+    /// The `href` of the element at depth `d`, trimmed, when not empty.
+    fn href(&self, d: usize) -> Option<String> {
+        self.stack
+            .get(d)
+            .and_then(|o| o.attr("href"))
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+    }
+
+    /// Field `i` of entry `ei` matched the element at depth `d`.
+    fn candidate(&mut self, ei: usize, i: usize, d: usize, name: &LocalName) {
+        let (Some(f), Some(el)) = (self.field(i), self.stack.get(d)) else {
+            return;
+        };
+        let Some(kind) = KINDS.get(i).copied() else {
+            return;
+        };
+        let value = match start_value(f, kind, el) {
+            Ok(v) => {
+                if v.is_some()
+                    && let Some(found) = self.entries.get_mut(ei).and_then(|e| e.found.get_mut(i))
+                {
+                    *found = true;
+                }
+                Value::Done(v)
+            }
+            Err(kind) => {
+                let cand = self
+                    .entries
+                    .get(ei)
+                    .and_then(|e| e.fields.get(i))
+                    .map_or(0, Vec::len);
+                self.active.push(Active {
+                    entry: ei,
+                    field: i,
+                    cand,
+                    depth: d,
+                    kind,
+                    acc: TextAcc::default(),
+                });
+                Value::Pending
+            }
+        };
+        self.cands = self.cands.saturating_add(1);
+        if let Some(cands) = self.entries.get_mut(ei).and_then(|e| e.fields.get_mut(i)) {
+            cands.push(Cand {
+                name: name.clone(),
+                value,
+            });
+        }
+    }
+
+    /// The page's title, description, base, canonical address and language.
+    fn page_facts(&mut self, d: usize, name: &LocalName) {
         if d == 0 {
-            self.page.language = self.stack[0]
-                .attr("lang")
+            self.page.language = self
+                .stack
+                .first()
+                .and_then(|o| o.attr("lang"))
                 .map(|l| l.trim().to_string())
                 .filter(|l| !l.is_empty());
         }
-        let in_head = d >= 2 && self.stack[1].name == local_name!("head");
-        if name == local_name!("title") && self.title_acc.is_none() {
+        let in_head = d >= 2
+            && self
+                .stack
+                .get(1)
+                .is_some_and(|o| o.name == local_name!("head"));
+        if *name == local_name!("title") && self.title_acc.is_none() {
             let wanted = if in_head {
                 self.title_head.is_none()
             } else {
@@ -936,155 +1216,94 @@ impl State<'_> {
                 self.title_acc = Some((d, in_head, String::new(), false));
             }
         }
-        if in_head {
-            if !self.base_seen && matches(&BASE, &self.stack, d, None) {
-                self.base_seen = true;
-                self.page.base_href = self.stack[d].attr("href").map(|h| h.trim().to_string());
-            }
-            if !self.canonical_seen && matches(&CANONICAL, &self.stack, d, None) {
-                self.canonical_seen = true;
-                self.page.canonical = self.stack[d].attr("href").map(|h| h.trim().to_string());
-            }
-            if matches(&META, &self.stack, d, None) {
-                let m = &self.stack[d];
-                let key = m.attr("name").or_else(|| m.attr("property")).unwrap_or("");
-                let content = m
-                    .attr("content")
-                    .map(|c| collapse(std::iter::once(c)))
-                    .filter(|c| !c.is_empty());
-                if key.eq_ignore_ascii_case("description") && self.meta_desc.is_none() {
-                    self.meta_desc = Some(content.unwrap_or_default());
-                } else if key.eq_ignore_ascii_case("og:description") && self.og_desc.is_none() {
-                    self.og_desc = Some(content.unwrap_or_default());
-                } else if key.eq_ignore_ascii_case("og:url") && self.og_url.is_none() {
-                    self.og_url = Some(content.unwrap_or_default());
-                }
-            }
+        if !in_head {
+            return;
         }
-        // Fields of the entries it is inside.
-        let mut steps = 0usize;
-        for ei in 0..self.entries.len() {
-            let scope = self.entries[ei].depth;
-            if scope >= d {
-                continue;
-            }
-            for i in 0..8 {
-                let Some(fp) = &self.plan.fields[i] else {
-                    continue;
-                };
-                let cands = &self.entries[ei].fields[i];
-                if !MANY[i]
-                    && cands
-                        .iter()
-                        .any(|c| matches!(c.value, Value::Done(Some(_))))
-                {
-                    continue;
-                }
-                steps += 1;
-                if matches(&fp.list, &self.stack, d, Some(scope)) {
-                    let Some(f) = self.field(i) else { continue };
-                    let value = start_value(f, KINDS[i], &self.stack[d]);
-                    self.entries[ei].fields[i].push(Cand {
-                        depth: d,
-                        name: name.clone(),
-                        value,
-                    });
-                }
-            }
-            if self.rules.link.is_none()
-                && self.entries[ei].first_link.is_none()
-                && matches(&FIRST_LINK, &self.stack, d, None)
-            {
-                self.entries[ei].first_link = Some(
-                    self.stack[d]
-                        .attr("href")
-                        .map(|h| h.trim().to_string())
-                        .filter(|h| !h.is_empty()),
-                );
-            }
+        let Some(el) = self.stack.get(d) else { return };
+        if !self.base_seen && matches(&BASE, &self.stack, d, None) {
+            self.base_seen = true;
+            self.page.base_href = el.attr("href").map(|h| h.trim().to_string());
         }
-        self.charge(steps);
-        // A new entry.
-        if matches(&self.plan.item, &self.stack, d, None) {
-            self.matched += 1;
-            let mut e = Entry {
-                slot: self.done.len(),
-                depth: d,
-                fields: Default::default(),
-                first_link: None,
-                own_link: None,
-            };
-            self.done.push(None);
-            for i in 0..8 {
-                let (Some(fp), Some(f)) = (&self.plan.fields[i], self.field(i)) else {
-                    continue;
-                };
-                if f.matches_scope && matches(&fp.list, &self.stack, d, Some(d)) {
-                    e.fields[i].push(Cand {
-                        depth: d,
-                        name: name.clone(),
-                        value: start_value(f, KINDS[i], &self.stack[d]),
-                    });
+        if !self.canonical_seen && matches(&CANONICAL, &self.stack, d, None) {
+            self.canonical_seen = true;
+            self.page.canonical = el.attr("href").map(|h| h.trim().to_string());
+        }
+        if matches(&META, &self.stack, d, None) {
+            let key = el
+                .attr("name")
+                .or_else(|| el.attr("property"))
+                .unwrap_or("");
+            let content = el
+                .attr("content")
+                .map(|c| collapse(std::iter::once(c)))
+                .filter(|c| !c.is_empty());
+            // As `select::page_info`: the first non-empty one of each.
+            if key.eq_ignore_ascii_case("description") {
+                if self.meta_desc.is_none() {
+                    self.meta_desc = content;
                 }
+            } else if key.eq_ignore_ascii_case("og:description") {
+                if self.og_desc.is_none() {
+                    self.og_desc = content;
+                }
+            } else if key.eq_ignore_ascii_case("og:url") && self.og_url.is_none() {
+                self.og_url = content;
             }
-            if self.rules.link.is_none() && matches(&FIRST_LINK, &self.stack, d, None) {
-                e.own_link = self.stack[d]
-                    .attr("href")
-                    .map(|h| h.trim().to_string())
-                    .filter(|h| !h.is_empty());
-            }
-            self.entries.push(e);
         }
     }
 
     /// Text inside the current element.
     fn text(&mut self, s: &str) {
+        if s.is_empty() {
+            return;
+        }
         if let Some((_, _, out, pending)) = &mut self.title_acc {
             push_collapsed(out, s, pending);
         }
-        for e in &mut self.entries {
-            for c in e.fields.iter_mut().flatten() {
-                if let Value::Text(_, acc) = &mut c.value
-                    && acc.hidden.is_none()
-                {
-                    push_collapsed(&mut acc.out, s, &mut acc.pending);
-                }
+        for a in &mut self.active {
+            if a.acc.hidden.is_none() {
+                push_collapsed(&mut a.acc.out, s, &mut a.acc.pending);
             }
         }
+        self.charge(self.active.len());
     }
 
     /// The element at depth `d` (the top of the stack) is about to close.
     fn closed(&mut self, d: usize) {
-        let name = self.stack[d].name.clone();
-        let rules = self.rules;
-        for e in &mut self.entries {
-            for (i, cands) in e.fields.iter_mut().enumerate() {
-                for c in cands.iter_mut() {
-                    let Value::Text(kind, acc) = &mut c.value else {
-                        continue;
-                    };
-                    if c.depth == d {
-                        let kind = *kind;
-                        let text = std::mem::take(&mut acc.out);
-                        let f = match i {
-                            0 => Some(&rules.title),
-                            1 => rules.link.as_ref(),
-                            2 => rules.summary.as_ref(),
-                            3 => rules.authors.as_ref(),
-                            4 => rules.date.as_ref(),
-                            5 => rules.image.as_ref(),
-                            6 => rules.categories.as_ref(),
-                            _ => rules.guid.as_ref(),
-                        };
-                        c.value = Value::Done(f.and_then(|f| text_value(f, kind, text)));
-                    } else if c.depth < d {
-                        if acc.hidden == Some(d) {
-                            acc.hidden = None;
-                        } else if acc.hidden.is_none() && is_block(&name) {
-                            acc.pending = true;
-                        }
-                    }
+        let Some(name) = self.stack.get(d).map(|o| o.name.clone()) else {
+            return;
+        };
+        let block = is_block(&name);
+        for a in &mut self.active {
+            if a.depth < d {
+                if a.acc.hidden == Some(d) {
+                    a.acc.hidden = None;
+                } else if a.acc.hidden.is_none() && block {
+                    a.acc.pending = true;
                 }
+            }
+        }
+        self.charge(self.active.len());
+        // Texts of this element (they are last: deeper ones closed before).
+        while self.active.last().is_some_and(|a| a.depth >= d) {
+            let Some(a) = self.active.pop() else { break };
+            let value = self
+                .field(a.field)
+                .and_then(|f| text_value(f, a.kind, a.acc.out));
+            let Some(e) = self.entries.get_mut(a.entry) else {
+                continue;
+            };
+            if value.is_some()
+                && let Some(found) = e.found.get_mut(a.field)
+            {
+                *found = true;
+            }
+            if let Some(c) = e
+                .fields
+                .get_mut(a.field)
+                .and_then(|cands| cands.get_mut(a.cand))
+            {
+                c.value = Value::Done(value);
             }
         }
         if let Some((td, in_head, _, _)) = &self.title_acc
@@ -1109,17 +1328,25 @@ impl State<'_> {
     }
 
     fn finish_entry(&mut self, e: Entry) {
-        let first = |i: usize| -> Option<String> {
-            e.fields[i].iter().find_map(|c| match &c.value {
+        let Entry {
+            slot,
+            fields,
+            first_link,
+            own_link,
+            ..
+        } = e;
+        let [title, link, summary, authors, date, image, categories, guid] = fields;
+        let first = |cands: &[Cand]| -> Option<String> {
+            cands.iter().find_map(|c| match &c.value {
                 Value::Done(v) => v.clone(),
-                Value::Text(..) => None,
+                Value::Pending => None,
             })
         };
-        let many = |i: usize| -> Vec<String> {
+        let many = |i: usize, cands: &[Cand]| -> Vec<String> {
             let mut out: Vec<String> = Vec::new();
             let mut seen = std::collections::HashSet::new();
             let split = self.field(i).and_then(|f| f.split.as_deref());
-            for c in &e.fields[i] {
+            for c in cands {
                 let Value::Done(Some(v)) = &c.value else {
                     continue;
                 };
@@ -1139,38 +1366,41 @@ impl State<'_> {
             }
             out
         };
-        let title = first(0);
-        let link = if self.rules.link.is_some() {
-            first(1)
+        let title_v = first(&title);
+        let link_v = if self.rules.link.is_some() {
+            first(&link)
         } else {
-            match &e.first_link {
-                Some(l) => l.clone(),
-                None => e.own_link.clone(),
+            match first_link {
+                Some(l) => l,
+                None => own_link,
             }
         };
-        if title.is_none() && link.is_none() {
+        if title_v.is_none() && link_v.is_none() {
             return;
         }
-        let image = first(5);
-        let attrless = |i: usize, got: bool| -> Option<LocalName> {
+        let image_v = first(&image);
+        let attrless = |i: usize, got: bool, cands: &[Cand]| -> Option<LocalName> {
             let f = self.field(i)?;
             if got || f.attr.is_some() {
                 return None;
             }
-            e.fields[i].first().map(|c| c.name.clone())
+            cands.first().map(|c| c.name.clone())
         };
-        let names = [attrless(1, link.is_some()), attrless(5, image.is_some())];
+        let names = [
+            attrless(1, link_v.is_some(), &link),
+            attrless(5, image_v.is_some(), &image),
+        ];
         let entry = RawEntry {
-            title,
-            link,
-            summary: first(2),
-            authors: many(3),
-            date: first(4),
-            image,
-            categories: many(6),
-            guid: first(7),
+            title: title_v,
+            link: link_v,
+            summary: first(&summary),
+            authors: many(3, &authors),
+            date: first(&date),
+            image: image_v,
+            categories: many(6, &categories),
+            guid: first(&guid),
         };
-        if let Some(slot) = self.done.get_mut(e.slot) {
+        if let Some(slot) = self.done.get_mut(slot) {
             *slot = Some((entry, names));
         }
     }
@@ -1194,10 +1424,10 @@ impl State<'_> {
             ..Extraction::default()
         };
         for (entry, names) in self.done.into_iter().flatten() {
-            for (name, into) in names.into_iter().zip([
-                &mut out.link_without_attr,
-                &mut out.image_without_attr,
-            ]) {
+            for (name, into) in names
+                .into_iter()
+                .zip([&mut out.link_without_attr, &mut out.image_without_attr])
+            {
                 if let Some(n) = name {
                     into.entries += 1;
                     if into.element.is_none() {
@@ -1245,9 +1475,11 @@ impl State<'_> {
             }
             Token::NullCharacterToken => self.characters("", true),
             Token::EOFToken => {
-                while !self.stack.is_empty() {
+                if self.text_mode.is_some() {
                     self.pop(true);
+                    self.leave_text_mode();
                 }
+                self.eof();
             }
             Token::TagToken(tag) => match tag.kind {
                 TagKind::StartTag => self.start_tag(tag),
@@ -1257,17 +1489,17 @@ impl State<'_> {
     }
 
     fn characters(&mut self, s: &str, null: bool) {
-        if let Some(mode) = self.text_mode
-            && !null
-        {
-            let _ = mode;
+        if self.text_mode.is_some() && !null {
             self.text(s);
             return;
         }
+        let mut s = s;
         loop {
             let rest = s.trim_start_matches(is_ws);
+            let ws = s.get(..s.len().saturating_sub(rest.len())).unwrap_or("");
             let blank = rest.is_empty() && !null;
             match self.mode {
+                // Whitespace before the head is dropped.
                 Mode::Initial => {
                     if blank {
                         return;
@@ -1288,23 +1520,24 @@ impl State<'_> {
                     self.implied(local_name!("head"));
                     self.mode = Mode::InHead;
                 }
+                // In and after the head it is kept (in the head, in `<html>`).
                 Mode::InHead => {
+                    self.text(ws);
                     if blank {
                         return;
                     }
+                    s = rest;
                     self.pop(true);
                     self.mode = Mode::AfterHead;
                 }
                 Mode::AfterHead => {
+                    self.text(ws);
                     if blank {
                         return;
                     }
+                    s = rest;
                     self.implied(local_name!("body"));
                     self.mode = Mode::InBody;
-                    if !null {
-                        self.text(rest);
-                    }
-                    return;
                 }
                 Mode::InBody => {
                     if !null {
@@ -1316,6 +1549,36 @@ impl State<'_> {
             if self.bail {
                 return;
             }
+        }
+    }
+
+    /// The end of the page: the elements the tree builder makes for any document, then every
+    /// open element closed.
+    fn eof(&mut self) {
+        while !self.bail {
+            match self.mode {
+                Mode::Initial => self.mode = Mode::BeforeHtml,
+                Mode::BeforeHtml => {
+                    self.implied(local_name!("html"));
+                    self.mode = Mode::BeforeHead;
+                }
+                Mode::BeforeHead => {
+                    self.implied(local_name!("head"));
+                    self.mode = Mode::InHead;
+                }
+                Mode::InHead => {
+                    self.pop(true);
+                    self.mode = Mode::AfterHead;
+                }
+                Mode::AfterHead => {
+                    self.implied(local_name!("body"));
+                    self.mode = Mode::InBody;
+                }
+                Mode::InBody => break,
+            }
+        }
+        while !self.stack.is_empty() {
+            self.pop(true);
         }
     }
 
@@ -1348,7 +1611,8 @@ impl State<'_> {
                     self.mode = Mode::InHead;
                     match tag.name {
                         local_name!("html") => {
-                            self.bail = true;
+                            self.mode = Mode::BeforeHead;
+                            self.again(0, &tag);
                             return;
                         }
                         local_name!("head") => {
@@ -1359,8 +1623,12 @@ impl State<'_> {
                     }
                 }
                 Mode::InHead => match tag.name {
-                    local_name!("html") | local_name!("template") => {
-                        self.bail = true;
+                    local_name!("html") => {
+                        self.again(0, &tag);
+                        return;
+                    }
+                    local_name!("template") => {
+                        self.fail(line!());
                         return;
                     }
                     local_name!("base")
@@ -1383,14 +1651,32 @@ impl State<'_> {
                     }
                 },
                 Mode::AfterHead => match tag.name {
-                    local_name!("html")
-                    | local_name!("frameset")
-                    | local_name!("template")
-                    | local_name!("noframes")
+                    local_name!("html") => {
+                        self.again(0, &tag);
+                        return;
+                    }
+                    local_name!("frameset") | local_name!("template") => {
+                        self.fail(line!());
+                        return;
+                    }
+                    local_name!("noframes")
                     | local_name!("script")
                     | local_name!("style")
                     | local_name!("title") => {
-                        self.bail = true;
+                        // Into the closed head, which stays on the stack while its text is
+                        // read.
+                        match self.head.clone() {
+                            Some(h) if self.stack.len() == 1 && !self.head_taken => {
+                                self.stack.push(h);
+                                self.insert(tag);
+                                if self.text_mode.is_some() {
+                                    self.head_pushed = true;
+                                } else {
+                                    self.stack.truncate(1);
+                                }
+                            }
+                            _ => self.fail(line!()),
+                        }
                         return;
                     }
                     local_name!("body") => {
@@ -1405,12 +1691,12 @@ impl State<'_> {
                     | local_name!("meta") => {
                         // Into the closed head, as the tree builder does.
                         match self.head.clone() {
-                            Some(h) => {
+                            Some(h) if self.stack.len() == 1 && !self.head_taken => {
                                 self.stack.push(h);
                                 self.insert(tag);
                                 self.stack.truncate(1);
                             }
-                            None => self.bail = true,
+                            _ => self.fail(line!()),
                         }
                         return;
                     }
@@ -1431,16 +1717,23 @@ impl State<'_> {
     fn body_start(&mut self, tag: Tag) {
         let name = tag.name.clone();
         match name {
-            local_name!("html")
-            | local_name!("body")
-            | local_name!("frameset")
+            local_name!("html") => self.again(0, &tag),
+            local_name!("body") => {
+                if self.stack.len() > 1 {
+                    self.again(1, &tag);
+                }
+            }
+            local_name!("image") => self.body_start(Tag {
+                name: local_name!("img"),
+                ..tag
+            }),
+            local_name!("frameset")
             | local_name!("template")
             | local_name!("plaintext")
             | local_name!("applet")
             | local_name!("marquee")
             | local_name!("object")
             | local_name!("table")
-            | local_name!("image")
             | local_name!("textarea")
             | local_name!("select")
             | local_name!("optgroup")
@@ -1450,7 +1743,7 @@ impl State<'_> {
             | local_name!("rt")
             | local_name!("rtc")
             | local_name!("math")
-            | local_name!("svg") => self.bail = true,
+            | local_name!("svg") => self.fail(line!()),
             local_name!("caption")
             | local_name!("col")
             | local_name!("colgroup")
@@ -1521,25 +1814,25 @@ impl State<'_> {
             }
             local_name!("button") => {
                 if self.has_in_scope(&local_name!("button"), &[]) {
-                    self.bail = true;
+                    self.fail(line!());
                     return;
                 }
                 self.insert(tag);
             }
             local_name!("a") => {
-                if self
-                    .formatting
-                    .iter()
-                    .any(|&d| self.stack.get(d).is_some_and(|o| o.name == local_name!("a")))
-                {
-                    self.bail = true;
+                if self.formatting.iter().any(|&d| {
+                    self.stack
+                        .get(d)
+                        .is_some_and(|o| o.name == local_name!("a"))
+                }) {
+                    self.fail(line!());
                     return;
                 }
                 self.insert_formatting(tag);
             }
             local_name!("nobr") => {
                 if self.has_in_scope(&local_name!("nobr"), &[]) {
-                    self.bail = true;
+                    self.fail(line!());
                     return;
                 }
                 self.insert_formatting(tag);
@@ -1564,12 +1857,38 @@ impl State<'_> {
         }
     }
 
+    /// A raw text element closed: back to the mode before it (and the head out of the stack
+    /// again, when it was put back for an element after it).
+    fn leave_text_mode(&mut self) {
+        if let Some(m) = self.text_mode.take() {
+            self.mode = m;
+        }
+        if std::mem::take(&mut self.head_pushed) {
+            self.stack.truncate(1);
+        }
+    }
+
+    /// `<html>` or `<body>` again: the tree builder adds attributes the element lacks, which
+    /// changes what selectors see; when it has them all, nothing happens.
+    fn again(&mut self, at: usize, tag: &Tag) {
+        let Some(el) = self.stack.get(at) else {
+            self.fail(line!());
+            return;
+        };
+        if el.name != tag.name
+            || !tag
+                .attrs
+                .iter()
+                .all(|a| el.attrs.iter().any(|b| b.name == a.name))
+        {
+            self.fail(line!());
+        }
+    }
+
     fn end_tag(&mut self, tag: Tag) {
         if self.text_mode.is_some() {
             self.pop(true);
-            if let Some(m) = self.text_mode.take() {
-                self.mode = m;
-            }
+            self.leave_text_mode();
             return;
         }
         let name = tag.name;
@@ -1619,7 +1938,7 @@ impl State<'_> {
                         had_duplicate_attributes: false,
                     });
                 }
-                local_name!("template") => self.bail = true,
+                local_name!("template") => self.fail(line!()),
                 _ => {}
             },
             Mode::AfterHead => match name {
@@ -1634,7 +1953,7 @@ impl State<'_> {
                         had_duplicate_attributes: false,
                     });
                 }
-                local_name!("template") => self.bail = true,
+                local_name!("template") => self.fail(line!()),
                 _ => {}
             },
             Mode::InBody => self.body_end(name),
@@ -1644,15 +1963,21 @@ impl State<'_> {
     fn body_end(&mut self, name: LocalName) {
         match name {
             local_name!("body") | local_name!("html") => {}
-            local_name!("br")
-            | local_name!("template")
+            local_name!("br") => self.body_start(Tag {
+                kind: TagKind::StartTag,
+                name,
+                self_closing: false,
+                attrs: Vec::new(),
+                had_duplicate_attributes: false,
+            }),
+            local_name!("template")
             | local_name!("applet")
             | local_name!("marquee")
-            | local_name!("object") => self.bail = true,
+            | local_name!("object") => self.fail(line!()),
             local_name!("p") => {
                 if !self.has_in_scope(&name, &[local_name!("button")]) {
-                    self.bail = true;
-                    return;
+                    // An empty `<p>` is made and closed.
+                    self.implied(local_name!("p"));
                 }
                 self.generate_implied_end(Some(&name));
                 self.pop_until(&name);
@@ -1709,19 +2034,13 @@ impl State<'_> {
                 }
                 self.generate_implied_end(None);
                 if self.stack.len() != at + 1 {
-                    self.bail = true;
+                    self.fail(line!());
                     return;
                 }
                 self.form = Some(at);
                 self.pop(true);
             }
-            n if is_formatting(&n) => {
-                if self.current() == Some(&n) {
-                    self.pop(true);
-                } else {
-                    self.bail = true;
-                }
-            }
+            n if is_formatting(&n) => self.adoption_agency(n),
             n if closes_p(&n)
                 || matches!(
                     n,
@@ -1733,28 +2052,58 @@ impl State<'_> {
                     self.pop_until(&n);
                 }
             }
-            n => {
-                // Any other end tag.
-                let mut steps = 0;
-                let mut target = None;
-                for (i, o) in self.stack.iter().enumerate().rev() {
-                    steps += 1;
-                    if o.name == n {
-                        target = Some(i);
-                        break;
-                    }
-                    if is_special(&o.name) {
-                        break;
-                    }
-                }
-                self.charge(steps);
-                if let Some(i) = target {
-                    self.generate_implied_end(Some(&n));
-                    while self.stack.len() > i && !self.bail {
-                        let own = self.stack.len() == i + 1;
-                        self.pop(own);
-                    }
-                }
+            n => self.other_end_tag(n),
+        }
+    }
+
+    /// The adoption agency algorithm as far as it goes without moving elements: the
+    /// formatting element closes with what is inside it when nothing special is; anything
+    /// else is left to the DOM.
+    fn adoption_agency(&mut self, n: LocalName) {
+        let at = self
+            .formatting
+            .iter()
+            .rev()
+            .copied()
+            .find(|&d| self.stack.get(d).is_some_and(|o| o.name == n));
+        let Some(at) = at else {
+            self.other_end_tag(n);
+            return;
+        };
+        let above = self.stack.get(at.saturating_add(1)..).unwrap_or(&[]);
+        let (steps, special) = (above.len(), above.iter().any(|o| is_special(&o.name)));
+        self.charge(steps);
+        if special {
+            self.fail(line!());
+            return;
+        }
+        while self.stack.len() > at && !self.bail {
+            let own = self.stack.len() == at.saturating_add(1);
+            self.pop(own);
+        }
+    }
+
+    /// An end tag without rules of its own: closes the nearest open element of its name
+    /// unless a special element is nearer.
+    fn other_end_tag(&mut self, n: LocalName) {
+        let mut steps = 0usize;
+        let mut target = None;
+        for (i, o) in self.stack.iter().enumerate().rev() {
+            steps = steps.saturating_add(1);
+            if o.name == n {
+                target = Some(i);
+                break;
+            }
+            if is_special(&o.name) {
+                break;
+            }
+        }
+        self.charge(steps);
+        if let Some(i) = target {
+            self.generate_implied_end(Some(&n));
+            while self.stack.len() > i && !self.bail {
+                let own = self.stack.len() == i.saturating_add(1);
+                self.pop(own);
             }
         }
     }
@@ -1781,17 +2130,14 @@ impl TokenSink for Sink<'_> {
     }
 }
 
-/// Extract from `html` by streaming, when the config has a [`Plan`], streaming is on and the
-/// page stays within what the model follows; `None` means: use [`crate::extract::select`].
-pub fn extract(html: &str, rules: &ItemRules) -> Option<Extraction> {
-    if !enabled() {
-        return None;
-    }
-    extract_with(html, rules, rules.stream.as_deref()?)
+/// Extract from `html` by streaming, when the page stays within what the model follows;
+/// `None` means: use [`crate::extract::select`]. The environment is not read.
+pub fn extract_with(html: &str, rules: &ItemRules, plan: &Plan) -> Option<Extraction> {
+    run(html, rules, plan).ok()
 }
 
-/// [`extract`] with a given plan, whatever the environment says.
-pub fn extract_with(html: &str, rules: &ItemRules, plan: &Plan) -> Option<Extraction> {
+/// [`extract_with`], or the line of this file where the model gave the page up.
+fn run(html: &str, rules: &ItemRules, plan: &Plan) -> Result<Extraction, u32> {
     let tok = Tokenizer::new(
         Sink(RefCell::new(State::new(rules, plan, html.len()))),
         TokenizerOpts::default(),
@@ -1803,17 +2149,21 @@ pub fn extract_with(html: &str, rules: &ItemRules, plan: &Plan) -> Option<Extrac
     while start < html.len() {
         let mut end = start.saturating_add(PIECE).min(html.len());
         while !html.is_char_boundary(end) {
-            end += 1;
+            end = end.saturating_add(1);
         }
-        queue.push_back(StrTendril::from_slice(html.get(start..end)?));
+        let Some(piece) = html.get(start..end) else {
+            return Err(line!());
+        };
+        queue.push_back(StrTendril::from_slice(piece));
         start = end;
         loop {
             match tok.feed(&queue) {
                 html5ever::TokenizerResult::Done => break,
                 html5ever::TokenizerResult::EncodingIndicator(_) => {}
                 html5ever::TokenizerResult::Script(()) => {
-                    if tok.sink.0.borrow().bail {
-                        return None;
+                    let sink = tok.sink.0.borrow();
+                    if sink.bail {
+                        return Err(sink.why);
                     }
                 }
             }
@@ -1822,9 +2172,9 @@ pub fn extract_with(html: &str, rules: &ItemRules, plan: &Plan) -> Option<Extrac
     tok.end();
     let state = tok.sink.0.into_inner();
     if state.bail {
-        return None;
+        return Err(state.why);
     }
-    Some(state.finish())
+    Ok(state.finish())
 }
 
 #[cfg(test)]
@@ -1847,24 +2197,29 @@ mod tests {
         let Some(st) = extract_with(html, r, plan) else {
             return false;
         };
-        assert_eq!(st.page, dom.page, "page facts of {html}");
-        assert_eq!(st.matched, dom.matched, "matched on {html}");
-        assert_eq!(st.entries, dom.entries, "entries of {html}");
-        assert_eq!(st.kept, dom.kept);
-        assert_eq!(st.counts, dom.counts, "counts on {html}");
-        assert_eq!(st.parse, dom.parse);
-        assert_eq!(st.link_without_attr, dom.link_without_attr, "{html}");
-        assert_eq!(st.image_without_attr, dom.image_without_attr, "{html}");
+        if let Some(what) = difference(&st, &dom) {
+            panic!(
+                "streaming and the DOM disagree on {html:?} with items {:?}, title {:?}:\n{what}",
+                r.selector_text, r.title.selector_text
+            );
+        }
         true
     }
 
-    const CONFIGS: [&str; 6] = [
+    const CONFIGS: [&str; 11] = [
         "selector = \"article\"\ntitle = \"h3\"\nauthors = { selector = \".by\", split = \"|\" }\ndate = \"time\"\nimage = \"img\"",
         "selector = \".e\"\ntitle = \":scope\"\nlink = { selector = \":scope\", attr = \"href\" }",
         "selector = \".e\"\ntitle = \"h3\"\ncategories = \"li\"",
         "selector = \".p\"\ntitle = \"span\"\nlink = \".link\"\nimage = \".pic\"",
         "selector = \"li.e\"\ntitle = \"a\"\ndate = \"time\"\nsummary = { selector = \"p\", strip = \"^x\", regex = \"(\\\\w+)\" }",
         "selector = \"div > .e, li:not(.x)\"\ntitle = \"h3 a, b\"\nlink = \"a\"\nguid = { selector = \"a\", attr = \"data-id\" }\nauthors = \"span.by\"",
+        // Nested entries, and fields that are the entry itself.
+        "selector = \"div, p\"\ntitle = \":scope\"\nsummary = \"p, i\"\ncategories = \"span, b\"",
+        // The document's own elements as entries.
+        "selector = \"html, head, body\"\ntitle = \":scope\"\nsummary = \"title\"\nimage = \"img, image\"",
+        "selector = \":scope > body > *\"\ntitle = \":scope > a\"\nlink = \"a\"",
+        "selector = \"[lang] li, body[class] .e\"\ntitle = \"*\"\ndate = { selector = \"time\", attr = \"datetime\" }",
+        "selector = \"ul li\"\ntitle = \"a\"\nlink = \".link\"\nimage = { selector = \"img\", attr = \"src\" }",
     ];
 
     #[test]
@@ -1901,15 +2256,94 @@ mod tests {
                 streamed += usize::from(same(p, &rules(c)));
             }
         }
-        assert!(streamed >= 25, "only {streamed} of 30 streamed");
+        assert_eq!(streamed, pages.len() * CONFIGS.len());
+    }
+
+    /// Pages that exercise one rule of the tree builder each; all of them stream.
+    #[test]
+    fn tree_builder_rules_agree() {
+        let pages = [
+            // Implied html/head/body, text and whitespace around them.
+            "",
+            "  ",
+            "x",
+            "<html>",
+            "<head>",
+            "<body>",
+            "<title>T</title> \n<div class=e>a</div>",
+            "<html lang=de> <head> <title> a  b </title> </head> \n <body class=k><div class=e>x</div></body> </html> ",
+            "<!doctype html><html><head></head> x<div class=e>y</div>",
+            "<html><head><title>a</title></head> <body>b",
+            "<head><title>a</title></head> b",
+            "<head><title>a</title> <meta name=x content=y>b",
+            "<head><title>a</title>\n</head>b",
+            "<head><meta name=description content=' '><meta name=description content='second'></head>",
+            "<head><meta property=og:description content=''><meta property=og:description content=o></head>",
+            "<head></head><meta name=description content=late><link rel=canonical href=/c><title>late</title><body>",
+            "<head></head><script>var a = '<div class=e>';</script><style>p{}</style> <div class=e>b</div>",
+            "<title>1</title><title>2</title><body><title>3</title>",
+            "<body><title>only in body</title><div class=e><title>t</title></div>",
+            "<html lang=fr><body><html lang=de><div class=e>a</div>",
+            "<html lang=fr><body class=a><body class=b><div class=e>a</div>",
+            "<body><body><html><div class=e>a</div>",
+            // Closing by start tags.
+            "<p class=e>one<p class=e>two<div class=e>three</div>four",
+            "<ul><li class=e>a<li class=e>b<ul><li class=e>c</ul>d</ul>",
+            "<dl><dt class=e>a<dd class=e>b<dt class=e>c</dl>",
+            "<h2 class=e>a<h3 class=e>b</h2>c",
+            "<p class=e>a<h1>b</h1><pre>\nc</pre><listing>\n\nd</listing>",
+            "<p class=e>x<form>f<form>g</form>h</p>",
+            "<p><button>a<p class=e>b</button>c</p>",
+            // End tags: missing, stray, misnested without reopening.
+            "<div class=e>a</p>b</div>",
+            "</p><div class=e>a</br>b</div>",
+            "<div class=e><span>a<i>b</i></span>c</div>",
+            "<div class=e><b>a<span>b</b>c</div>",
+            "<div class=e><i>a</b>c</i></div>",
+            "<div class=e><a href=/a>a</a><a href=/b>b</a></div>",
+            "<div class=e>a</section></li></dd></h1></form></div>",
+            "<div class=e><nobr>a</nobr><nobr>b</nobr></div>",
+            "<div class=e><image src=/i.png>x</div>",
+            // Raw text, entities, comments, NUL, CDATA.
+            "<div class=e><script>a</div>b</script>c</div>",
+            "<div class=e><style>.e{}</style><noscript>n<p>p</p></noscript><xmp><b>x</b></xmp><iframe>i</iframe><noembed>e</noembed><noframes>f</noframes></div>",
+            "<div class=e title='&amp;&lt;&notin;&#x41;&#65;&bogus;'>&amp; &lt;&gt; &nbsp;&copy &#x1F600; &#0; &notanentity</div>",
+            "<div class=e><!-- <p> --><![CDATA[x]]><?pi?>a\u{0}b</div>",
+            "<div class=e>a\r\nb\rc</div>",
+            // Unclosed at the end of the page.
+            "<div class=e><p>a<span>b",
+            "<div class=e><script>never closed",
+            "<div class=e><title>never closed",
+        ];
+        let mut not = Vec::new();
+        for p in pages {
+            let streamed = CONFIGS.iter().filter(|c| same(p, &rules(c))).count();
+            // Content put into the closed head is left to the DOM when the head is an entry.
+            if streamed + 1 < CONFIGS.len() {
+                not.push(p);
+            }
+        }
+        assert!(not.is_empty(), "not streamed: {not:#?}");
     }
 
     #[test]
     fn plans_only_for_selectors_it_can_follow() {
         assert!(rules("selector = \"li\"\ntitle = \"a\"").stream.is_some());
-        assert!(rules("selector = \"li + li\"\ntitle = \"a\"").stream.is_none());
-        assert!(rules("selector = \"li:has(a)\"\ntitle = \"a\"").stream.is_none());
-        assert!(rules("selector = \"li\"\ntitle = \"a:first-child\"").stream.is_none());
+        assert!(
+            rules("selector = \"li + li\"\ntitle = \"a\"")
+                .stream
+                .is_none()
+        );
+        assert!(
+            rules("selector = \"li:has(a)\"\ntitle = \"a\"")
+                .stream
+                .is_none()
+        );
+        assert!(
+            rules("selector = \"li\"\ntitle = \"a:first-child\"")
+                .stream
+                .is_none()
+        );
         assert!(
             rules("selector = \"li\"\ntitle = \"a\"\ndate = { selector = \"h2\", from = \"preceding\" }")
                 .stream
@@ -1926,74 +2360,148 @@ mod tests {
     fn pages_it_cannot_follow_go_to_the_dom() {
         let r = rules("selector = \".e\"\ntitle = \"a\"");
         let plan = r.stream.as_deref().expect("plan");
-        // A table, a `<b>` closed by `</p>` (reopened by the tree builder), `</br>`.
         for html in [
+            // A table.
             "<table><tr class=e><td><a href=/1>1</a></td></tr></table>",
+            // A `<b>` closed by `</p>`, which the tree builder reopens.
             "<div class=e><p><b>x</p>y</b><a href=/1>1</a></div>",
-            "<div class=e></br><a href=/1>1</a></div>",
+            // A `<b>` closed by `</span>`, reopened for the text after it.
+            "<div class=e><span>a<b>b</span>c<a href=/1>1</a></div>",
+            // An `<a>` in an `<a>`.
+            "<div class=e><a href=/1>1<a href=/2>2</a></div>",
+            // `<html>` with an attribute it did not have.
+            "<html><body><div class=e><a href=/1>1</a></div><html lang=en>",
+            // SVG, `<select>`, `<template>`.
+            "<div class=e><svg><a href=/1>1</a></svg></div>",
+            "<div class=e><select><option>1</select><a href=/1>1</a></div>",
+            "<div class=e><template><a href=/1>1</a></template></div>",
         ] {
             assert!(extract_with(html, &r, plan).is_none(), "{html}");
         }
+        // Too deep.
+        let deep = "<div>".repeat(MAX_STREAM_DEPTH + 1);
+        assert!(extract_with(&deep, &r, plan).is_none());
+    }
+
+    #[test]
+    fn check_mode_names_the_difference() {
+        let r = rules("selector = \".e\"\ntitle = \"a\"");
+        let plan = r.stream.as_deref().expect("plan");
+        let html = "<div class=e><a href=/1>1</a></div>";
+        let dom = select::extract(html, &r);
+        let mut streamed = extract_with(html, &r, plan).expect("streams");
+        assert_eq!(difference(&streamed, &dom), None);
+        streamed.entries[0].title = Some("2".into());
+        let what = difference(&streamed, &dom).expect("a difference");
+        assert!(what.starts_with("entry 0"), "{what}");
     }
 
     /// Pieces of markup, well-formed or not, that pages are made of.
     fn piece() -> impl Strategy<Value = String> {
+        const FIXED: &[&str] = &[
+            "<div class=e>",
+            "<div>",
+            "<li class=e>",
+            "<li>",
+            "</li>",
+            "<ul>",
+            "</ul>",
+            "<ol>",
+            "</div>",
+            "<p>",
+            "<p class=e>",
+            "</p>",
+            "<h3>",
+            "</h3>",
+            "<h2 class=e>",
+            "</h2>",
+            "<a href=\"/x\">",
+            "<a href=\" \" data-id=7>",
+            "<a class=link href=https://example.org/z>",
+            "</a>",
+            "<b>",
+            "</b>",
+            "<i>",
+            "</i>",
+            "<span class=by>",
+            "<span class=link>",
+            "<span class=pic>",
+            "</span>",
+            "<time datetime=\"2020-01-02\">",
+            "<time>",
+            "</time>",
+            "<img src=/i.png>",
+            "<img data-src=/j.png class=pic>",
+            "<image src=/k.png>",
+            "<br>",
+            "</br>",
+            "<hr>",
+            "<script>if (a<b) x('</div>')</script>",
+            "<style>p { }</style>",
+            "<noscript><p>n</p></noscript>",
+            "<article>",
+            "</article>",
+            "<dl><dt>a<dd>b</dl>",
+            "<dd>",
+            "<dt class=e>",
+            "<pre>\nx</pre>",
+            "<title>T t</title>",
+            "<meta name=description content=\" d \">",
+            "<meta property=og:url content=https://o.example/>",
+            "<link rel=canonical href=/c>",
+            "<base href=/b/>",
+            "<form><form></form>",
+            "</form>",
+            "<button>",
+            "</button>",
+            "<nobr>",
+            "<table><tr><td>t</table>",
+            "</section>",
+            "<body>",
+            "<body class=k>",
+            "</body>",
+            "<html lang=fr>",
+            "</html>",
+            "<head>",
+            "</head>",
+            "<!-- c -->",
+            "<!doctype html>",
+            "<![CDATA[c]]>",
+            "&amp; &nbsp;&lt;&#x41;&notin",
+            "\u{0}",
+            "\n",
+            "  ",
+            "https://example.org/t",
+        ];
         prop_oneof![
-            Just("<div class=e>".to_string()),
-            Just("<li class=e>".to_string()),
-            Just("<li>".to_string()),
-            Just("</li>".to_string()),
-            Just("<ul>".to_string()),
-            Just("</ul>".to_string()),
-            Just("</div>".to_string()),
-            Just("<p>".to_string()),
-            Just("</p>".to_string()),
-            Just("<h3>".to_string()),
-            Just("</h3>".to_string()),
-            Just("<a href=\"/x\">".to_string()),
-            Just("<a href=\" \" data-id=7>".to_string()),
-            Just("</a>".to_string()),
-            Just("<b>".to_string()),
-            Just("</b>".to_string()),
-            Just("<span class=by>".to_string()),
-            Just("</span>".to_string()),
-            Just("<time datetime=\"2020-01-02\">".to_string()),
-            Just("</time>".to_string()),
-            Just("<img src=/i.png>".to_string()),
-            Just("<br>".to_string()),
-            Just("<script>if (a<b) x('</div>')</script>".to_string()),
-            Just("<article>".to_string()),
-            Just("</article>".to_string()),
-            Just("<dl><dt>a<dd>b</dl>".to_string()),
-            Just("<pre>\nx</pre>".to_string()),
-            Just("<title>T t</title>".to_string()),
-            Just("<meta name=description content=\" d \">".to_string()),
-            Just("<form><form></form>".to_string()),
-            Just("<table><tr><td>t</table>".to_string()),
-            Just("</section>".to_string()),
-            Just("<!-- c -->".to_string()),
-            Just("&amp; &nbsp;".to_string()),
-            "[a-z ]{0,12}",
+            8 => proptest::sample::select(FIXED).prop_map(str::to_string),
+            2 => "[a-z ]{0,12}",
         ]
     }
 
+    fn page(head: Vec<String>, body: Vec<String>, wrap: bool) -> String {
+        let mut html = String::new();
+        if wrap {
+            html.push_str("<!doctype html><html lang=de><head>");
+            html.extend(head);
+            html.push_str("</head><body>");
+        } else {
+            html.extend(head);
+        }
+        html.extend(body);
+        html
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(400))]
+        #![proptest_config(ProptestConfig::with_cases(1000))]
         #[test]
         fn generated_pages_agree(
             head in proptest::collection::vec(piece(), 0..4),
             body in proptest::collection::vec(piece(), 0..60),
             c in 0..CONFIGS.len(),
-            doctype in any::<bool>(),
+            wrap in any::<bool>(),
         ) {
-            let mut html = String::new();
-            if doctype {
-                html.push_str("<!doctype html><html lang=de><head>");
-                html.extend(head);
-                html.push_str("</head><body>");
-            }
-            html.extend(body);
-            same(&html, &rules(CONFIGS[c]));
+            same(&page(head, body, wrap), &rules(CONFIGS[c]));
         }
     }
 
@@ -2006,10 +2514,10 @@ mod tests {
         let (mut streamed, mut total) = (0, 0);
         for n in 0..300 {
             let body = pages.new_tree(&mut runner).expect("page").current();
-            let html: String = body.concat();
+            let html = page(Vec::new(), body, n % 2 == 0);
             total += 1;
             streamed += usize::from(same(&html, &rules(CONFIGS[n % CONFIGS.len()])));
         }
-        assert!(streamed * 3 >= total, "{streamed} of {total} streamed");
+        assert!(streamed * 2 >= total, "{streamed} of {total} streamed");
     }
 }
