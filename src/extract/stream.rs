@@ -259,6 +259,13 @@ const KINDS: [Kind; FIELDS] = [
 /// authors and categories keep every value.
 const MANY: [bool; FIELDS] = [false, false, false, true, false, false, true, false];
 
+/// A finished entry, and the elements its link and image selectors matched without giving a
+/// value (as `select` counts them).
+type Done = (RawEntry, [Option<LocalName>; 2]);
+
+/// Slots of finished entries per chunk.
+const CHUNK: usize = 1024;
+
 /// One open element.
 #[derive(Clone)]
 struct Open {
@@ -505,7 +512,12 @@ struct State<'r> {
     entries: Vec<Entry>,
     /// Texts being collected, in the order their elements opened (deepest last).
     active: Vec<Active>,
-    done: Vec<Option<(RawEntry, [Option<LocalName>; 2])>>,
+    /// Finished entries by slot (document order), in chunks of [`CHUNK`] so that the final
+    /// list is built while they are freed, never both whole at once. `None`: dropped or not
+    /// finished yet.
+    done: Vec<Vec<Option<Done>>>,
+    /// Slots given out.
+    slots: usize,
     matched: usize,
     // Page facts.
     page: PageInfo,
@@ -829,6 +841,7 @@ impl<'r> State<'r> {
             entries: Vec::new(),
             active: Vec::new(),
             done: Vec::new(),
+            slots: 0,
             matched: 0,
             page: PageInfo::default(),
             title_head: None,
@@ -1111,14 +1124,22 @@ impl State<'_> {
             self.matched = self.matched.saturating_add(1);
             let ei = self.entries.len();
             self.entries.push(Entry {
-                slot: self.done.len(),
+                slot: self.slots,
                 depth: d,
                 fields: Default::default(),
                 first_link: None,
                 own_link: None,
                 found: [false; FIELDS],
             });
-            self.done.push(None);
+            self.slots = self.slots.saturating_add(1);
+            match self.done.last_mut() {
+                Some(chunk) if chunk.len() < CHUNK => chunk.push(None),
+                _ => {
+                    let mut chunk = Vec::with_capacity(CHUNK);
+                    chunk.push(None);
+                    self.done.push(chunk);
+                }
+            }
             for i in 0..FIELDS {
                 let (Some(fp), Some(f)) = (
                     self.plan.fields.get(i).and_then(Option::as_ref),
@@ -1400,7 +1421,11 @@ impl State<'_> {
             categories: many(6, &categories),
             guid: first(&guid),
         };
-        if let Some(slot) = self.done.get_mut(slot) {
+        if let Some(slot) = self
+            .done
+            .get_mut(slot / CHUNK)
+            .and_then(|c| c.get_mut(slot % CHUNK))
+        {
             *slot = Some((entry, names));
         }
     }
@@ -1418,12 +1443,14 @@ impl State<'_> {
             .take()
             .filter(|d| !d.is_empty())
             .or(self.og_desc.take().filter(|d| !d.is_empty()));
+        let kept = self.done.iter().flatten().filter(|d| d.is_some()).count();
         let mut out = Extraction {
             page,
             matched: self.matched,
+            entries: Vec::with_capacity(kept),
             ..Extraction::default()
         };
-        for (entry, names) in self.done.into_iter().flatten() {
+        for (entry, names) in self.done.into_iter().flatten().flatten() {
             for (name, into) in names
                 .into_iter()
                 .zip([&mut out.link_without_attr, &mut out.image_without_attr])
