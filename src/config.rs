@@ -604,6 +604,9 @@ pub struct ItemRules {
     pub image: Option<Field>,
     pub categories: Option<Field>,
     pub guid: Option<Field>,
+    /// How to extract without the page's tree, when these selectors allow it
+    /// (`extract::stream`).
+    pub stream: Option<std::sync::Arc<crate::extract::stream::Plan>>,
 }
 
 /// What a feed is made from.
@@ -1642,7 +1645,7 @@ fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, 
     let field = |key: &str, f: &Spanned<RawField>| compile_field(loc, name, key, f);
     let opt =
         |key: &str, f: &Option<Spanned<RawField>>| f.as_ref().map(|f| field(key, f)).transpose();
-    Ok(ItemRules {
+    let mut rules = ItemRules {
         selector_text: it.selector.get_ref().clone(),
         selector,
         title: field("title", &it.title)?,
@@ -1653,7 +1656,10 @@ fn compile_items(loc: &Locator, name: &str, it: &RawItems) -> Result<ItemRules, 
         image: opt("image", &it.image)?,
         categories: opt("categories", &it.categories)?,
         guid: opt("guid", &it.guid)?,
-    })
+        stream: None,
+    };
+    rules.stream = crate::extract::stream::Plan::compile(&rules).map(std::sync::Arc::new);
+    Ok(rules)
 }
 
 /// `render` and `wait_for`: only for a scraped page on the web; `wait_for` only with a browser.

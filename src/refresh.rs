@@ -201,6 +201,15 @@ pub fn refresh(
         time_zone: feed.time_zone,
         future_dates: feed.future_dates,
     };
+    // The page's bytes are not needed past here: not held while the history is merged.
+    let fp = fingerprint(feed);
+    let state = SourceState {
+        page_hash: page_hash(&fp, &page),
+        fingerprint: fp,
+        validators: page.validators.clone(),
+        meta,
+    };
+    drop(page);
     tie_to_source(feed, history, &mut warnings)?;
     let articles = crate::articles::new_links(feed, history, &items)?;
     let stats = history.merge(&feed.name, &items, now, &policy)?;
@@ -208,16 +217,7 @@ pub fn refresh(
     if let Some(c) = &coverage {
         history.save_coverage(&feed.name, c)?;
     }
-    let fp = fingerprint(feed);
-    history.save_source_state(
-        &feed.name,
-        &SourceState {
-            page_hash: page_hash(&fp, &page),
-            fingerprint: fp,
-            validators: page.validators.clone(),
-            meta,
-        },
-    )?;
+    history.save_source_state(&feed.name, &state)?;
     Ok(Refreshed {
         found: items.len(),
         new: stats.new,

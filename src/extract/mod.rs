@@ -15,4 +15,5 @@ pub mod parse;
 pub mod sanitize;
 pub mod scrape;
 pub mod select;
+pub mod stream;
 pub mod upstream;

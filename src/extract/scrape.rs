@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::config::{FeedConfig, ItemRules, Source};
-use crate::extract::select::{self, Extraction};
+use crate::extract::select::Extraction;
 use crate::extract::{dates, links, sanitize};
 use crate::feed::item::{NewItem, invented_guid};
 use crate::source::decode;
@@ -35,6 +35,11 @@ pub enum ScrapeError {
         matched: usize,
         url: String,
     },
+    /// `PAGEFEED_EXTRACT=check` and the two extractors read the page differently (a bug).
+    #[error(
+        "PAGEFEED_EXTRACT=check: the streaming and the DOM extractor disagree on {url}: {what}"
+    )]
+    Diverged { url: String, what: String },
 }
 
 /// What one page gave.
@@ -103,6 +108,9 @@ pub fn shown_url(feed: &FeedConfig, page: &Page) -> String {
     }
 }
 
+/// Entries normalised between two times the raw list gives back its freed memory.
+const GIVE_BACK: usize = 4096;
+
 /// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
 pub fn scrape(
     feed: &FeedConfig,
@@ -114,8 +122,13 @@ pub fn scrape(
     if let Some(msg) = crate::source::sniff::not_html(page, &shown_url, "an HTML page", "url") {
         return Err(ScrapeError::NotHtml(msg));
     }
-    let (html, _encoding) = decode::decode(&page.bytes, page.content_type.as_deref());
-    let extraction = select::extract(&html, rules);
+    let (html, _encoding) = decode::decode_borrowed(&page.bytes, page.content_type.as_deref());
+    let extraction = crate::extract::stream::extract_page(&html, rules).map_err(|what| {
+        ScrapeError::Diverged {
+            url: shown_url.clone(),
+            what,
+        }
+    })?;
     drop(html);
     normalize(feed, FoundBy::rules(rules), extraction, page, now)
 }
@@ -173,7 +186,11 @@ pub fn normalize(
         out.warnings
             .push(format!("feed {}: {shown_url}: {w}", feed.name));
     }
-    let mut seen = std::collections::HashSet::with_capacity(extraction.entries.len());
+    // GUIDs seen: a hash of each -> the item that has it (a 200,000-entry page held every
+    // GUID twice); GUIDs whose hash an earlier different GUID had, whole.
+    let mut seen: std::collections::HashMap<u64, usize> =
+        std::collections::HashMap::with_capacity(extraction.entries.len());
+    let mut seen_collided: std::collections::HashSet<String> = std::collections::HashSet::new();
     // The language dates are written in: the feed says so, else the page, else the feed's
     // `language`.
     let date_language = feed
@@ -188,8 +205,16 @@ pub fn normalize(
         std::collections::HashMap::new();
     let mut bad_dates = 0usize;
     let mut implausible_dates = 0usize;
-    let entries = std::mem::take(&mut extraction.entries);
-    for (n, e) in entries.into_iter().enumerate() {
+    // Taken from the end of the reversed list, whose memory is given back as it empties: the
+    // raw entries and the items are not both held whole.
+    let mut entries = std::mem::take(&mut extraction.entries);
+    entries.reverse();
+    let total = entries.len();
+    while let Some(e) = entries.pop() {
+        let n = total.saturating_sub(entries.len()).saturating_sub(1);
+        if entries.len().is_multiple_of(GIVE_BACK) {
+            entries.shrink_to_fit();
+        }
         let link = e.link.as_deref().and_then(|l| links::resolve(&base, l));
         if e.title.is_none() && link.is_none() {
             continue;
@@ -212,7 +237,20 @@ pub fn normalize(
                 (guid, false)
             }
         };
-        if !seen.insert(guid.clone()) {
+        let fresh = match seen.entry(xxhash_rust::xxh3::xxh3_64(guid.as_bytes())) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(out.items.len());
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                if out.items.get(*o.get()).is_some_and(|it| it.guid == guid) {
+                    false
+                } else {
+                    seen_collided.insert(guid.clone())
+                }
+            }
+        };
+        if !fresh {
             out.duplicates += 1;
             let d = dup_counts.entry(guid).or_insert((0, from));
             d.0 = d.0.saturating_add(1);

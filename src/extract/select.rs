@@ -481,7 +481,7 @@ fn value(el: ElementRef, f: &Field, kind: Kind) -> Option<String> {
 }
 
 /// Text that is a whole absolute http(s) address, like `https://example.org/a`.
-fn is_absolute_url(text: &str) -> bool {
+pub(crate) fn is_absolute_url(text: &str) -> bool {
     let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
     (lower.starts_with("http://") || lower.starts_with("https://"))
         && !text.contains(char::is_whitespace)

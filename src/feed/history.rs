@@ -303,7 +303,7 @@ impl History {
                 .contains(&t)
                 && horizon.is_none_or(|h| t <= h)
         };
-        let mut rows: Vec<Row> = Vec::with_capacity(items.len());
+        let mut rows: Vec<Row<'_>> = Vec::with_capacity(items.len());
         {
             let mut get = tx
                 .prepare_cached(
@@ -331,7 +331,7 @@ impl History {
                 let hash = it.content_hash();
                 let page = it.published.map(|d| d.timestamp()).filter(|t| sane(*t));
                 let mut row = Row {
-                    guid: guid.to_string(),
+                    guid,
                     hash,
                     published: None,
                     page,
@@ -944,8 +944,9 @@ impl OldRow {
 }
 
 /// An item of the page as `merge` will write it.
-struct Row {
-    guid: String,
+struct Row<'a> {
+    /// The item's GUID (or the older GUID it is stored under), borrowed from the items.
+    guid: &'a str,
     hash: String,
     published: Option<i64>,
     /// The date as the page gave it.

@@ -17,6 +17,16 @@ const PRESCAN_BYTES: usize = 4096;
 /// Decode `bytes` to a string, using `content_type` (an HTTP header value) when it names a
 /// charset. Returns the text and the encoding used.
 pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
+    let (text, used) = decode_borrowed(bytes, content_type);
+    (text.into_owned(), used)
+}
+
+/// [`decode`] without a copy when the bytes are already valid UTF-8 (a big page is not held
+/// twice).
+pub fn decode_borrowed<'a>(
+    bytes: &'a [u8],
+    content_type: Option<&str>,
+) -> (std::borrow::Cow<'a, str>, &'static Encoding) {
     let encoding = Encoding::for_bom(bytes)
         .map(|(e, _)| e)
         .or_else(|| content_type.and_then(charset_from_content_type))
@@ -24,7 +34,7 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Enc
         .unwrap_or(UTF_8);
     // `decode` sniffs and strips a BOM itself, and replaces malformed sequences.
     let (text, used, _had_errors) = encoding.decode(bytes);
-    (text.into_owned(), used)
+    (text, used)
 }
 
 /// The encoding an HTTP `Content-Type` value names in its `charset` parameter.
