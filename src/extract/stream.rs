@@ -11,7 +11,7 @@
 //! needs is collected until the element closes, and an entry is complete at its end tag. Only
 //! open entries are held, never the page's tree.
 //!
-//! Whatever the model does not follow exactly makes [`extract`] answer `None` and the caller
+//! Whatever the model does not follow exactly makes [`extract_with`] answer `None` and the caller
 //! uses the DOM: per config (a [`Plan`] exists only for selectors that look at an element and
 //! its ancestors, and fields that are text or attributes from the entry), and per page (tables,
 //! forms within forms, `<select>`, SVG/MathML, `<template>`, formatting elements such as `<b>`
