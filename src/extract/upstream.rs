@@ -268,7 +268,11 @@ fn parse_xml(
             )));
         }
     }
-    let mut doc = apply_edits(&text, scan.repairs());
+    let edits = scan.repairs();
+    // A document the pre-pass leaves as it is needs no second pass, unless feed-rs refuses
+    // an element.
+    let unchanged = edits.is_empty().then(|| scan.entries());
+    let mut doc = apply_edits(&text, edits);
     drop(scan);
 
     let mut skipped = 0usize;
@@ -297,8 +301,10 @@ fn parse_xml(
         skipped += 1;
     };
 
-    let scan = Scan::new(&doc, page_url);
-    let mut raw = scan.entries();
+    let mut raw = match unchanged {
+        Some(raw) if skipped == 0 => raw,
+        _ => Scan::new(&doc, page_url).entries(),
+    };
     if raw.len() != feed.entries.len() {
         // The pre-pass saw the entries differently from feed-rs (malformed nesting): use
         // nothing from it rather than attach one entry's facts to another.
