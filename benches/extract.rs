@@ -14,6 +14,11 @@
 //! `bench/cpu-ratio.sh` measures the same two sides by CPU time (loop mode below), which holds
 //! up better on a busy machine.
 //!
+//! Upstream mode: with `PAGEFEED_BENCH_UPSTREAM=<entries>:<iterations>` the binary parses a
+//! generated RSS 2.0 feed (unescaped HTML descriptions, bare `&`, Media RSS thumbnails, GUIDs
+//! with `isPermaLink`) and an Atom 0.3 feed of that many entries with `upstream::parse_upstream`,
+//! that many times, and exits; run it under `valgrind --tool=callgrind` for instruction counts.
+//!
 //! Generator mode (used by `bench/build-1mb.sh`): with `PAGEFEED_BENCH_GEN=<entries>` and
 //! `PAGEFEED_BENCH_OUT=<dir>` the binary writes `<dir>/page.html` and `<dir>/c.toml` and exits
 //! without benchmarking.
@@ -314,9 +319,60 @@ fn run_loop(spec: &str) {
     }
 }
 
+/// An RSS 2.0 feed and an Atom 0.3 feed of `entries` entries each, written the loose way many
+/// generators write them, so the repair pre-pass has work to do.
+fn upstream_feeds(entries: usize) -> [String; 2] {
+    let mut rss = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n<channel>\n<title>Bench & Co</title>\n<link>https://example.org/</link>\n<description>A feed</description>\n",
+    );
+    let mut atom = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\" xml:base=\"https://example.org/\">\n<title>Bench</title>\n<link rel=\"alternate\" type=\"text/html\" href=\"/\"/>\n<modified>2020-10-24T09:00:00Z</modified>\n",
+    );
+    for i in 0..entries {
+        rss.push_str(&format!(
+            "<item>\n<title>Entry {i} & more</title>\n<link>https://example.org/posts/{i}</link>\n<guid isPermaLink=\"false\">post-{i}</guid>\n<pubDate>Sat, 24 Oct 2020 09:{:02}:00 GMT</pubDate>\n<dc:creator>Writer {i}</dc:creator>\n<description><p>Paragraph <b>one</b> of entry {i}, with a <a href=\"https://example.org/x?a=1&amp;b=2\">link</a> & an ampersand.</p><p>Second paragraph<br>with a break &mdash; and more text to make it longer than a line.</p></description>\n<media:thumbnail url=\"https://example.org/img/{i}.jpg\" width=\"120\" height=\"80\"/>\n<category>news</category>\n</item>\n",
+            i % 60
+        ));
+        atom.push_str(&format!(
+            "<entry xml:base=\"/posts/\">\n<title>Entry {i}</title>\n<link rel=\"alternate\" type=\"text/html\" href=\"{i}\"/>\n<id>tag:example.org,2020:{i}</id>\n<issued>2020-10-24T09:00:00Z</issued>\n<modified>2020-10-24T09:00:00Z</modified>\n<author><name>Writer</name></author>\n<content type=\"text/html\" mode=\"escaped\">&lt;p&gt;Entry {i} with &lt;b&gt;escaped&lt;/b&gt; HTML.&lt;/p&gt;</content>\n<summary type=\"text/plain\">Summary of entry {i} & friends</summary>\n</entry>\n"
+        ));
+    }
+    rss.push_str("</channel>\n</rss>\n");
+    atom.push_str("</feed>\n");
+    [rss, atom]
+}
+
+/// Upstream mode: parse the two generated feeds `iterations` times.
+fn run_upstream(spec: &str) {
+    let (entries, iterations) = spec
+        .split_once(':')
+        .expect("PAGEFEED_BENCH_UPSTREAM must be <entries>:<iterations>");
+    let entries: usize = entries.parse().expect("entry count");
+    let iterations: usize = iterations.parse().expect("iteration count");
+    let now = fixed_now();
+    let pages = upstream_feeds(entries).map(|body| Page {
+        bytes: body.into_bytes(),
+        content_type: Some("application/xml".to_string()),
+        url: Url::parse("https://example.org/feed.xml").expect("feed url"),
+        validators: Default::default(),
+    });
+    for _ in 0..iterations {
+        for p in &pages {
+            let up = pagefeed::extract::upstream::parse_upstream(black_box(p), now)
+                .expect("the bench feeds parse");
+            assert_eq!(up.items.len(), entries, "every entry read");
+            black_box(up);
+        }
+    }
+}
+
 fn main() {
     if let Ok(entries) = std::env::var("PAGEFEED_BENCH_GEN") {
         generate(&entries);
+        return;
+    }
+    if let Ok(spec) = std::env::var("PAGEFEED_BENCH_UPSTREAM") {
+        run_upstream(&spec);
         return;
     }
     if let Ok(spec) = std::env::var("PAGEFEED_BENCH_LOOP") {

@@ -13,14 +13,18 @@
 //! * **Bytes to text.** The encoding comes from a byte-order mark, else the XML declaration,
 //!   else the HTTP charset, else UTF-8 (and undeclared bytes that are not UTF-8 are read as
 //!   windows-1252). The text handed to feed-rs is always UTF-8, with the declaration saying so.
-//! * **A light pre-pass over the XML** (`Scan`): a tag-level tokenizer that tracks namespaces
-//!   and `xml:base`. It repairs what would make feed-rs reject or misread the whole feed
-//!   (Atom 0.3 and RSS 0.90 namespaces, Atom 0.3 element names, unusual Atom `type` values, a
-//!   missing RSS `version`, bare ampersands, HTML written unescaped into a description or an
-//!   Atom `html` element), and it collects what feed-rs does not keep: the
-//!   effective `xml:base` of each Atom entry (feed-rs applies it to links but not to content),
-//!   RSS `isPermaLink`, RSS 1.0 `rdf:about`, and image candidates (feed-rs drops a
-//!   `<media:thumbnail>` that has no `<media:content>` beside it).
+//! * **A light pre-pass over the XML** (`Scan`): the tags of the document, read with
+//!   quick-xml's reader configured leniently (no end-tag matching, dangling `&` allowed), with
+//!   namespaces and `xml:base` tracked on top. Where quick-xml gives up or reads a tag
+//!   differently from a browser (a lone `<`, `<!x>`, a quote in `<img alt=don't>`), reading
+//!   resumes after that construct as a browser would end it, so unescaped HTML and other
+//!   malformed input still gets repaired. It repairs what would make feed-rs reject or
+//!   misread the whole feed (Atom 0.3 and RSS 0.90 namespaces, Atom 0.3 element names,
+//!   unusual Atom `type` values, a missing RSS `version`, bare ampersands, HTML written
+//!   unescaped into a description or an Atom `html` element), and it collects what feed-rs
+//!   does not keep: the effective `xml:base` of each Atom entry (feed-rs applies it to links
+//!   but not to content), RSS `isPermaLink`, RSS 1.0 `rdf:about`, and image candidates
+//!   (feed-rs drops a `<media:thumbnail>` that has no `<media:content>` beside it).
 //! * **One bad element does not fail the feed.** When feed-rs refuses an element (an unknown
 //!   `type` on `<media:title>`, an unknown podcast role, ...), that element is skipped with a
 //!   warning and the feed is parsed again.
@@ -43,6 +47,8 @@ use chrono::{DateTime, Utc};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 use feed_rs::model::{Entry, Feed, FeedType, Link, Person, Text};
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+use quick_xml::events::{BytesEnd, BytesStart, Event};
+use quick_xml::reader::Reader;
 use regex::Regex;
 use url::Url;
 
@@ -262,7 +268,11 @@ fn parse_xml(
             )));
         }
     }
-    let mut doc = apply_edits(&text, scan.repairs());
+    let edits = scan.repairs();
+    // A document the pre-pass leaves as it is needs no second pass, unless feed-rs refuses
+    // an element.
+    let unchanged = edits.is_empty().then(|| scan.entries());
+    let mut doc = apply_edits(&text, edits);
     drop(scan);
 
     let mut skipped = 0usize;
@@ -291,8 +301,10 @@ fn parse_xml(
         skipped += 1;
     };
 
-    let scan = Scan::new(&doc, page_url);
-    let mut raw = scan.entries();
+    let mut raw = match unchanged {
+        Some(raw) if skipped == 0 => raw,
+        _ => Scan::new(&doc, page_url).entries(),
+    };
     if raw.len() != feed.entries.len() {
         // The pre-pass saw the entries differently from feed-rs (malformed nesting): use
         // nothing from it rather than attach one entry's facts to another.
@@ -961,15 +973,15 @@ enum Root {
 
 type Edit = (Range<usize>, String);
 
-/// A tag-level view of an XML document: enough structure to find entries, namespaces and
-/// `xml:base`, and to rewrite names and attribute values in place. Not a validating parser:
-/// feed-rs does the real parsing; this only has to agree with it on well-formed input and
-/// not panic on anything else.
+/// A tag-level view of an XML document (from [`tokenize`]): enough structure to find entries,
+/// namespaces and `xml:base`, and to rewrite names and attribute values in place. Not a
+/// validating parser: feed-rs does the real parsing; this only has to agree with it on
+/// well-formed input and not panic on anything else.
 struct Scan<'a> {
     text: &'a str,
     tags: Vec<Tag>,
-    /// Character data between markup (not CDATA, comments or processing instructions).
-    texts: Vec<Range<usize>>,
+    /// Positions of the `&`s in character data that begin no reference.
+    amps: Vec<usize>,
     elems: Vec<Elem>,
     /// `bases[0]` is the document's address.
     bases: Vec<Url>,
@@ -977,11 +989,11 @@ struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     fn new(text: &'a str, url: &Url) -> Self {
-        let (tags, texts) = tokenize(text);
+        let Tokens { tags, amps } = tokenize(text);
         let mut scan = Scan {
             text,
             tags,
-            texts,
+            amps,
             elems: Vec::new(),
             bases: vec![url.clone()],
         };
@@ -1297,13 +1309,8 @@ impl<'a> Scan<'a> {
             Root::Other(_) | Root::None => {}
         }
         // A bare `&` in text (a very common error) would stop the XML parser.
-        for r in &self.texts {
-            let t = self.s(r);
-            for (i, _) in t.match_indices('&') {
-                if !is_reference(t.get(i..).unwrap_or_default()) {
-                    edits.push((r.start + i..r.start + i + 1, "&amp;".to_string()));
-                }
-            }
+        for &i in &self.amps {
+            edits.push((i..i + 1, "&amp;".to_string()));
         }
         edits
     }
@@ -1555,6 +1562,18 @@ fn apply_edits(text: &str, mut edits: Vec<Edit>) -> String {
     out
 }
 
+/// Where `part` (a sub-slice of `whole`) starts in `whole`; `None` when it is not inside it.
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let start = part.as_ptr().addr().checked_sub(whole.as_ptr().addr())?;
+    (start.checked_add(part.len())? <= whole.len()).then_some(start)
+}
+
+/// The range of `part` (a sub-slice of `whole`) in `whole`.
+fn range_in(whole: &[u8], part: &[u8]) -> Option<Range<usize>> {
+    let start = offset_in(whole, part)?;
+    Some(start..start + part.len())
+}
+
 fn find_from(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
     b.get(from..)?
         .windows(pat.len())
@@ -1562,147 +1581,293 @@ fn find_from(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
         .map(|i| from + i)
 }
 
-/// Split `text` into tags and the character data between them. Comments, CDATA sections,
-/// processing instructions and the DOCTYPE are passed over. All positions are byte offsets at
-/// ASCII delimiters, so they are valid `str` boundaries.
-fn tokenize(text: &str) -> (Vec<Tag>, Vec<Range<usize>>) {
-    let b = text.as_bytes();
-    let len = b.len();
-    let mut tags = Vec::new();
-    let mut texts = Vec::new();
-    let mut i = 0;
-    let mut text_start = 0;
-    let ws = |c: u8| c.is_ascii_whitespace();
-    while let Some(lt) = find_from(b, i, b"<") {
-        if lt > text_start {
-            texts.push(text_start..lt);
-        }
-        let rest = b.get(lt..).unwrap_or_default();
-        i = if rest.starts_with(b"<!--") {
-            find_from(b, lt + 4, b"-->").map_or(len, |j| j + 3)
-        } else if rest.starts_with(b"<![CDATA[") {
-            find_from(b, lt + 9, b"]]>").map_or(len, |j| j + 3)
-        } else if rest.starts_with(b"<?") {
-            find_from(b, lt + 2, b"?>").map_or(len, |j| j + 2)
-        } else if rest.starts_with(b"<!") {
-            // DOCTYPE, possibly with an internal subset in brackets.
-            let mut j = lt + 2;
-            let mut depth = 0usize;
-            let mut quote = None;
-            while let Some(&c) = b.get(j) {
+/// Where the start tag at `lt` ends by the rule browsers read HTML with: at the first `>`
+/// that is not inside a quoted attribute value, a quote opening a value only right after
+/// `=`. quick-xml also takes a quote anywhere else in a tag (`<img alt=don't>`) as opening a
+/// value, which in unescaped HTML can run over the end of the element that holds it.
+fn html_tag_end(b: &[u8], lt: usize) -> Option<usize> {
+    let mut j = lt + 1;
+    while b
+        .get(j)
+        .is_some_and(|&c| !c.is_ascii_whitespace() && c != b'>' && c != b'/')
+    {
+        j += 1;
+    }
+    loop {
+        match *b.get(j)? {
+            b'>' => return Some(j + 1),
+            b'=' => {
                 j += 1;
-                match (quote, c) {
-                    (Some(q), c) if c == q => quote = None,
-                    (Some(_), _) => {}
-                    (None, b'"' | b'\'') => quote = Some(c),
-                    (None, b'[') => depth += 1,
-                    (None, b']') => depth = depth.saturating_sub(1),
-                    (None, b'>') if depth == 0 => break,
-                    _ => {}
-                }
-            }
-            j
-        } else if rest.starts_with(b"</") {
-            let ns = lt + 2;
-            let mut j = ns;
-            while b.get(j).is_some_and(|&c| !ws(c) && c != b'>') {
-                j += 1;
-            }
-            let end = find_from(b, j, b">").map_or(len, |k| k + 1);
-            tags.push(Tag {
-                start: lt,
-                end,
-                kind: TagKind::Close,
-                name: ns..j,
-                attrs: Vec::new(),
-            });
-            end
-        } else {
-            let ns = lt + 1;
-            let mut j = ns;
-            while b.get(j).is_some_and(|&c| !ws(c) && c != b'>' && c != b'/') {
-                j += 1;
-            }
-            if j == ns {
-                // A lone `<` in text: not markup.
-                i = lt + 1;
-                continue;
-            }
-            let name = ns..j;
-            let mut attrs = Vec::new();
-            let mut kind = TagKind::Open;
-            let end = loop {
-                while b.get(j).is_some_and(|&c| ws(c)) {
+                while b.get(j).is_some_and(u8::is_ascii_whitespace) {
                     j += 1;
                 }
                 match b.get(j) {
-                    None => break len,
-                    Some(b'>') => break j + 1,
-                    Some(b'/') if b.get(j + 1) == Some(&b'>') => {
-                        kind = TagKind::Empty;
-                        break j + 2;
+                    Some(&q @ (b'"' | b'\'')) => {
+                        j = j + 1 + b.get(j + 1..)?.iter().position(|&c| c == q)? + 1;
                     }
-                    Some(b'/') => {
-                        j += 1;
-                        continue;
-                    }
-                    Some(_) => {}
-                }
-                let an = j;
-                while b
-                    .get(j)
-                    .is_some_and(|&c| !ws(c) && !matches!(c, b'=' | b'>' | b'/'))
-                {
-                    j += 1;
-                }
-                let aname = an..j;
-                while b.get(j).is_some_and(|&c| ws(c)) {
-                    j += 1;
-                }
-                let value = if b.get(j) == Some(&b'=') {
-                    j += 1;
-                    while b.get(j).is_some_and(|&c| ws(c)) {
-                        j += 1;
-                    }
-                    match b.get(j) {
-                        Some(&q) if q == b'"' || q == b'\'' => {
-                            let vs = j + 1;
-                            let ve = find_from(b, vs, &[q]).unwrap_or(len);
-                            j = (ve + 1).min(len);
-                            vs..ve
-                        }
-                        _ => {
-                            let vs = j;
-                            while b.get(j).is_some_and(|&c| !ws(c) && c != b'>') {
-                                j += 1;
-                            }
-                            vs..j
+                    _ => {
+                        while b
+                            .get(j)
+                            .is_some_and(|&c| !c.is_ascii_whitespace() && c != b'>')
+                        {
+                            j += 1;
                         }
                     }
-                } else {
-                    j..j
-                };
-                if aname.is_empty() {
-                    j += 1; // a stray character; move on
-                    continue;
                 }
-                attrs.push((aname, value));
+            }
+            _ => j += 1,
+        }
+    }
+}
+
+/// The tags of a document and the bare `&`s of its character data, read with quick-xml's
+/// reader. Comments, CDATA sections, processing instructions, the XML declaration and the
+/// DOCTYPE are passed over. All positions are byte offsets at ASCII delimiters, so they are
+/// valid `str` boundaries.
+///
+/// Feeds are often not well-formed, and the repairs exist for exactly those, so the reader is
+/// lenient (no end-tag matching, dangling `&` allowed, nothing trimmed), and where it gives up
+/// or reads differently from a browser, reading goes on with a fresh reader after the
+/// construct, as a browser would read it (see [`Tokens::recover`]).
+#[derive(Default)]
+struct Tokens {
+    tags: Vec<Tag>,
+    /// Positions of `&`s in character data that do not begin a reference.
+    amps: Vec<usize>,
+}
+
+fn tokenize(text: &str) -> Tokens {
+    let mut tokens = Tokens::default();
+    let mut at = 0;
+    while let Some(next) = tokens.read_from(text, at) {
+        if next <= at {
+            break; // no progress: cannot happen, but never loop
+        }
+        at = next;
+    }
+    tokens
+}
+
+impl Tokens {
+    /// Read `text` from `at` to its end (`None`), or until reading has to resume with a fresh
+    /// reader at the returned position.
+    fn read_from(&mut self, text: &str, mut at: usize) -> Option<usize> {
+        // The reader drops a byte-order mark at its start without counting it in positions.
+        while text.get(at..)?.starts_with('\u{feff}') {
+            at += '\u{feff}'.len_utf8();
+        }
+        let mut reader = Reader::from_str(text.get(at..)?);
+        let config = reader.config_mut();
+        config.allow_dangling_amp = true;
+        config.allow_unmatched_ends = true;
+        config.check_end_names = false;
+        config.check_comments = false;
+        config.expand_empty_elements = false;
+        config.trim_text(false);
+        let pos = |p: u64| usize::try_from(p).ok().and_then(|p| p.checked_add(at));
+        loop {
+            let before = pos(reader.buffer_position())?;
+            let event = reader.read_event();
+            let after = pos(reader.buffer_position())?;
+            let resume = match event {
+                Ok(Event::Start(e)) => self.start_tag(text, &e, before, after, TagKind::Open),
+                Ok(Event::Empty(e)) => self.start_tag(text, &e, before, after, TagKind::Empty),
+                Ok(Event::End(e)) => self.end_tag(text, &e, before, after),
+                // Text that begins with `&` is a dangling one: other text stops before `&`.
+                Ok(Event::Text(t)) if t.starts_with(b"&") => {
+                    self.amps.push(before);
+                    None
+                }
+                Ok(Event::GeneralRef(_)) => {
+                    if !is_reference(text.get(before..).unwrap_or_default()) {
+                        self.amps.push(before);
+                    }
+                    None
+                }
+                Ok(Event::Eof) => return None,
+                Ok(_) => None,
+                // The reader has consumed the ill-formed part and can go on.
+                Err(quick_xml::Error::IllFormed(_)) => None,
+                // It cannot; the error is reported at the `<` of the construct.
+                Err(_) => return self.recover(text, pos(reader.error_position())?, after),
             };
-            tags.push(Tag {
-                start: lt,
-                end,
-                kind,
-                name,
-                attrs,
-            });
+            if resume.is_some() {
+                return resume;
+            }
+        }
+    }
+
+    /// A start or empty-element tag quick-xml read from `start` to `end`. Returns where to
+    /// resume reading when the tag is not one.
+    fn start_tag(
+        &mut self,
+        text: &str,
+        e: &BytesStart<'_>,
+        start: usize,
+        end: usize,
+        kind: TagKind,
+    ) -> Option<usize> {
+        if e.name().as_ref().is_empty() {
+            // `<` followed by a space or `>`: a lone `<` in text, not markup.
+            return Some(start + 1);
+        }
+        if e.contains(&b'>') {
+            // quick-xml took a `>` as inside a quoted value; a browser may not.
+            if let Some(html_end) = html_tag_end(text.as_bytes(), start).filter(|&h| h < end) {
+                self.raw_start_tag(text, start, html_end);
+                return Some(html_end);
+            }
+        }
+        if e.name().as_ref().contains(&b'/') {
+            // `<a/b>`: the name ends at the `/`.
+            self.raw_start_tag(text, start, end);
+        } else {
+            self.push_start(text, e, start, end, kind);
+        }
+        None
+    }
+
+    fn push_start(
+        &mut self,
+        text: &str,
+        e: &BytesStart<'_>,
+        start: usize,
+        end: usize,
+        kind: TagKind,
+    ) {
+        let b = text.as_bytes();
+        let qname = e.name();
+        let qname = qname.as_ref();
+        // The name ends at a space or `/` (see `raw_start_tag`).
+        let qname = qname
+            .iter()
+            .position(|&c| c.is_ascii_whitespace() || c == b'/')
+            .map_or(qname, |i| qname.get(..i).unwrap_or_default());
+        let Some(name) = range_in(b, qname) else {
+            return;
+        };
+        let mut attrs = Vec::new();
+        let mut iter = e.html_attributes();
+        iter.with_checks(false);
+        for a in iter.flatten() {
+            let Some(key) = range_in(b, a.key.as_ref()) else {
+                continue;
+            };
+            // A valueless attribute (`<a b>`) has an empty value just after its name.
+            let value = range_in(b, &a.value).unwrap_or(key.end..key.end);
+            attrs.push((key, value));
+        }
+        self.tags.push(Tag {
+            start,
+            end,
+            kind,
+            name,
+            attrs,
+        });
+    }
+
+    /// The start tag from `start` (its `<`) to `end` (after its `>`, or the end of the text for
+    /// a tag that is never closed), as a browser reads it.
+    fn raw_start_tag(&mut self, text: &str, start: usize, end: usize) {
+        let inner_end = if text.as_bytes().get(end.wrapping_sub(1)) == Some(&b'>') {
+            end - 1
+        } else {
             end
         };
-        text_start = i;
+        let Some(inner) = text.get(start + 1..inner_end) else {
+            return;
+        };
+        let (inner, kind) = match inner.strip_suffix('/') {
+            Some(i) if inner_end < end => (i, TagKind::Empty),
+            _ => (inner, TagKind::Open),
+        };
+        // The name ends at a space or `/`; attributes start after either.
+        let name_len = inner
+            .bytes()
+            .position(|c| c.is_ascii_whitespace() || c == b'/')
+            .map_or(inner.len(), |i| i + 1);
+        let e = BytesStart::from_content(inner, name_len);
+        self.push_start(text, &e, start, end, kind);
     }
-    if text_start < len {
-        texts.push(text_start..len);
+
+    fn end_tag(&mut self, text: &str, e: &BytesEnd<'_>, start: usize, end: usize) -> Option<usize> {
+        let b = text.as_bytes();
+        let mut end = end;
+        let mut resume = None;
+        if e.contains(&b'>') {
+            // `</a title=">">`: a browser ends the tag at the first `>`.
+            if let Some(gt) = find_from(b, start, b">").filter(|&g| g + 1 < end) {
+                end = gt + 1;
+                resume = Some(end);
+            }
+        }
+        // The name, up to any space (`</a b>`).
+        let raw = e.name();
+        let raw = raw.as_ref();
+        let raw = raw
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .map_or(raw, |i| raw.get(..i).unwrap_or_default());
+        let name = range_in(b, raw).unwrap_or(start + 2..start + 2);
+        self.tags.push(Tag {
+            start,
+            end,
+            kind: TagKind::Close,
+            name,
+            attrs: Vec::new(),
+        });
+        resume
     }
-    (tags, texts)
+
+    /// quick-xml stopped at the markup that starts at `lt`, having read up to `read_to`:
+    /// decide, as a browser would, where that markup ends, and resume reading there. `None`
+    /// when it runs to the end of the document.
+    fn recover(&mut self, text: &str, lt: usize, read_to: usize) -> Option<usize> {
+        let b = text.as_bytes();
+        let rest = b.get(lt..)?;
+        if rest.starts_with(b"<!--") || rest.starts_with(b"<![CDATA[") {
+            // quick-xml reads these to their proper end: there is none.
+            None
+        } else if rest.starts_with(b"<!") {
+            // `<!x ...>`, `<!-x>`, a DOCTYPE quick-xml cannot read.
+            find_from(b, lt + 2, b">").map(|j| j + 1)
+        } else if rest.starts_with(b"<?") {
+            // `<?>` ends at its `>`; otherwise quick-xml found no `?>`.
+            (read_to > lt && read_to < b.len()).then_some(read_to)
+        } else if rest.starts_with(b"</") {
+            // To the first `>`, or the end of the text.
+            let gt = find_from(b, lt, b">");
+            let end = gt.map_or(b.len(), |g| g + 1);
+            let name_end = (lt + 2..gt.unwrap_or(b.len()))
+                .find(|&j| {
+                    b.get(j)
+                        .is_some_and(|&c| c.is_ascii_whitespace() || c == b'>')
+                })
+                .unwrap_or(gt.unwrap_or(b.len()));
+            self.tags.push(Tag {
+                start: lt,
+                end,
+                kind: TagKind::Close,
+                name: lt + 2..name_end,
+                attrs: Vec::new(),
+            });
+            gt.map(|_| end)
+        } else if rest.starts_with(b"<") {
+            match rest.get(1) {
+                // A lone `<` (at the end, or before a space or `>`) is text.
+                None => None,
+                Some(c) if c.is_ascii_whitespace() || *c == b'>' => Some(lt + 1),
+                // A start tag with an unclosed quote: where a browser ends it.
+                Some(_) => {
+                    let end = html_tag_end(b, lt);
+                    self.raw_start_tag(text, lt, end.unwrap_or(b.len()));
+                    end
+                }
+            }
+        } else {
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -2443,5 +2608,91 @@ mod tests {
         assert_eq!(up.meta.title.as_deref(), Some("Ünï"));
         assert_eq!(up.items[0].title.as_deref(), Some("é"));
         assert_eq!(up.items[0].link.as_deref(), Some("https://u.example/x"));
+    }
+
+    /// (kind, name, text) of every tag.
+    fn tags_of(text: &str) -> Vec<(TagKind, &str, &str)> {
+        tokenize(text)
+            .tags
+            .iter()
+            .map(|t| {
+                (
+                    t.kind,
+                    text.get(t.name.clone()).unwrap_or("?"),
+                    text.get(t.start..t.end).unwrap_or("?"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tokenizer_reads_on_where_quick_xml_gives_up() {
+        use TagKind::{Close, Empty, Open};
+        // A lone `<`, a bogus `<!x>`, an empty `<?>`, a quote that opens no value, a
+        // byte-order mark where reading resumes, an end tag with a space, a name with a `/`.
+        let text = "<a>1 < 2 <!x><b/><?><c alt=don't>\u{feff}<d/></a b><e/f g='h'>&</e/f><?x<i";
+        assert_eq!(
+            tags_of(text),
+            vec![
+                (Open, "a", "<a>"),
+                (Empty, "b", "<b/>"),
+                (Open, "c", "<c alt=don't>"),
+                (Empty, "d", "<d/>"),
+                (Close, "a", "</a b>"),
+                (Open, "e", "<e/f g='h'>"),
+                (Close, "e/f", "</e/f>"),
+            ]
+        );
+        let tokens = tokenize(text);
+        let attrs: Vec<(&str, &str)> = tokens
+            .tags
+            .iter()
+            .flat_map(|t| t.attrs.iter())
+            .map(|(k, v)| (&text[k.clone()], &text[v.clone()]))
+            .collect();
+        assert_eq!(attrs, vec![("alt", "don't"), ("f", ""), ("g", "h")]);
+        // The `&` after `<e/f g='h'>` is bare; none other is.
+        assert_eq!(tokens.amps, vec![text.find("&</e").expect("amp")]);
+        // A tag whose quote never closes reaches the end of the text, as does one never
+        // closed; `<` at the end is text.
+        assert_eq!(tags_of("<a b=\"c>d"), vec![(Open, "a", "<a b=\"c>d")]);
+        assert_eq!(
+            tags_of("<a><i"),
+            vec![(Open, "a", "<a>"), (Open, "i", "<i")]
+        );
+        assert_eq!(tags_of("<a>x<"), vec![(Open, "a", "<a>")]);
+        assert_eq!(tokenize("<a>x < & y").amps, vec![7]);
+        // Only a well-formed reference of at most 39 characters is one.
+        let text = format!("<a>&x y; &amp; &#233; &lt &<b/>&{};</a>", "n".repeat(39));
+        assert_eq!(tokenize(&text).amps, vec![3, 22, 26]);
+        let text = format!("<a>&{};</a>", "n".repeat(40));
+        assert_eq!(tokenize(&text).amps, vec![3]);
+    }
+
+    #[test]
+    fn ampersands_that_begin_no_reference_are_escaped() {
+        let rss = r#"<rss version="2.0"><channel><title>t</title>
+<item><title>a &x y; b &amp; c &#233; & d&&e</title><link>https://example.org/2</link></item>
+</channel></rss>"#;
+        let up = parse("https://example.org/feed", rss);
+        assert_eq!(up.items[0].title.as_deref(), Some("a &x y; b & c é & d&&e"));
+    }
+
+    #[test]
+    fn unescaped_html_with_stray_quotes_and_bogus_markup() {
+        // `alt=don't` must not open a quoted value that runs on to the next apostrophe (in
+        // the second item), and `<!x>` must not stop the pre-pass.
+        let rss = r#"<rss version="2.0"><channel><title>t</title>
+<item><title>One</title><link>https://example.org/1</link>
+<description><p>Hi <img alt=don't src="/a.png"><!x></p></description></item>
+<item><title>It's two</title><link>https://example.org/2</link>
+<description><p>Two</p></description></item>
+</channel></rss>"#;
+        let up = parse("https://example.org/feed", rss);
+        assert_eq!(up.items.len(), 2);
+        let s = up.items[0].summary.as_deref().unwrap_or_default();
+        assert!(s.contains("https://example.org/a.png"), "{s}");
+        assert_eq!(up.items[1].title.as_deref(), Some("It's two"));
+        assert_eq!(up.items[1].summary.as_deref(), Some("<p>Two</p>"));
     }
 }
