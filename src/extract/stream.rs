@@ -156,13 +156,68 @@ type List = SelectorList<Simple>;
 /// A field's selector, compiled for streaming.
 #[derive(Debug, Clone)]
 struct FieldPlan {
+    list: Sel,
+}
+
+/// A selector list with what its element must have itself (from the rightmost compound of
+/// each selector), checked before the full match: most elements fail it.
+#[derive(Debug, Clone)]
+struct Sel {
     list: List,
+    /// `None`: some selector names neither a tag nor a class, every element is matched.
+    quick: Option<Vec<Need>>,
+}
+
+/// A tag name or a class the element itself needs to match one selector.
+#[derive(Debug, Clone)]
+enum Need {
+    Name(LocalName),
+    Class(LocalName),
+}
+
+impl Sel {
+    fn new(list: List) -> Sel {
+        let quick = list
+            .slice()
+            .iter()
+            .map(|s| {
+                let mut need = None;
+                // `iter` reads the rightmost compound only (it stops at a combinator).
+                for c in s.iter() {
+                    match c {
+                        // Elements of an HTML document match the lower-case name.
+                        Component::LocalName(n) => return Some(Need::Name(n.lower_name.0.clone())),
+                        Component::Class(c) if need.is_none() => {
+                            need = Some(Need::Class(c.0.clone()));
+                        }
+                        _ => {}
+                    }
+                }
+                need
+            })
+            .collect();
+        Sel { list, quick }
+    }
+
+    /// Whether the element could match (a false `true` is fine, a false `false` is not).
+    fn may_match(&self, el: &Open) -> bool {
+        let Some(needs) = &self.quick else {
+            return true;
+        };
+        needs.iter().any(|n| match n {
+            Need::Name(name) => el.name == *name,
+            // As `has_class` in no-quirks mode: case-sensitive.
+            Need::Class(class) => el
+                .attr("class")
+                .is_some_and(|v| v.split_ascii_whitespace().any(|c| c == &**class)),
+        })
+    }
 }
 
 /// The part of a feed's `items` rules that streaming can follow; made once per config.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    item: List,
+    item: Sel,
     /// title, link, summary, authors, date, image, categories, guid (as in `select`).
     fields: [Option<FieldPlan>; FIELDS],
 }
@@ -199,14 +254,14 @@ fn streamable(list: &List) -> bool {
     })
 }
 
-fn static_list(text: &str) -> List {
-    parse_list(text).unwrap_or_else(|| unreachable!("static selector {text}"))
+fn static_list(text: &str) -> Sel {
+    Sel::new(parse_list(text).unwrap_or_else(|| unreachable!("static selector {text}")))
 }
 
-static META: LazyLock<List> = LazyLock::new(|| static_list("meta[content]"));
-static BASE: LazyLock<List> = LazyLock::new(|| static_list("base[href]"));
-static CANONICAL: LazyLock<List> = LazyLock::new(|| static_list("link[rel~=canonical][href]"));
-static FIRST_LINK: LazyLock<List> = LazyLock::new(|| static_list("a[href]"));
+static META: LazyLock<Sel> = LazyLock::new(|| static_list("meta[content]"));
+static BASE: LazyLock<Sel> = LazyLock::new(|| static_list("base[href]"));
+static CANONICAL: LazyLock<Sel> = LazyLock::new(|| static_list("link[rel~=canonical][href]"));
+static FIRST_LINK: LazyLock<Sel> = LazyLock::new(|| static_list("a[href]"));
 
 impl Plan {
     /// The plan for `rules`, or `None` when a selector or field needs the whole tree.
@@ -218,7 +273,9 @@ impl Plan {
                 return Err(());
             }
             let list = parse_list(&f.selector_text).filter(streamable).ok_or(())?;
-            Ok(Some(FieldPlan { list }))
+            Ok(Some(FieldPlan {
+                list: Sel::new(list),
+            }))
         };
         let fields = [
             field(Some(&rules.title)).ok()?,
@@ -230,7 +287,10 @@ impl Plan {
             field(rules.categories.as_ref()).ok()?,
             field(rules.guid.as_ref()).ok()?,
         ];
-        Some(Plan { item, fields })
+        Some(Plan {
+            item: Sel::new(item),
+            fields,
+        })
     }
 }
 
@@ -408,7 +468,10 @@ impl Element for El<'_> {
     }
 }
 
-fn matches(list: &List, stack: &[Open], at: usize, scope: Option<usize>) -> bool {
+fn matches(sel: &Sel, stack: &[Open], at: usize, scope: Option<usize>) -> bool {
+    if !stack.get(at).is_some_and(|el| sel.may_match(el)) {
+        return false;
+    }
     let mut caches = SelectorCaches::default();
     let mut cx = MatchingContext::new(
         MatchingMode::Normal,
@@ -420,7 +483,8 @@ fn matches(list: &List, stack: &[Open], at: usize, scope: Option<usize>) -> bool
     );
     cx.scope_element = scope.map(|s| El { stack, at: s }.opaque());
     let el = El { stack, at };
-    list.slice()
+    sel.list
+        .slice()
         .iter()
         .any(|s| matching::matches_selector(s, 0, None, &el, &mut cx))
 }
