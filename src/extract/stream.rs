@@ -38,7 +38,9 @@ use selectors::parser::{Combinator, Component, ParseRelative, SelectorList};
 use selectors::{Element, OpaqueElement};
 
 use crate::config::{Field, From, ItemRules};
-use crate::extract::select::{Extraction, FieldCounts, PageInfo, RawEntry, collapse};
+use crate::extract::select::{
+    Extraction, FieldCounts, PageInfo, RawEntry, collapse, push_collapsed,
+};
 
 /// Pages whose elements nest deeper than this are left to the DOM (its bounds start at 512).
 pub const MAX_STREAM_DEPTH: usize = 256;
@@ -864,21 +866,6 @@ fn is_hidden(n: &LocalName) -> bool {
             | local_name!("template")
             | local_name!("noscript")
     )
-}
-
-/// Collapse one more piece of text into `out` (as `select::collapse` does, piece by piece).
-fn push_collapsed(out: &mut String, text: &str, pending: &mut bool) {
-    for c in text.chars() {
-        if c.is_whitespace() {
-            *pending = true;
-        } else {
-            if *pending && !out.is_empty() {
-                out.push(' ');
-            }
-            *pending = false;
-            out.push(c);
-        }
-    }
 }
 
 impl<'r> State<'r> {
