@@ -593,6 +593,7 @@ fn element_text(el: ElementRef) -> String {
 
 pub(crate) fn push_collapsed(out: &mut String, text: &str, pending: &mut bool) {
     // Word by word rather than char by char: the same result, copied in runs.
+    out.reserve(text.len());
     let mut rest = text;
     while !rest.is_empty() {
         let word = rest.find(char::is_whitespace).unwrap_or(rest.len());

@@ -19,6 +19,7 @@
 //! [`MAX_STREAM_DEPTH`], ...). `PAGEFEED_EXTRACT=dom` turns streaming off (tests compare both).
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use html5ever::tendril::StrTendril;
@@ -474,21 +475,36 @@ fn matches(sel: &Sel, stack: &[Open], at: usize, scope: Option<usize>) -> bool {
     if !stack.get(at).is_some_and(|el| sel.may_match(el)) {
         return false;
     }
-    let mut caches = SelectorCaches::default();
-    let mut cx = MatchingContext::new(
-        MatchingMode::Normal,
-        None,
-        &mut caches,
-        QuirksMode::NoQuirks,
-        NeedsSelectorFlags::No,
-        MatchingForInvalidation::No,
-    );
-    cx.scope_element = scope.map(|s| El { stack, at: s }.opaque());
-    let el = El { stack, at };
-    sel.list
-        .slice()
-        .iter()
-        .any(|s| matching::matches_selector(s, 0, None, &el, &mut cx))
+    // The caches serve `:nth-*` and `:has`, which no plan has: they stay empty, and one set
+    // per thread spares making and dropping it for every match.
+    thread_local! {
+        static CACHES: RefCell<SelectorCaches> = RefCell::new(SelectorCaches::default());
+    }
+    CACHES.with(|caches| {
+        let mut fresh;
+        let mut held = caches.try_borrow_mut();
+        let caches = match &mut held {
+            Ok(c) => &mut **c,
+            Err(_) => {
+                fresh = SelectorCaches::default();
+                &mut fresh
+            }
+        };
+        let mut cx = MatchingContext::new(
+            MatchingMode::Normal,
+            None,
+            caches,
+            QuirksMode::NoQuirks,
+            NeedsSelectorFlags::No,
+            MatchingForInvalidation::No,
+        );
+        cx.scope_element = scope.map(|s| El { stack, at: s }.opaque());
+        let el = El { stack, at };
+        sel.list
+            .slice()
+            .iter()
+            .any(|s| matching::matches_selector(s, 0, None, &el, &mut cx))
+    })
 }
 
 /// Text being collected for an element, as `select`'s `element_text` reads it.
@@ -1024,6 +1040,21 @@ impl<'r> State<'r> {
     }
 }
 
+/// Add `p` to `out` unless it is there already (`seen` holds them all once there are many).
+fn push_unique(out: &mut Vec<String>, seen: &mut Option<HashSet<String>>, p: String) {
+    let new = match seen {
+        Some(set) => set.insert(p.clone()),
+        None => !out.contains(&p),
+    };
+    if !new {
+        return;
+    }
+    out.push(p);
+    if seen.is_none() && out.len() > 16 {
+        *seen = Some(out.iter().cloned().collect());
+    }
+}
+
 fn is_ws(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\x0C' | '\r' | ' ')
 }
@@ -1420,31 +1451,33 @@ impl State<'_> {
                 Value::Pending => None,
             })
         };
-        let many = |i: usize, cands: &[Cand]| -> Vec<String> {
+        let many = |i: usize, cands: Vec<Cand>| -> Vec<String> {
             let mut out: Vec<String> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = None;
             let split = self.field(i).and_then(|f| f.split.as_deref());
             for c in cands {
-                let Value::Done(Some(v)) = &c.value else {
+                let Value::Done(Some(v)) = c.value else {
                     continue;
                 };
-                let parts: Vec<String> = match split {
-                    Some(sep) => v
-                        .split(sep)
-                        .map(|p| p.trim().to_string())
-                        .filter(|p| !p.is_empty())
-                        .collect(),
-                    None => vec![v.clone()],
-                };
-                for p in parts {
-                    if seen.insert(p.clone()) {
-                        out.push(p);
+                match split {
+                    Some(sep) => {
+                        for p in v.split(sep).map(str::trim).filter(|p| !p.is_empty()) {
+                            push_unique(&mut out, &mut seen, p.to_string());
+                        }
                     }
+                    None => push_unique(&mut out, &mut seen, v),
                 }
             }
             out
         };
-        let title_v = first(&title);
+        // The first value of a field, moved out of its candidates.
+        let take = |cands: Vec<Cand>| -> Option<String> {
+            cands.into_iter().find_map(|c| match c.value {
+                Value::Done(v) => v,
+                Value::Pending => None,
+            })
+        };
+        let title_v = take(title);
         let link_v = if self.rules.link.is_some() {
             first(&link)
         } else {
@@ -1471,12 +1504,12 @@ impl State<'_> {
         let entry = RawEntry {
             title: title_v,
             link: link_v,
-            summary: first(&summary),
-            authors: many(3, &authors),
-            date: first(&date),
+            summary: take(summary),
+            authors: many(3, authors),
+            date: take(date),
             image: image_v,
-            categories: many(6, &categories),
-            guid: first(&guid),
+            categories: many(6, categories),
+            guid: take(guid),
         };
         if let Some(slot) = self
             .done
