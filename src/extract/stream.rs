@@ -211,7 +211,7 @@ impl Sel {
             Need::Name(name) => el.name == *name,
             // As `has_class` in no-quirks mode: case-sensitive.
             Need::Class(class) => el
-                .attr("class")
+                .class()
                 .is_some_and(|v| v.split_ascii_whitespace().any(|c| c == &**class)),
         })
     }
@@ -337,6 +337,14 @@ struct Open {
 }
 
 impl Open {
+    /// The `class` attribute (names compared as atoms, not as strings).
+    fn class(&self) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.name.ns == ns!() && a.name.local == local_name!("class"))
+            .map(|a| &*a.value)
+    }
+
     fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
@@ -1119,8 +1127,15 @@ fn post(f: &Field, raw: String) -> Option<String> {
         }
         None => stripped,
     };
-    let picked = picked.trim();
-    (!picked.is_empty()).then(|| picked.to_string())
+    let trimmed = picked.trim();
+    if trimmed.is_empty() {
+        None
+    } else if trimmed.len() == picked.len() {
+        // Already trimmed: the string itself, not a copy.
+        Some(picked)
+    } else {
+        Some(trimmed.to_string())
+    }
 }
 
 impl State<'_> {
