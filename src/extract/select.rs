@@ -591,17 +591,24 @@ fn element_text(el: ElementRef) -> String {
     out
 }
 
-fn push_collapsed(out: &mut String, text: &str, pending: &mut bool) {
-    for c in text.chars() {
-        if c.is_whitespace() {
+pub(crate) fn push_collapsed(out: &mut String, text: &str, pending: &mut bool) {
+    // Word by word rather than char by char: the same result, copied in runs.
+    out.reserve(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let word = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        if word == 0 {
             *pending = true;
-        } else {
-            if *pending && !out.is_empty() {
-                out.push(' ');
-            }
-            *pending = false;
-            out.push(c);
+            rest = rest.trim_start_matches(char::is_whitespace);
+            continue;
         }
+        if *pending && !out.is_empty() {
+            out.push(' ');
+        }
+        *pending = false;
+        let (w, r) = rest.split_at(word);
+        out.push_str(w);
+        rest = r;
     }
 }
 

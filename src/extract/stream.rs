@@ -19,6 +19,7 @@
 //! [`MAX_STREAM_DEPTH`], ...). `PAGEFEED_EXTRACT=dom` turns streaming off (tests compare both).
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use html5ever::tendril::StrTendril;
@@ -38,7 +39,9 @@ use selectors::parser::{Combinator, Component, ParseRelative, SelectorList};
 use selectors::{Element, OpaqueElement};
 
 use crate::config::{Field, From, ItemRules};
-use crate::extract::select::{Extraction, FieldCounts, PageInfo, RawEntry, collapse};
+use crate::extract::select::{
+    Extraction, FieldCounts, PageInfo, RawEntry, collapse, push_collapsed,
+};
 
 /// Pages whose elements nest deeper than this are left to the DOM (its bounds start at 512).
 pub const MAX_STREAM_DEPTH: usize = 256;
@@ -156,13 +159,68 @@ type List = SelectorList<Simple>;
 /// A field's selector, compiled for streaming.
 #[derive(Debug, Clone)]
 struct FieldPlan {
+    list: Sel,
+}
+
+/// A selector list with what its element must have itself (from the rightmost compound of
+/// each selector), checked before the full match: most elements fail it.
+#[derive(Debug, Clone)]
+struct Sel {
     list: List,
+    /// `None`: some selector names neither a tag nor a class, every element is matched.
+    quick: Option<Vec<Need>>,
+}
+
+/// A tag name or a class the element itself needs to match one selector.
+#[derive(Debug, Clone)]
+enum Need {
+    Name(LocalName),
+    Class(LocalName),
+}
+
+impl Sel {
+    fn new(list: List) -> Sel {
+        let quick = list
+            .slice()
+            .iter()
+            .map(|s| {
+                let mut need = None;
+                // `iter` reads the rightmost compound only (it stops at a combinator).
+                for c in s.iter() {
+                    match c {
+                        // Elements of an HTML document match the lower-case name.
+                        Component::LocalName(n) => return Some(Need::Name(n.lower_name.0.clone())),
+                        Component::Class(c) if need.is_none() => {
+                            need = Some(Need::Class(c.0.clone()));
+                        }
+                        _ => {}
+                    }
+                }
+                need
+            })
+            .collect();
+        Sel { list, quick }
+    }
+
+    /// Whether the element could match (a false `true` is fine, a false `false` is not).
+    fn may_match(&self, el: &Open) -> bool {
+        let Some(needs) = &self.quick else {
+            return true;
+        };
+        needs.iter().any(|n| match n {
+            Need::Name(name) => el.name == *name,
+            // As `has_class` in no-quirks mode: case-sensitive.
+            Need::Class(class) => el
+                .class()
+                .is_some_and(|v| v.split_ascii_whitespace().any(|c| c == &**class)),
+        })
+    }
 }
 
 /// The part of a feed's `items` rules that streaming can follow; made once per config.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    item: List,
+    item: Sel,
     /// title, link, summary, authors, date, image, categories, guid (as in `select`).
     fields: [Option<FieldPlan>; FIELDS],
 }
@@ -199,14 +257,14 @@ fn streamable(list: &List) -> bool {
     })
 }
 
-fn static_list(text: &str) -> List {
-    parse_list(text).unwrap_or_else(|| unreachable!("static selector {text}"))
+fn static_list(text: &str) -> Sel {
+    Sel::new(parse_list(text).unwrap_or_else(|| unreachable!("static selector {text}")))
 }
 
-static META: LazyLock<List> = LazyLock::new(|| static_list("meta[content]"));
-static BASE: LazyLock<List> = LazyLock::new(|| static_list("base[href]"));
-static CANONICAL: LazyLock<List> = LazyLock::new(|| static_list("link[rel~=canonical][href]"));
-static FIRST_LINK: LazyLock<List> = LazyLock::new(|| static_list("a[href]"));
+static META: LazyLock<Sel> = LazyLock::new(|| static_list("meta[content]"));
+static BASE: LazyLock<Sel> = LazyLock::new(|| static_list("base[href]"));
+static CANONICAL: LazyLock<Sel> = LazyLock::new(|| static_list("link[rel~=canonical][href]"));
+static FIRST_LINK: LazyLock<Sel> = LazyLock::new(|| static_list("a[href]"));
 
 impl Plan {
     /// The plan for `rules`, or `None` when a selector or field needs the whole tree.
@@ -218,7 +276,9 @@ impl Plan {
                 return Err(());
             }
             let list = parse_list(&f.selector_text).filter(streamable).ok_or(())?;
-            Ok(Some(FieldPlan { list }))
+            Ok(Some(FieldPlan {
+                list: Sel::new(list),
+            }))
         };
         let fields = [
             field(Some(&rules.title)).ok()?,
@@ -230,7 +290,10 @@ impl Plan {
             field(rules.categories.as_ref()).ok()?,
             field(rules.guid.as_ref()).ok()?,
         ];
-        Some(Plan { item, fields })
+        Some(Plan {
+            item: Sel::new(item),
+            fields,
+        })
     }
 }
 
@@ -274,6 +337,14 @@ struct Open {
 }
 
 impl Open {
+    /// The `class` attribute (names compared as atoms, not as strings).
+    fn class(&self) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.name.ns == ns!() && a.name.local == local_name!("class"))
+            .map(|a| &*a.value)
+    }
+
     fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
@@ -408,21 +479,40 @@ impl Element for El<'_> {
     }
 }
 
-fn matches(list: &List, stack: &[Open], at: usize, scope: Option<usize>) -> bool {
-    let mut caches = SelectorCaches::default();
-    let mut cx = MatchingContext::new(
-        MatchingMode::Normal,
-        None,
-        &mut caches,
-        QuirksMode::NoQuirks,
-        NeedsSelectorFlags::No,
-        MatchingForInvalidation::No,
-    );
-    cx.scope_element = scope.map(|s| El { stack, at: s }.opaque());
-    let el = El { stack, at };
-    list.slice()
-        .iter()
-        .any(|s| matching::matches_selector(s, 0, None, &el, &mut cx))
+fn matches(sel: &Sel, stack: &[Open], at: usize, scope: Option<usize>) -> bool {
+    if !stack.get(at).is_some_and(|el| sel.may_match(el)) {
+        return false;
+    }
+    // The caches serve `:nth-*` and `:has`, which no plan has: they stay empty, and one set
+    // per thread spares making and dropping it for every match.
+    thread_local! {
+        static CACHES: RefCell<SelectorCaches> = RefCell::new(SelectorCaches::default());
+    }
+    CACHES.with(|caches| {
+        let mut fresh;
+        let mut held = caches.try_borrow_mut();
+        let caches = match &mut held {
+            Ok(c) => &mut **c,
+            Err(_) => {
+                fresh = SelectorCaches::default();
+                &mut fresh
+            }
+        };
+        let mut cx = MatchingContext::new(
+            MatchingMode::Normal,
+            None,
+            caches,
+            QuirksMode::NoQuirks,
+            NeedsSelectorFlags::No,
+            MatchingForInvalidation::No,
+        );
+        cx.scope_element = scope.map(|s| El { stack, at: s }.opaque());
+        let el = El { stack, at };
+        sel.list
+            .slice()
+            .iter()
+            .any(|s| matching::matches_selector(s, 0, None, &el, &mut cx))
+    })
 }
 
 /// Text being collected for an element, as `select`'s `element_text` reads it.
@@ -802,21 +892,6 @@ fn is_hidden(n: &LocalName) -> bool {
     )
 }
 
-/// Collapse one more piece of text into `out` (as `select::collapse` does, piece by piece).
-fn push_collapsed(out: &mut String, text: &str, pending: &mut bool) {
-    for c in text.chars() {
-        if c.is_whitespace() {
-            *pending = true;
-        } else {
-            if *pending && !out.is_empty() {
-                out.push(' ');
-            }
-            *pending = false;
-            out.push(c);
-        }
-    }
-}
-
 impl<'r> State<'r> {
     fn new(rules: &'r ItemRules, plan: &'r Plan, len: usize) -> Self {
         let len = u64::try_from(len).unwrap_or(u64::MAX);
@@ -973,6 +1048,21 @@ impl<'r> State<'r> {
     }
 }
 
+/// Add `p` to `out` unless it is there already (`seen` holds them all once there are many).
+fn push_unique(out: &mut Vec<String>, seen: &mut Option<HashSet<String>>, p: String) {
+    let new = match seen {
+        Some(set) => set.insert(p.clone()),
+        None => !out.contains(&p),
+    };
+    if !new {
+        return;
+    }
+    out.push(p);
+    if seen.is_none() && out.len() > 16 {
+        *seen = Some(out.iter().cloned().collect());
+    }
+}
+
 fn is_ws(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\x0C' | '\r' | ' ')
 }
@@ -1037,8 +1127,15 @@ fn post(f: &Field, raw: String) -> Option<String> {
         }
         None => stripped,
     };
-    let picked = picked.trim();
-    (!picked.is_empty()).then(|| picked.to_string())
+    let trimmed = picked.trim();
+    if trimmed.is_empty() {
+        None
+    } else if trimmed.len() == picked.len() {
+        // Already trimmed: the string itself, not a copy.
+        Some(picked)
+    } else {
+        Some(trimmed.to_string())
+    }
 }
 
 impl State<'_> {
@@ -1369,31 +1466,33 @@ impl State<'_> {
                 Value::Pending => None,
             })
         };
-        let many = |i: usize, cands: &[Cand]| -> Vec<String> {
+        let many = |i: usize, cands: Vec<Cand>| -> Vec<String> {
             let mut out: Vec<String> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = None;
             let split = self.field(i).and_then(|f| f.split.as_deref());
             for c in cands {
-                let Value::Done(Some(v)) = &c.value else {
+                let Value::Done(Some(v)) = c.value else {
                     continue;
                 };
-                let parts: Vec<String> = match split {
-                    Some(sep) => v
-                        .split(sep)
-                        .map(|p| p.trim().to_string())
-                        .filter(|p| !p.is_empty())
-                        .collect(),
-                    None => vec![v.clone()],
-                };
-                for p in parts {
-                    if seen.insert(p.clone()) {
-                        out.push(p);
+                match split {
+                    Some(sep) => {
+                        for p in v.split(sep).map(str::trim).filter(|p| !p.is_empty()) {
+                            push_unique(&mut out, &mut seen, p.to_string());
+                        }
                     }
+                    None => push_unique(&mut out, &mut seen, v),
                 }
             }
             out
         };
-        let title_v = first(&title);
+        // The first value of a field, moved out of its candidates.
+        let take = |cands: Vec<Cand>| -> Option<String> {
+            cands.into_iter().find_map(|c| match c.value {
+                Value::Done(v) => v,
+                Value::Pending => None,
+            })
+        };
+        let title_v = take(title);
         let link_v = if self.rules.link.is_some() {
             first(&link)
         } else {
@@ -1420,12 +1519,12 @@ impl State<'_> {
         let entry = RawEntry {
             title: title_v,
             link: link_v,
-            summary: first(&summary),
-            authors: many(3, &authors),
-            date: first(&date),
+            summary: take(summary),
+            authors: many(3, authors),
+            date: take(date),
             image: image_v,
-            categories: many(6, &categories),
-            guid: first(&guid),
+            categories: many(6, categories),
+            guid: take(guid),
         };
         if let Some(slot) = self
             .done
