@@ -490,21 +490,28 @@ pub(crate) fn is_absolute_url(text: &str) -> bool {
 
 /// `src`, unless it is missing or a placeholder `data:` URI; then the usual lazy-load attributes.
 fn image_attr<'a>(el: ElementRef<'a>) -> Option<&'a str> {
+    image_address(|name| el.attr(name))
+}
+
+/// An image element's address from its attributes (`attr` reads one): `src`, then the lazy
+/// loaders' `data-src`/`data-lazy-src` (a blank or `data:` placeholder does not count), then the
+/// first candidate of `srcset`/`data-srcset`. Shared by both extractors.
+pub(crate) fn image_address<'a>(attr: impl Fn(&str) -> Option<&'a str>) -> Option<&'a str> {
     let real = |v: &&str| !v.trim().is_empty() && !v.trim_start().starts_with("data:");
-    el.attr("src")
+    attr("src")
         .filter(real)
-        .or_else(|| el.attr("data-src").filter(real))
-        .or_else(|| el.attr("data-lazy-src").filter(real))
+        .or_else(|| attr("data-src").filter(real))
+        .or_else(|| attr("data-lazy-src").filter(real))
         .or_else(|| {
-            el.attr("srcset")
-                .or_else(|| el.attr("data-srcset"))
+            attr("srcset")
+                .or_else(|| attr("data-srcset"))
                 .and_then(|s| s.split(',').next())
                 .and_then(|c| c.split_whitespace().next())
         })
 }
 
-/// Elements whose boundaries separate words.
-fn is_block(name: &LocalName) -> bool {
+/// Elements whose boundaries separate words (both extractors).
+pub(crate) fn is_block(name: &LocalName) -> bool {
     matches!(
         *name,
         local_name!("address")
@@ -543,7 +550,7 @@ fn is_block(name: &LocalName) -> bool {
 }
 
 /// Elements whose text is not shown.
-fn is_hidden(name: &LocalName) -> bool {
+pub(crate) fn is_hidden(name: &LocalName) -> bool {
     matches!(
         *name,
         local_name!("script")

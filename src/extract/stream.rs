@@ -39,8 +39,9 @@ use selectors::parser::{Combinator, Component, ParseRelative, SelectorList};
 use selectors::{Element, OpaqueElement};
 
 use crate::config::{Field, From, ItemRules};
+use crate::extract::parse::is_formatting;
 use crate::extract::select::{
-    Extraction, FieldCounts, PageInfo, RawEntry, collapse, push_collapsed,
+    Extraction, FieldCounts, PageInfo, RawEntry, collapse, is_block, is_hidden, push_collapsed,
 };
 
 /// Pages whose elements nest deeper than this are left to the DOM (its bounds start at 512).
@@ -622,26 +623,6 @@ struct State<'r> {
     base_seen: bool,
 }
 
-fn is_formatting(n: &LocalName) -> bool {
-    matches!(
-        *n,
-        local_name!("a")
-            | local_name!("b")
-            | local_name!("big")
-            | local_name!("code")
-            | local_name!("em")
-            | local_name!("font")
-            | local_name!("i")
-            | local_name!("nobr")
-            | local_name!("s")
-            | local_name!("small")
-            | local_name!("strike")
-            | local_name!("strong")
-            | local_name!("tt")
-            | local_name!("u")
-    )
-}
-
 fn is_special(n: &LocalName) -> bool {
     matches!(
         *n,
@@ -840,55 +821,6 @@ fn closes_p(n: &LocalName) -> bool {
             | local_name!("section")
             | local_name!("summary")
             | local_name!("ul")
-    )
-}
-
-/// Elements `select` treats as word boundaries and as hidden (same lists).
-fn is_block(n: &LocalName) -> bool {
-    matches!(
-        *n,
-        local_name!("address")
-            | local_name!("article")
-            | local_name!("aside")
-            | local_name!("blockquote")
-            | local_name!("br")
-            | local_name!("dd")
-            | local_name!("div")
-            | local_name!("dl")
-            | local_name!("dt")
-            | local_name!("figcaption")
-            | local_name!("figure")
-            | local_name!("footer")
-            | local_name!("h1")
-            | local_name!("h2")
-            | local_name!("h3")
-            | local_name!("h4")
-            | local_name!("h5")
-            | local_name!("h6")
-            | local_name!("header")
-            | local_name!("hr")
-            | local_name!("li")
-            | local_name!("main")
-            | local_name!("nav")
-            | local_name!("ol")
-            | local_name!("p")
-            | local_name!("pre")
-            | local_name!("section")
-            | local_name!("table")
-            | local_name!("td")
-            | local_name!("th")
-            | local_name!("tr")
-            | local_name!("ul")
-    )
-}
-
-fn is_hidden(n: &LocalName) -> bool {
-    matches!(
-        *n,
-        local_name!("script")
-            | local_name!("style")
-            | local_name!("template")
-            | local_name!("noscript")
     )
 }
 
@@ -1094,17 +1026,7 @@ fn start_value(f: &Field, kind: Kind, el: &Open) -> Result<Option<String>, Kind>
 }
 
 fn image_attr(el: &Open) -> Option<&str> {
-    let real = |v: &&str| !v.trim().is_empty() && !v.trim_start().starts_with("data:");
-    el.attr("src")
-        .filter(real)
-        .or_else(|| el.attr("data-src").filter(real))
-        .or_else(|| el.attr("data-lazy-src").filter(real))
-        .or_else(|| {
-            el.attr("srcset")
-                .or_else(|| el.attr("data-srcset"))
-                .and_then(|s| s.split(',').next())
-                .and_then(|c| c.split_whitespace().next())
-        })
+    crate::extract::select::image_address(|name| el.attr(name))
 }
 
 fn text_value(f: &Field, kind: Kind, text: String) -> Option<String> {

@@ -497,7 +497,8 @@ impl<H> Tracer for Count<H> {
     }
 }
 
-fn is_formatting(name: &LocalName) -> bool {
+/// The tree builder's formatting elements (also followed by `extract::stream`).
+pub(crate) fn is_formatting(name: &LocalName) -> bool {
     matches!(
         *name,
         local_name!("a")
