@@ -16,4 +16,5 @@ pub mod sanitize;
 pub mod scrape;
 pub mod select;
 pub mod stream;
+pub mod tokenize;
 pub mod upstream;

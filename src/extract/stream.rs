@@ -1,9 +1,10 @@
 //! Streaming extraction: the same [`Extraction`] as [`crate::extract::select`], read from the
 //! tokens of the page without building its tree.
 //!
-//! The page goes through html5ever's tokenizer (the one the tree builder of
-//! [`crate::extract::parse`] reads from, so text and attributes come out the same), and a
-//! small model of the HTML tree builder keeps the stack of open elements: implied `<html>`,
+//! The page goes through [`crate::extract::tokenize`] (the tokens html5ever's tokenizer, which
+//! the tree builder of [`crate::extract::parse`] reads from, gives, so text and attributes come
+//! out the same, at a fraction of its cost), and a small model of the HTML tree builder keeps
+//! the stack of open elements: implied `<html>`,
 //! `<head>` and `<body>`, elements that close an open `<p>`, `<li>`, `<dd>`/`<dt>` and
 //! headings, end tags that close what they should or are ignored, raw text elements. Each
 //! element is matched against the selectors when its start tag arrives, with its ancestors on
@@ -22,11 +23,8 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
+use html5ever::tokenizer::{Tag, TagKind};
 use html5ever::{Attribute, LocalName, Namespace, local_name, ns};
 use scraper::selector::{CssLocalName, CssString, NonTSPseudoClass, PseudoElement, Simple};
 use selectors::attr::{AttrSelectorOperation, CaseSensitivity, NamespaceConstraint};
@@ -1507,38 +1505,17 @@ impl State<'_> {
 
     // ---- the tree builder model ----
 
-    fn token(&mut self, token: Token) {
+    /// Characters from the tokenizer: a line feed right after `<pre>` or `<listing>` is
+    /// dropped, as the tree builder does.
+    fn text_token(&mut self, s: &str) {
         let ignore_lf = std::mem::take(&mut self.ignore_lf);
-        match token {
-            Token::ParseError(_) | Token::CommentToken(_) => {}
-            Token::DoctypeToken(_) => {
-                if self.mode == Mode::Initial {
-                    self.mode = Mode::BeforeHtml;
-                }
-            }
-            Token::CharacterTokens(t) => {
-                let s: &str = &t;
-                let s = if ignore_lf {
-                    s.strip_prefix('\n').unwrap_or(s)
-                } else {
-                    s
-                };
-                if !s.is_empty() {
-                    self.characters(s, false);
-                }
-            }
-            Token::NullCharacterToken => self.characters("", true),
-            Token::EOFToken => {
-                if self.text_mode.is_some() {
-                    self.pop(true);
-                    self.leave_text_mode();
-                }
-                self.eof();
-            }
-            Token::TagToken(tag) => match tag.kind {
-                TagKind::StartTag => self.start_tag(tag),
-                TagKind::EndTag => self.end_tag(tag),
-            },
+        let s = if ignore_lf {
+            s.strip_prefix('\n').unwrap_or(s)
+        } else {
+            s
+        };
+        if !s.is_empty() {
+            self.characters(s, false);
         }
     }
 
@@ -2163,24 +2140,55 @@ impl State<'_> {
     }
 }
 
-struct Sink<'r>(RefCell<State<'r>>);
+/// The tokens go straight to the model; any token but text ends the tree builder's "drop a
+/// line feed after `<pre>`" window.
+impl crate::extract::tokenize::Sink for State<'_> {
+    fn characters(&mut self, text: &str) {
+        self.text_token(text);
+    }
 
-impl TokenSink for Sink<'_> {
-    type Handle = ();
+    fn start_tag(&mut self, tag: Tag) -> Option<RawKind> {
+        self.ignore_lf = false;
+        State::start_tag(self, tag);
+        self.raw.take()
+    }
 
-    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
-        let mut s = self.0.borrow_mut();
-        if s.bail {
-            return TokenSinkResult::Script(());
+    fn end_tag(&mut self, tag: Tag) {
+        self.ignore_lf = false;
+        State::end_tag(self, tag);
+    }
+
+    fn comment(&mut self) {
+        self.ignore_lf = false;
+    }
+
+    fn doctype(&mut self) {
+        self.ignore_lf = false;
+        if self.mode == Mode::Initial {
+            self.mode = Mode::BeforeHtml;
         }
-        s.token(token);
-        if s.bail {
-            return TokenSinkResult::Script(());
+    }
+
+    fn error(&mut self) {
+        self.ignore_lf = false;
+    }
+
+    fn null(&mut self) {
+        self.ignore_lf = false;
+        self.characters("", true);
+    }
+
+    fn eof(&mut self) {
+        self.ignore_lf = false;
+        if self.text_mode.is_some() {
+            self.pop(true);
+            self.leave_text_mode();
         }
-        match s.raw.take() {
-            Some(kind) => TokenSinkResult::RawData(kind),
-            None => TokenSinkResult::Continue,
-        }
+        State::eof(self);
+    }
+
+    fn stopped(&self) -> bool {
+        self.bail
     }
 }
 
@@ -2192,39 +2200,8 @@ pub fn extract_with(html: &str, rules: &ItemRules, plan: &Plan) -> Option<Extrac
 
 /// [`extract_with`], or the line of this file where the model gave the page up.
 fn run(html: &str, rules: &ItemRules, plan: &Plan) -> Result<Extraction, u32> {
-    let tok = Tokenizer::new(
-        Sink(RefCell::new(State::new(rules, plan, html.len()))),
-        TokenizerOpts::default(),
-    );
-    let queue = BufferQueue::default();
-    // In pieces, so the page is not copied whole.
-    const PIECE: usize = 1 << 16;
-    let mut start = 0;
-    while start < html.len() {
-        let mut end = start.saturating_add(PIECE).min(html.len());
-        while !html.is_char_boundary(end) {
-            end = end.saturating_add(1);
-        }
-        let Some(piece) = html.get(start..end) else {
-            return Err(line!());
-        };
-        queue.push_back(StrTendril::from_slice(piece));
-        start = end;
-        loop {
-            match tok.feed(&queue) {
-                html5ever::TokenizerResult::Done => break,
-                html5ever::TokenizerResult::EncodingIndicator(_) => {}
-                html5ever::TokenizerResult::Script(()) => {
-                    let sink = tok.sink.0.borrow();
-                    if sink.bail {
-                        return Err(sink.why);
-                    }
-                }
-            }
-        }
-    }
-    tok.end();
-    let state = tok.sink.0.into_inner();
+    let mut state = State::new(rules, plan, html.len());
+    crate::extract::tokenize::tokenize(html, &mut state);
     if state.bail {
         return Err(state.why);
     }
@@ -2351,6 +2328,9 @@ mod tests {
             "<dl><dt class=e>a<dd class=e>b<dt class=e>c</dl>",
             "<h2 class=e>a<h3 class=e>b</h2>c",
             "<p class=e>a<h1>b</h1><pre>\nc</pre><listing>\n\nd</listing>",
+            // Whatever comes between `<pre>` and its line feed keeps the line feed.
+            "<div class=e>b<pre></>\nc</pre>c<pre><!---->\nd</pre>d<pre>&#10e</pre>e<pre>&#10;f</pre></div>",
+            "<div class=e>f<pre>&NewLine;g</pre>g<pre>\r\nh</pre>h<pre>\0\ni</pre></div>",
             "<p class=e>x<form>f<form>g</form>h</p>",
             "<p><button>a<p class=e>b</button>c</p>",
             // End tags: missing, stray, misnested without reopening.
