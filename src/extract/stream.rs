@@ -15,9 +15,16 @@
 //! Whatever the model does not follow exactly makes [`extract_with`] answer `None` and the caller
 //! uses the DOM: per config (a [`Plan`] exists only for selectors that look at an element and
 //! its ancestors, and fields that are text or attributes from the entry), and per page (tables,
-//! forms within forms, `<select>`, SVG/MathML, `<template>`, formatting elements such as `<b>`
+//! forms within forms, `<select>`, MathML, `<template>`, formatting elements such as `<b>`
 //! closed by another tag, which the tree builder would reopen, nesting deeper than
 //! [`MAX_STREAM_DEPTH`], ...). `PAGEFEED_EXTRACT=dom` turns streaming off (tests compare both).
+//!
+//! Inline SVG (icons in most real pages) is followed as the tree builder reads foreign content:
+//! SVG elements nest until an end tag of their name, `/>` closes one, `<![CDATA[` is text and
+//! NUL is U+FFFD there; an HTML element that breaks out of the SVG (`<div>`, `<p>`, `<span>`
+//! ...), a start tag inside `<foreignObject>`, `<desc>` or `<title>`, an end tag that would reach
+//! an HTML element, and an SVG element any selector matches (the DOM knows it under its
+//! camelCase name) send the page to the DOM.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -333,6 +340,10 @@ const CHUNK: usize = 1024;
 struct Open {
     name: LocalName,
     attrs: Vec<Attribute>,
+    /// An SVG element (foreign content): its name and attributes as the tokenizer gave them,
+    /// lower case (the tree builder's camelCase adjustments are left out: an SVG element any
+    /// selector matches sends the page to the DOM).
+    foreign: bool,
 }
 
 impl Open {
@@ -790,6 +801,58 @@ fn raw_kind(n: &LocalName) -> Option<RawKind> {
     }
 }
 
+/// HTML start tags that end foreign content (the tree builder pops the SVG elements and
+/// reads the tag again as HTML).
+fn breaks_out_of_foreign(n: &LocalName) -> bool {
+    matches!(
+        *n,
+        local_name!("b")
+            | local_name!("big")
+            | local_name!("blockquote")
+            | local_name!("body")
+            | local_name!("br")
+            | local_name!("center")
+            | local_name!("code")
+            | local_name!("dd")
+            | local_name!("div")
+            | local_name!("dl")
+            | local_name!("dt")
+            | local_name!("em")
+            | local_name!("embed")
+            | local_name!("h1")
+            | local_name!("h2")
+            | local_name!("h3")
+            | local_name!("h4")
+            | local_name!("h5")
+            | local_name!("h6")
+            | local_name!("head")
+            | local_name!("hr")
+            | local_name!("i")
+            | local_name!("img")
+            | local_name!("li")
+            | local_name!("listing")
+            | local_name!("menu")
+            | local_name!("meta")
+            | local_name!("nobr")
+            | local_name!("ol")
+            | local_name!("p")
+            | local_name!("pre")
+            | local_name!("ruby")
+            | local_name!("s")
+            | local_name!("small")
+            | local_name!("span")
+            | local_name!("strong")
+            | local_name!("strike")
+            | local_name!("sub")
+            | local_name!("sup")
+            | local_name!("table")
+            | local_name!("tt")
+            | local_name!("u")
+            | local_name!("ul")
+            | local_name!("var")
+    )
+}
+
 /// Elements that start a block: they close an open `<p>`.
 fn closes_p(n: &LocalName) -> bool {
     matches!(
@@ -903,7 +966,7 @@ impl<'r> State<'r> {
     fn pop(&mut self, own_end_tag: bool) {
         let Some(top) = self.stack.last() else { return };
         let depth = self.stack.len() - 1;
-        if is_formatting(&top.name) {
+        if !top.foreign && is_formatting(&top.name) {
             if !own_end_tag {
                 self.fail(line!());
             }
@@ -967,6 +1030,7 @@ impl<'r> State<'r> {
         self.stack.push(Open {
             name: name.clone(),
             attrs: tag.attrs,
+            foreign: false,
         });
         self.opened();
         if is_void(&name) {
@@ -1097,10 +1161,26 @@ impl State<'_> {
         }
         self.page_facts(d, &name);
         let (matched, cands) = (self.matched, self.cands);
+        let foreign = self.stack.get(d).is_some_and(|o| o.foreign);
+        let links = if foreign { self.links_found() } else { 0 };
         self.match_fields_and_items(d, &name);
+        if foreign
+            && ((matched, cands) != (self.matched, self.cands) || links != self.links_found())
+        {
+            // The DOM sees this SVG element under its adjusted name and attributes.
+            self.fail(line!());
+        }
         if d == 1 && name == local_name!("head") && (matched, cands) != (self.matched, self.cands) {
             self.head_taken = true;
         }
+    }
+
+    /// How many of the open entries have their first link.
+    fn links_found(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.first_link.is_some() || e.own_link.is_some())
+            .count()
     }
 
     fn match_fields_and_items(&mut self, d: usize, name: &LocalName) {
@@ -1623,7 +1703,85 @@ impl State<'_> {
         });
     }
 
+    /// The current node is an SVG element: the tree builder's rules for foreign content.
+    fn in_foreign(&self) -> bool {
+        self.stack.last().is_some_and(|o| o.foreign)
+    }
+
+    /// A start tag in foreign content: another SVG element, or (an HTML element that breaks
+    /// out of the SVG, or anything in an HTML integration point) the DOM.
+    fn foreign_start(&mut self, tag: Tag) {
+        let integration = self.stack.last().is_some_and(|o| {
+            matches!(
+                o.name,
+                local_name!("foreignobject") | local_name!("desc") | local_name!("title")
+            )
+        });
+        let font_breaks = tag.name == local_name!("font")
+            && tag.attrs.iter().any(|a| {
+                matches!(
+                    a.name.local,
+                    local_name!("color") | local_name!("face") | local_name!("size")
+                )
+            });
+        if integration || font_breaks || breaks_out_of_foreign(&tag.name) {
+            self.fail(line!());
+            return;
+        }
+        self.insert_foreign(tag);
+    }
+
+    /// An SVG element: no void or raw text elements there; `/>` closes it.
+    fn insert_foreign(&mut self, tag: Tag) {
+        if tag.attrs.len() > MAX_STREAM_ATTRIBUTES
+            || self.stack.len() + self.formatting.len() >= MAX_STREAM_DEPTH
+        {
+            self.fail(line!());
+            return;
+        }
+        self.charge(1 + tag.attrs.len());
+        self.stack.push(Open {
+            name: tag.name,
+            attrs: tag.attrs,
+            foreign: true,
+        });
+        self.opened();
+        if tag.self_closing {
+            self.pop(true);
+        }
+    }
+
+    /// An end tag in foreign content: closes the nearest open SVG element of its name (any
+    /// case); one that would reach an HTML element goes to the DOM.
+    fn foreign_end(&mut self, tag: &Tag) {
+        let mut steps = 0;
+        let mut target = None;
+        for (i, o) in self.stack.iter().enumerate().rev() {
+            steps += 1;
+            if !o.foreign {
+                break;
+            }
+            if o.name.eq_ignore_ascii_case(&tag.name) {
+                target = Some(i);
+                break;
+            }
+        }
+        self.charge(steps);
+        match target {
+            Some(i) => {
+                while self.stack.len() > i && !self.bail {
+                    self.pop(true);
+                }
+            }
+            None => self.fail(line!()),
+        }
+    }
+
     fn start_tag(&mut self, tag: Tag) {
+        if self.in_foreign() {
+            self.foreign_start(tag);
+            return;
+        }
         loop {
             if self.bail {
                 return;
@@ -1773,8 +1931,8 @@ impl State<'_> {
             | local_name!("rp")
             | local_name!("rt")
             | local_name!("rtc")
-            | local_name!("math")
-            | local_name!("svg") => self.fail(line!()),
+            | local_name!("math") => self.fail(line!()),
+            local_name!("svg") => self.insert_foreign(tag),
             local_name!("caption")
             | local_name!("col")
             | local_name!("colgroup")
@@ -1920,6 +2078,10 @@ impl State<'_> {
         if self.text_mode.is_some() {
             self.pop(true);
             self.leave_text_mode();
+            return;
+        }
+        if self.in_foreign() {
+            self.foreign_end(&tag);
             return;
         }
         let name = tag.name;
@@ -2175,7 +2337,22 @@ impl crate::extract::tokenize::Sink for State<'_> {
 
     fn null(&mut self) {
         self.ignore_lf = false;
-        self.characters("", true);
+        let integration = self.stack.last().is_some_and(|o| {
+            matches!(
+                o.name,
+                local_name!("foreignobject") | local_name!("desc") | local_name!("title")
+            )
+        });
+        if self.in_foreign() && !integration {
+            // Foreign content keeps it, as U+FFFD.
+            self.characters("\u{fffd}", false);
+        } else {
+            self.characters("", true);
+        }
+    }
+
+    fn foreign(&self) -> bool {
+        self.in_foreign()
     }
 
     fn eof(&mut self) {
@@ -2349,6 +2526,12 @@ mod tests {
             "<div class=e title='&amp;&lt;&notin;&#x41;&#65;&bogus;'>&amp; &lt;&gt; &nbsp;&copy &#x1F600; &#0; &notanentity</div>",
             "<div class=e><!-- <p> --><![CDATA[x]]><?pi?>a\u{0}b</div>",
             "<div class=e>a\r\nb\rc</div>",
+            // SVG: icons with titles, self-closing elements, end tags in any case, CDATA, NUL.
+            "<div class=e><svg class=icon viewBox='0 0 1 1'><title>Icon</title><path d='M0'/></svg>One <a href=/1>1</a></div>",
+            "<div class=e><svg><g><circle r=1/><use xlink:href=#i></use></G></SVG>t</div>",
+            "<div class=e><svg><style>.a{}</style><script>x<y</script><text>w<![CDATA[<c>]]>\0z</text></svg></div>",
+            "<div class=e><svg><foreignObject>f</foreignObject><desc>d\0</desc></svg><svg/>s</div>",
+            "<div class=e><svg><text>w\0z<![CDATA[c\0]]></text></svg></div>",
             // Unclosed at the end of the page.
             "<div class=e><p>a<span>b",
             "<div class=e><script>never closed",
@@ -2506,6 +2689,21 @@ mod tests {
             "<!-- c -->",
             "<!doctype html>",
             "<![CDATA[c]]>",
+            "<svg viewBox='0 0 1 1'>",
+            "<svg class=e>",
+            "</svg>",
+            "<path d=M0/>",
+            "<g>",
+            "</g>",
+            "<title>",
+            "</title>",
+            "<desc>d</desc>",
+            "<foreignObject>",
+            "<linearGradient id=g>",
+            "</lineargradient>",
+            "<script>s</script>",
+            "<font color=red>",
+            "<svg/>",
             "&amp; &nbsp;&lt;&#x41;&notin",
             "\u{0}",
             "\n",

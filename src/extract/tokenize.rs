@@ -13,8 +13,8 @@
 //!
 //! A NUL character is its own token in text ([`Sink::null`]) and U+FFFD in names, attribute
 //! values and raw text, as html5ever has it. Carriage returns are turned into line feeds first,
-//! as the standard's input stream does. `<![CDATA[` is a bogus comment here: the streaming model gives
-//! up on foreign content (SVG, MathML) before it could be anything else.
+//! as the standard's input stream does. `<![CDATA[` starts text where the sink says the tree
+//! builder's current node is foreign ([`Sink::foreign`], inline SVG), a bogus comment elsewhere.
 
 use html5ever::data::{C1_REPLACEMENTS, NAMED_ENTITIES};
 use html5ever::tokenizer::states::RawKind;
@@ -38,6 +38,10 @@ pub trait Sink {
     fn eof(&mut self);
     /// The sink gave up: stop reading.
     fn stopped(&self) -> bool;
+    /// The tree builder's current node is foreign (SVG, MathML): `<![CDATA[` starts text.
+    fn foreign(&self) -> bool {
+        false
+    }
 }
 
 /// Read `html` into `sink`: every token, then `eof` (not when the sink stopped).
@@ -496,6 +500,35 @@ impl<S: Sink> Tokenizer<'_, S> {
         if rest.starts_with(b"--") {
             let end = comment_end(self.b, p.saturating_add(2));
             self.sink.comment();
+            return end;
+        }
+        if rest.starts_with(b"[CDATA[") && self.sink.foreign() {
+            let from = p.saturating_add(7);
+            let (to, end) =
+                match memchr::memmem::find(self.b.get(from..).unwrap_or_default(), b"]]>") {
+                    Some(i) => (
+                        from.saturating_add(i),
+                        from.saturating_add(i).saturating_add(3),
+                    ),
+                    None => (self.b.len(), self.b.len()),
+                };
+            // Text as it is (no references); a NUL is its own token, as in text.
+            let mut q = from;
+            while q < to {
+                let piece = self.b.get(q..to).unwrap_or_default();
+                match memchr::memchr(0, piece) {
+                    Some(i) => {
+                        let at = q.saturating_add(i);
+                        self.text(q, at);
+                        self.sink.null();
+                        q = at.saturating_add(1);
+                    }
+                    None => {
+                        self.text(q, to);
+                        q = to;
+                    }
+                }
+            }
             return end;
         }
         if rest
