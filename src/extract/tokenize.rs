@@ -12,8 +12,8 @@
 //! `tests::same_tokens_as_html5ever` and the `tokenize` fuzz target compare token by token.
 //!
 //! A NUL character is its own token in text ([`Sink::null`]) and U+FFFD in names, attribute
-//! values and raw text, as html5ever has it. Carriage returns are turned into line feeds first,
-//! as the standard's input stream does. `<![CDATA[` starts text where the sink says the tree
+//! values and raw text, as html5ever has it. Carriage returns are read as line feeds, as the
+//! standard's input stream has them (the text that holds one is copied; the page never is). `<![CDATA[` starts text where the sink says the tree
 //! builder's current node is foreign ([`Sink::foreign`], inline SVG), a bogus comment elsewhere.
 
 use html5ever::data::{C1_REPLACEMENTS, NAMED_ENTITIES};
@@ -47,18 +47,12 @@ pub trait Sink {
 /// Read `html` into `sink`: every token, then `eof` (not when the sink stopped).
 pub fn tokenize<S: Sink>(html: &str, sink: &mut S) {
     let html = html.strip_prefix('\u{feff}').unwrap_or(html);
-    let normalised;
-    let html = if memchr::memchr(b'\r', html.as_bytes()).is_some() {
-        normalised = html.replace("\r\n", "\n").replace('\r', "\n");
-        normalised.as_str()
-    } else {
-        html
-    };
     let mut t = Tokenizer {
         s: html,
         b: html.as_bytes(),
         sink,
         scratch: String::new(),
+        has_cr: memchr::memchr(b'\r', html.as_bytes()).is_some(),
     };
     t.run();
 }
@@ -68,10 +62,23 @@ struct Tokenizer<'a, S> {
     b: &'a [u8],
     sink: &'a mut S,
     scratch: String,
+    /// The page has carriage returns: text and values are read with them as line feeds (a
+    /// `\r\n` pair is never split between two pieces: pieces end at `<`, `&`, NUL or a quote).
+    has_cr: bool,
 }
 
+/// Whitespace between attributes (a carriage return is a line feed to the tokenizer).
 fn is_ws(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | b'\x0c' | b' ')
+    matches!(b, b'\t' | b'\n' | b'\x0c' | b' ' | b'\r')
+}
+
+/// `text` with `\r\n` and `\r` as `\n`, as the standard's input stream has them.
+fn without_cr(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// How a character reference at a `&` reads.
@@ -378,7 +385,11 @@ impl<S: Sink> Tokenizer<'_, S> {
         if to > from
             && let Some(t) = self.s.get(from..to)
         {
-            self.sink.characters(t);
+            if self.has_cr {
+                self.sink.characters(&without_cr(t));
+            } else {
+                self.sink.characters(t);
+            }
         }
     }
 
@@ -388,7 +399,7 @@ impl<S: Sink> Tokenizer<'_, S> {
             return;
         };
         if !t.is_empty() {
-            self.sink.characters(&without_nul(t));
+            self.sink.characters(&without_nul(&without_cr(t)));
         }
     }
 
@@ -679,15 +690,20 @@ impl<S: Sink> Tokenizer<'_, S> {
         let raw = value
             .and_then(|(from, to)| self.s.get(from..to))
             .unwrap_or_default();
+        let raw = if self.has_cr {
+            without_cr(raw)
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        };
         let value = if raw.contains('&') {
             let mut out = std::mem::take(&mut self.scratch);
             out.clear();
-            decode_into(raw, true, &mut out);
+            decode_into(&raw, true, &mut out);
             let v = html5ever::tendril::StrTendril::from_slice(&without_nul(&out));
             self.scratch = out;
             v
         } else {
-            html5ever::tendril::StrTendril::from_slice(&without_nul(raw))
+            html5ever::tendril::StrTendril::from_slice(&without_nul(&raw))
         };
         attrs.push(Attribute {
             name: QualName::new(None, ns!(), name),
@@ -720,11 +736,11 @@ impl<S: Sink> Tokenizer<'_, S> {
         };
         let to = end.unwrap_or(len);
         if kind == RawKind::Rcdata {
-            let text = self.s.get(p..to).unwrap_or_default();
+            let text = without_cr(self.s.get(p..to).unwrap_or_default());
             if text.contains('&') {
                 let mut out = std::mem::take(&mut self.scratch);
                 out.clear();
-                let error = decode_into(text, false, &mut out);
+                let error = decode_into(&text, false, &mut out);
                 if error {
                     self.sink.error();
                 }
