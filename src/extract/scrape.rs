@@ -48,9 +48,11 @@ pub struct Scraped {
     pub extraction: Extraction,
     /// Normalised items in page order, one per GUID (the first on the page wins).
     pub items: Vec<NewItem>,
-    /// The date text each item had, parallel to `items` (for preview).
+    /// The date text each item had, parallel to `items` (for preview); empty when scraped
+    /// with [`Keep::Items`].
     pub date_texts: Vec<Option<String>>,
-    /// The index in the extraction's entries each item came from, parallel to `items`.
+    /// The index in the extraction's entries each item came from, parallel to `items`; empty
+    /// when scraped with [`Keep::Items`].
     pub entry_index: Vec<usize>,
     /// Entries dropped because an earlier entry had the same GUID.
     pub duplicates: usize,
@@ -111,36 +113,84 @@ pub fn shown_url(feed: &FeedConfig, page: &Page) -> String {
 /// Entries normalised between two times the raw list gives back its freed memory.
 const GIVE_BACK: usize = 4096;
 
-/// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
+/// What a scrape keeps beside the items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The items only (`build`, `serve`): [`Scraped::date_texts`] and
+    /// [`Scraped::entry_index`] stay empty.
+    Items,
+    /// Each item's date text and entry index too (`preview`).
+    Detail,
+}
+
+/// Decode, extract and normalise one fetched page of `feed`, fetched at `now`, with each
+/// item's date text and entry index (see [`Keep::Detail`]).
 pub fn scrape(
     feed: &FeedConfig,
     rules: &ItemRules,
     page: &Page,
     now: DateTime<Utc>,
 ) -> Result<Scraped, ScrapeError> {
+    scrape_keeping(feed, rules, page, now, Keep::Detail)
+}
+
+/// [`scrape`], keeping what `keep` says beside the items.
+pub fn scrape_keeping(
+    feed: &FeedConfig,
+    rules: &ItemRules,
+    page: &Page,
+    now: DateTime<Utc>,
+    keep: Keep,
+) -> Result<Scraped, ScrapeError> {
+    let extraction = extract(feed, rules, page)?;
+    normalize(feed, FoundBy::rules(rules), extraction, page, now, keep)
+}
+
+/// [`scrape`] for a refresh: the items only ([`Keep::Items`]), and the page's bytes are
+/// released (left empty) as soon as its entries are extracted, so a large page is not held
+/// while its items are made. The caller keeps the page's address and validators; what it
+/// needs of the bytes (a fingerprint) it takes before.
+pub fn scrape_releasing(
+    feed: &FeedConfig,
+    rules: &ItemRules,
+    page: &mut Page,
+    now: DateTime<Utc>,
+) -> Result<Scraped, ScrapeError> {
+    let extraction = extract(feed, rules, page)?;
+    page.bytes = Vec::new();
+    normalize(
+        feed,
+        FoundBy::rules(rules),
+        extraction,
+        page,
+        now,
+        Keep::Items,
+    )
+}
+
+/// Decode `page` and extract its raw entries with `rules`.
+fn extract(feed: &FeedConfig, rules: &ItemRules, page: &Page) -> Result<Extraction, ScrapeError> {
     let shown_url = shown_url(feed, page);
     if let Some(msg) = crate::source::sniff::not_html(page, &shown_url, "an HTML page", "url") {
         return Err(ScrapeError::NotHtml(msg));
     }
     let (html, _encoding) = decode::decode_borrowed(&page.bytes, page.content_type.as_deref());
-    let extraction = crate::extract::stream::extract_page(&html, rules).map_err(|what| {
-        ScrapeError::Diverged {
-            url: shown_url.clone(),
-            what,
-        }
-    })?;
-    drop(html);
-    normalize(feed, FoundBy::rules(rules), extraction, page, now)
+    crate::extract::stream::extract_page(&html, rules).map_err(|what| ScrapeError::Diverged {
+        url: shown_url,
+        what,
+    })
 }
 
 /// Normalise the raw entries of one page of `feed` (from selectors, or from JSON in the
-/// page): links, dates, summaries, GUIDs, per-page dedupe.
+/// page): links, dates, summaries, GUIDs, per-page dedupe. Only the page's address is read
+/// (its bytes may be gone).
 pub fn normalize(
     feed: &FeedConfig,
     rules: FoundBy,
     mut extraction: Extraction,
     page: &Page,
     now: DateTime<Utc>,
+    keep: Keep,
 ) -> Result<Scraped, ScrapeError> {
     let shown_url = shown_url(feed, page);
     if extraction.matched == 0 {
@@ -172,10 +222,12 @@ pub fn normalize(
     };
     let base = links::base_url(&page.url, extraction.page.base_href.as_deref(), Some(&site));
 
+    let detail = keep == Keep::Detail;
+    let per_item = if detail { extraction.entries.len() } else { 0 };
     let mut out = Scraped {
         items: Vec::with_capacity(extraction.entries.len()),
-        date_texts: Vec::with_capacity(extraction.entries.len()),
-        entry_index: Vec::with_capacity(extraction.entries.len()),
+        date_texts: Vec::with_capacity(per_item),
+        entry_index: Vec::with_capacity(per_item),
         duplicates: 0,
         collapsed: None,
         warnings: Vec::new(),
@@ -324,8 +376,10 @@ pub fn normalize(
             published_relative: parsed.is_some_and(|p| p.relative),
             legacy_guid,
         });
-        out.date_texts.push(e.date);
-        out.entry_index.push(n);
+        if detail {
+            out.date_texts.push(e.date);
+            out.entry_index.push(n);
+        }
     }
     if implausible_dates > 3 {
         out.warnings.push(format!(

@@ -303,7 +303,7 @@ impl History {
                 .contains(&t)
                 && horizon.is_none_or(|h| t <= h)
         };
-        let mut rows: Vec<Row<'_>> = Vec::with_capacity(items.len());
+        let mut rows: Vec<Row> = Vec::with_capacity(items.len());
         {
             let mut get = tx
                 .prepare_cached(
@@ -312,9 +312,9 @@ impl History {
                 )
                 .map_err(wrap)?;
             for it in items {
-                let mut guid = it.guid.as_str();
+                let mut legacy_guid = false;
                 let mut old: Option<OldRow> = get
-                    .query_row(params![feed, guid], OldRow::read)
+                    .query_row(params![feed, it.guid], OldRow::read)
                     .optional()
                     .map_err(wrap)?;
                 if old.is_none()
@@ -324,14 +324,12 @@ impl History {
                         .query_row(params![feed, legacy], OldRow::read)
                         .optional()
                         .map_err(wrap)?;
-                    if old.is_some() {
-                        guid = legacy;
-                    }
+                    legacy_guid = old.is_some();
                 }
-                let hash = it.content_hash();
+                let hash = it.content_digest();
                 let page = it.published.map(|d| d.timestamp()).filter(|t| sane(*t));
                 let mut row = Row {
-                    guid,
+                    legacy_guid,
                     hash,
                     published: None,
                     page,
@@ -364,7 +362,7 @@ impl History {
                         // A hash stored by a version before the fast hashes is compared
                         // with the old kind; the row then stores the new kind.
                         let same = if crate::feed::fasthash::is_fast(&o.hash) {
-                            o.hash == row.hash
+                            o.hash == row.hash.as_text().as_str()
                         } else {
                             o.hash == it.legacy_content_hash()
                         };
@@ -446,9 +444,14 @@ impl History {
                 )
                 .map_err(wrap)?;
             for (pos, (it, row)) in items.iter().zip(&rows).enumerate() {
+                let guid = match (&it.legacy_guid, row.legacy_guid) {
+                    (Some(legacy), true) => legacy,
+                    _ => &it.guid,
+                };
+                let hash = row.hash.as_text();
                 let values = params![
                     feed,
-                    row.guid,
+                    guid,
                     it.permalink,
                     it.title,
                     it.link,
@@ -463,7 +466,7 @@ impl History {
                     row.updated,
                     now_s,
                     i64::try_from(pos).unwrap_or(i64::MAX),
-                    row.hash,
+                    hash.as_str(),
                 ];
                 if row.old_updated.is_some() {
                     update.execute(values).map_err(wrap)?;
@@ -943,22 +946,24 @@ impl OldRow {
     }
 }
 
-/// An item of the page as `merge` will write it.
-struct Row<'a> {
-    /// The item's GUID (or the older GUID it is stored under), borrowed from the items.
-    guid: &'a str,
-    hash: String,
+/// An item of the page as `merge` will write it, beside the item (a page of 200,000 entries
+/// has as many: 80 bytes each, no allocation).
+struct Row {
+    /// The content hash (stored as text).
+    hash: crate::feed::fasthash::Digest,
     published: Option<i64>,
     /// The date as the page gave it.
     page: Option<i64>,
-    relative: bool,
+    /// The stored update time, for a stored item.
+    old_updated: Option<i64>,
     updated: i64,
+    /// The item is stored under its older GUID (`NewItem::legacy_guid`).
+    legacy_guid: bool,
+    relative: bool,
     /// `published` is to be chosen (a new item, or its page date changed).
     assign: bool,
     /// `updated` changes (a new or changed item): it is made distinct in the feed.
     restamp: bool,
-    /// The stored update time, for a stored item.
-    old_updated: Option<i64>,
 }
 
 /// The instant a new item starts from: its page date, else when it was first seen (`now`);
