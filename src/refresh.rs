@@ -214,14 +214,15 @@ pub fn refresh(
     drop(page);
     tie_to_source(feed, history, &mut warnings)?;
     let articles = crate::articles::new_links(feed, history, &items)?;
-    let stats = history.merge(&feed.name, &items, now, &policy)?;
+    let found = items.len();
+    let stats = history.merge_owned(&feed.name, items, now, &policy)?;
     history.queue_articles(&feed.name, &articles, now)?;
     if let Some(c) = &coverage {
         history.save_coverage(&feed.name, c)?;
     }
     history.save_source_state(&feed.name, &state)?;
     Ok(Refreshed {
-        found: items.len(),
+        found,
         new: stats.new,
         page_unchanged: false,
         warnings,

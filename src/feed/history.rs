@@ -286,6 +286,32 @@ impl History {
         now: DateTime<Utc>,
         policy: &MergePolicy,
     ) -> Result<MergeStats, HistoryError> {
+        self.merge_from(feed, items.len(), items.iter(), now, policy)
+    }
+
+    /// [`Self::merge`], taking the items: each is freed as soon as its row is made (its
+    /// columns kept in one allocation until they are written), so a page of many entries is
+    /// not held twice.
+    pub fn merge_owned(
+        &mut self,
+        feed: &str,
+        items: Vec<NewItem>,
+        now: DateTime<Utc>,
+        policy: &MergePolicy,
+    ) -> Result<MergeStats, HistoryError> {
+        let count = items.len();
+        self.merge_from(feed, count, Draining::new(items), now, policy)
+    }
+
+    /// [`Self::merge`] over `count` items.
+    fn merge_from<T: std::borrow::Borrow<NewItem>>(
+        &mut self,
+        feed: &str,
+        count: usize,
+        items: impl Iterator<Item = T>,
+        now: DateTime<Utc>,
+        policy: &MergePolicy,
+    ) -> Result<MergeStats, HistoryError> {
         let path = self.path.clone();
         let wrap = |source| HistoryError::Sqlite {
             path: path.clone(),
@@ -303,7 +329,7 @@ impl History {
                 .contains(&t)
                 && horizon.is_none_or(|h| t <= h)
         };
-        let mut rows: Vec<Row> = Vec::with_capacity(items.len());
+        let mut rows: Vec<Row> = Vec::with_capacity(count);
         {
             let mut get = tx
                 .prepare_cached(
@@ -312,6 +338,7 @@ impl History {
                 )
                 .map_err(wrap)?;
             for it in items {
+                let it: &NewItem = it.borrow();
                 let mut legacy_guid = false;
                 let mut old: Option<OldRow> = get
                     .query_row(params![feed, it.guid], OldRow::read)
@@ -329,7 +356,7 @@ impl History {
                 let hash = it.content_digest();
                 let page = it.published.map(|d| d.timestamp()).filter(|t| sane(*t));
                 let mut row = Row {
-                    legacy_guid,
+                    written: Written::of(it, legacy_guid),
                     hash,
                     published: None,
                     page,
@@ -443,23 +470,20 @@ impl History {
                      WHERE feed = ?1 AND guid = ?2",
                 )
                 .map_err(wrap)?;
-            for (pos, (it, row)) in items.iter().zip(&rows).enumerate() {
-                let guid = match (&it.legacy_guid, row.legacy_guid) {
-                    (Some(legacy), true) => legacy,
-                    _ => &it.guid,
-                };
+            for (pos, row) in rows.iter().enumerate() {
+                let w = &row.written;
                 let hash = row.hash.as_text();
                 let values = params![
                     feed,
-                    guid,
-                    it.permalink,
-                    it.title,
-                    it.link,
-                    it.summary,
-                    it.summary_html,
-                    join_list(&it.authors),
-                    join_list(&it.categories),
-                    it.image,
+                    w.part(Part::Guid),
+                    w.permalink(),
+                    w.part(Part::Title),
+                    w.part(Part::Link),
+                    w.part(Part::Summary),
+                    w.summary_html(),
+                    w.part(Part::Authors).unwrap_or_default(),
+                    w.part(Part::Categories).unwrap_or_default(),
+                    w.part(Part::Image),
                     row.published,
                     row.relative,
                     row.page,
@@ -946,9 +970,11 @@ impl OldRow {
     }
 }
 
-/// An item of the page as `merge` will write it, beside the item (a page of 200,000 entries
-/// has as many: 80 bytes each, no allocation).
+/// An item of the page as `merge` will write it (a page of 200,000 entries has as many:
+/// 128 bytes each and one allocation, where the item was about 340).
 struct Row {
+    /// Its columns.
+    written: Written,
     /// The content hash (stored as text).
     hash: crate::feed::fasthash::Digest,
     published: Option<i64>,
@@ -957,13 +983,170 @@ struct Row {
     /// The stored update time, for a stored item.
     old_updated: Option<i64>,
     updated: i64,
-    /// The item is stored under its older GUID (`NewItem::legacy_guid`).
-    legacy_guid: bool,
     relative: bool,
     /// `published` is to be chosen (a new item, or its page date changed).
     assign: bool,
     /// `updated` changes (a new or changed item): it is made distinct in the feed.
     restamp: bool,
+}
+
+/// The text columns of an item's row, as `merge` writes them.
+#[derive(Clone, Copy)]
+enum Part {
+    Guid,
+    Title,
+    Link,
+    Summary,
+    /// Joined (see [`join_list`]).
+    Authors,
+    /// Joined.
+    Categories,
+    Image,
+}
+
+/// The columns `merge` writes of one item, kept from when its row is made to when it is
+/// written: its texts one after another in one allocation, with where each ends.
+enum Written {
+    Packed {
+        text: Box<str>,
+        /// Where each [`Part`] ends in `text` (each starts where the one before ends).
+        ends: [u32; 7],
+        /// Bit `n`: [`Part`] `n` is there (an absent title is NULL, not empty).
+        present: u8,
+        permalink: bool,
+        summary_html: bool,
+    },
+    /// An item too large for `u32` offsets, kept whole (its GUID already chosen).
+    Whole(Box<NewItem>),
+}
+
+impl Written {
+    /// What `merge` writes of `it`; under its older GUID when `legacy_guid`.
+    fn of(it: &NewItem, legacy_guid: bool) -> Written {
+        let guid = match (&it.legacy_guid, legacy_guid) {
+            (Some(legacy), true) => legacy.as_str(),
+            _ => it.guid.as_str(),
+        };
+        let mut text = String::with_capacity(
+            guid.len()
+                .saturating_add(it.title.as_ref().map_or(0, String::len))
+                .saturating_add(it.link.as_ref().map_or(0, String::len))
+                .saturating_add(it.summary.as_ref().map_or(0, String::len))
+                .saturating_add(it.image.as_ref().map_or(0, String::len))
+                .saturating_add(list_len(&it.authors))
+                .saturating_add(list_len(&it.categories)),
+        );
+        let mut ends = [0u32; 7];
+        let mut present = 0u8;
+        let parts = [
+            Some(guid),
+            it.title.as_deref(),
+            it.link.as_deref(),
+            it.summary.as_deref(),
+        ];
+        for (n, p) in parts.into_iter().enumerate() {
+            if let Some(p) = p {
+                text.push_str(p);
+                present |= 1 << n;
+            }
+            ends[n] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        for (n, list) in [(4, &it.authors), (5, &it.categories)] {
+            push_list(&mut text, list);
+            present |= 1 << n;
+            ends[n] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        if let Some(i) = &it.image {
+            text.push_str(i);
+            present |= 1 << 6;
+        }
+        let Ok(end) = u32::try_from(text.len()) else {
+            let mut whole = it.clone();
+            whole.guid = guid.to_string();
+            return Written::Whole(Box::new(whole));
+        };
+        ends[6] = end;
+        Written::Packed {
+            text: text.into_boxed_str(),
+            ends,
+            present,
+            permalink: it.permalink,
+            summary_html: it.summary_html,
+        }
+    }
+
+    fn permalink(&self) -> bool {
+        match self {
+            Written::Packed { permalink, .. } => *permalink,
+            Written::Whole(it) => it.permalink,
+        }
+    }
+
+    fn summary_html(&self) -> bool {
+        match self {
+            Written::Packed { summary_html, .. } => *summary_html,
+            Written::Whole(it) => it.summary_html,
+        }
+    }
+
+    fn part(&self, part: Part) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        match self {
+            Written::Packed {
+                text,
+                ends,
+                present,
+                ..
+            } => {
+                let n = part as usize;
+                if present & (1 << n) == 0 {
+                    return None;
+                }
+                let at = |i: usize| ends.get(i).and_then(|&e| usize::try_from(e).ok());
+                let start = n.checked_sub(1).and_then(at).unwrap_or(0);
+                let end = at(n).unwrap_or(0);
+                text.get(start..end).map(Cow::Borrowed)
+            }
+            Written::Whole(it) => match part {
+                Part::Guid => Some(Cow::Borrowed(it.guid.as_str())),
+                Part::Title => it.title.as_deref().map(Cow::Borrowed),
+                Part::Link => it.link.as_deref().map(Cow::Borrowed),
+                Part::Summary => it.summary.as_deref().map(Cow::Borrowed),
+                Part::Authors => Some(Cow::Owned(join_list(&it.authors))),
+                Part::Categories => Some(Cow::Owned(join_list(&it.categories))),
+                Part::Image => it.image.as_deref().map(Cow::Borrowed),
+            },
+        }
+    }
+}
+
+/// The items of a list in page order, each freed once taken, the list's memory given back as
+/// it empties.
+struct Draining<T> {
+    /// Reversed: taken from the end.
+    rest: Vec<T>,
+}
+
+impl<T> Draining<T> {
+    /// Items taken between two times the list gives back its freed memory.
+    const GIVE_BACK: usize = 4096;
+
+    fn new(mut items: Vec<T>) -> Self {
+        items.reverse();
+        Draining { rest: items }
+    }
+}
+
+impl<T> Iterator for Draining<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        let next = self.rest.pop();
+        if self.rest.len().is_multiple_of(Self::GIVE_BACK) {
+            self.rest.shrink_to_fit();
+        }
+        next
+    }
 }
 
 /// The instant a new item starts from: its page date, else when it was first seen (`now`);
@@ -1058,13 +1241,25 @@ const SEP: char = '\u{1f}';
 
 fn join_list(v: &[String]) -> String {
     let mut out = String::new();
+    push_list(&mut out, v);
+    out
+}
+
+/// The length of [`join_list`] of `v` (when no value holds the separator).
+fn list_len(v: &[String]) -> usize {
+    v.iter()
+        .fold(0usize, |n, s| n.saturating_add(s.len()))
+        .saturating_add(v.len().saturating_sub(1).saturating_mul(SEP.len_utf8()))
+}
+
+/// [`join_list`] onto the end of `out`.
+fn push_list(out: &mut String, v: &[String]) {
     for (i, s) in v.iter().enumerate() {
         if i > 0 {
             out.push(SEP);
         }
         out.extend(s.chars().filter(|c| *c != SEP));
     }
-    out
 }
 
 fn split_list(s: &str) -> Vec<String> {
