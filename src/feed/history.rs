@@ -1004,6 +1004,9 @@ enum Part {
     Image,
 }
 
+/// A bit of [`Written::Packed`]'s `present`: the link is the GUID, kept once.
+const LINK_IS_GUID: u8 = 1 << 7;
+
 /// The columns `merge` writes of one item, kept from when its row is made to when it is
 /// written: its texts one after another in one allocation, with where each ends.
 enum Written {
@@ -1011,7 +1014,8 @@ enum Written {
         text: Box<str>,
         /// Where each [`Part`] ends in `text` (each starts where the one before ends).
         ends: [u32; 7],
-        /// Bit `n`: [`Part`] `n` is there (an absent title is NULL, not empty).
+        /// Bit `n`: [`Part`] `n` is there (an absent title is NULL, not empty); and
+        /// [`LINK_IS_GUID`].
         present: u8,
         permalink: bool,
         summary_html: bool,
@@ -1027,10 +1031,13 @@ impl Written {
             (Some(legacy), true) => legacy.as_str(),
             _ => it.guid.as_str(),
         };
+        // A link that is the GUID (a permalink) is kept once.
+        let link_is_guid = it.link.as_deref() == Some(guid);
+        let link = it.link.as_deref().filter(|_| !link_is_guid);
         let mut text = String::with_capacity(
             guid.len()
                 .saturating_add(it.title.as_ref().map_or(0, String::len))
-                .saturating_add(it.link.as_ref().map_or(0, String::len))
+                .saturating_add(link.map_or(0, str::len))
                 .saturating_add(it.summary.as_ref().map_or(0, String::len))
                 .saturating_add(it.image.as_ref().map_or(0, String::len))
                 .saturating_add(list_len(&it.authors))
@@ -1038,12 +1045,7 @@ impl Written {
         );
         let mut ends = [0u32; 7];
         let mut present = 0u8;
-        let parts = [
-            Some(guid),
-            it.title.as_deref(),
-            it.link.as_deref(),
-            it.summary.as_deref(),
-        ];
+        let parts = [Some(guid), it.title.as_deref(), link, it.summary.as_deref()];
         for (n, p) in parts.into_iter().enumerate() {
             if let Some(p) = p {
                 text.push_str(p);
@@ -1059,6 +1061,9 @@ impl Written {
         if let Some(i) = &it.image {
             text.push_str(i);
             present |= 1 << 6;
+        }
+        if link_is_guid {
+            present |= 1 << (Part::Link as u8) | LINK_IS_GUID;
         }
         let Ok(end) = u32::try_from(text.len()) else {
             let mut whole = it.clone();
@@ -1098,9 +1103,12 @@ impl Written {
                 present,
                 ..
             } => {
-                let n = part as usize;
+                let mut n = part as usize;
                 if present & (1 << n) == 0 {
                     return None;
+                }
+                if matches!(part, Part::Link) && present & LINK_IS_GUID != 0 {
+                    n = Part::Guid as usize;
                 }
                 let at = |i: usize| ends.get(i).and_then(|&e| usize::try_from(e).ok());
                 let start = n.checked_sub(1).and_then(at).unwrap_or(0);
@@ -1296,6 +1304,139 @@ mod tests {
             keep: n,
             time_zone: chrono_tz::Tz::UTC,
             future_dates: false,
+        }
+    }
+
+    /// Every row of the store, every column, in a stable order.
+    fn dump(h: &History) -> Vec<Vec<rusqlite::types::Value>> {
+        let mut st = h
+            .conn
+            .prepare("SELECT * FROM items ORDER BY feed, guid")
+            .expect("prepare");
+        let n = st.column_count();
+        st.query_map([], |r| {
+            (0..n)
+                .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .expect("query")
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .expect("rows")
+    }
+
+    #[test]
+    fn merge_owned_stores_what_merge_stores() {
+        // More items than `Draining` takes between two give-backs; absent and empty texts,
+        // lists with the separator, changed items, items stored under an older GUID.
+        let page = |run: i64| -> Vec<NewItem> {
+            (0..5000i64)
+                .map(|i| {
+                    let date = (i % 3 != 0).then_some(1_599_000_000 + i / 7);
+                    let mut it = item(
+                        &format!("https://x/{i}"),
+                        &format!("T{i}"),
+                        date,
+                        i % 11 == 0,
+                    );
+                    match i % 5 {
+                        0 => it.title = None,
+                        1 => it.title = Some(String::new()),
+                        _ => {}
+                    }
+                    if i % 4 == 0 {
+                        it.summary = Some(format!("<p>s{i}</p>"));
+                        it.summary_html = true;
+                    }
+                    if i % 6 == 0 {
+                        it.authors = vec![];
+                        it.categories = vec!["a\u{1f}b".into(), String::new(), "c".into()];
+                    }
+                    if i % 10 == 3 {
+                        it.link = Some(format!("https://x/l{i}"));
+                    }
+                    if i % 7 == 0 {
+                        it.image = Some(format!("https://x/i{i}.png"));
+                        it.permalink = false;
+                        it.link = None;
+                    }
+                    if i % 13 == 0 {
+                        match run {
+                            1 => it.guid = format!("pagefeed:{i}"),
+                            _ => it.legacy_guid = Some(format!("pagefeed:{i}")),
+                        }
+                    }
+                    if run == 2 && i % 9 == 0 {
+                        it.title = Some("changed".into());
+                    }
+                    it
+                })
+                .collect()
+        };
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut borrowed = History::open(&dir.path().join("a.db")).expect("open");
+        let mut owned = History::open(&dir.path().join("b.db")).expect("open");
+        for run in [1, 2] {
+            let now = instant(1_600_000_000 + run * 3600);
+            let items = page(run);
+            let a = borrowed
+                .merge("f", &items, now, &keep(10_000))
+                .expect("merge");
+            let b = owned
+                .merge_owned("f", items, now, &keep(10_000))
+                .expect("merge");
+            assert_eq!((a.new, a.changed), (b.new, b.changed));
+            let rows = dump(&owned);
+            assert_eq!(rows.len(), 5000);
+            assert_eq!(rows, dump(&borrowed), "run {run}");
+            // Each row holds its item's columns, under the GUID it was stored under first.
+            let mut get = owned
+                .conn
+                .prepare(
+                    "SELECT permalink, title, link, summary, summary_html, authors, categories,
+                        image, content_hash FROM items WHERE feed = 'f' AND guid = ?1",
+                )
+                .expect("prepare");
+            type Cols = (
+                bool,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                bool,
+                String,
+                String,
+                Option<String>,
+                String,
+            );
+            for it in page(run) {
+                let guid = it.legacy_guid.as_deref().unwrap_or(&it.guid);
+                let got: Cols = get
+                    .query_row([guid], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                        ))
+                    })
+                    .expect("row");
+                let want: Cols = (
+                    it.permalink,
+                    it.title.clone(),
+                    it.link.clone(),
+                    it.summary.clone(),
+                    it.summary_html,
+                    join_list(&it.authors),
+                    join_list(&it.categories),
+                    it.image.clone(),
+                    it.content_hash(),
+                );
+                assert_eq!(got, want, "{guid}");
+            }
         }
     }
 
