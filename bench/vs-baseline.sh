@@ -7,9 +7,11 @@
 #   ROUNDS=20 CALLGRIND=0 bash bench/vs-baseline.sh
 #   SMALL=200000 bash bench/vs-baseline.sh    # entries on the small-entry page
 #   PAGEFEED_BIN=/path/to/older/pagefeed bash bench/vs-baseline.sh   # a before/after figure
-#   CALLGRIND_SMALL=1 ...   # also count instructions on the small-entry page (over 10 minutes)
+#   CALLGRIND_SMALL=1 ...   # also count instructions on the small-entry and 10 MB pages (slow)
+#   LARGE=0 bash bench/vs-baseline.sh         # without the 10 MB page
 #
 # Cases: cold build of the generated 1 MB page (1,000 entries, benches/common); cold build of
+# the same kind of page at about 10 MB (10,000 entries); cold build of
 # a page of 200,000 small entries; an unchanged rebuild of the 1 MB page (same bytes, history
 # present; the baseline has no history, so it does its whole job again). Prints the median
 # wall time, the instruction count (valgrind --tool=callgrind, one run each), the peak RSS
@@ -23,6 +25,7 @@ root="$(cd "$here/.." && pwd)"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 rounds="${ROUNDS:-10}"
 small="${SMALL:-200000}"
+large="${LARGE:-10000}"
 callgrind="${CALLGRIND:-1}"
 callgrind_small="${CALLGRIND_SMALL:-0}"
 pf_bin="${PAGEFEED_BIN:-$target_dir/release/pagefeed}"
@@ -32,8 +35,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 cd "$root"
 echo "== generating the 1 MB page with the bench generator" >&2
-mkdir -p "$tmp/big" "$tmp/small"
+mkdir -p "$tmp/big" "$tmp/small" "$tmp/large"
 PAGEFEED_BENCH_GEN=1000 PAGEFEED_BENCH_OUT="$tmp/big" cargo bench --quiet --bench extract >&2
+if [ "$large" != 0 ]; then
+    echo "== generating the ~10 MB page ($large entries)" >&2
+    PAGEFEED_BENCH_GEN="$large" PAGEFEED_BENCH_OUT="$tmp/large" cargo bench --quiet --bench extract >&2
+    # Over the default max_page_bytes (10,000,000).
+    sed -i 's/^base_url = .*/&\nmax_page_bytes = 100000000/' "$tmp/large/c.toml"
+fi
 echo "== cargo build --release (pagefeed and examples/baseline)" >&2
 cargo build --release --quiet --bin pagefeed --example baseline >&2
 if [ "$callgrind" = 1 ] && ! command -v valgrind >/dev/null; then
@@ -42,7 +51,7 @@ if [ "$callgrind" = 1 ] && ! command -v valgrind >/dev/null; then
 fi
 
 python3 - "$pf_bin" "$target_dir/release/examples/baseline" "$tmp" \
-    "$rounds" "$small" "$callgrind" "$callgrind_small" <<'PY'
+    "$rounds" "$small" "$callgrind" "$callgrind_small" "$large" <<'PY'
 import os
 import re
 import shutil
@@ -51,20 +60,21 @@ import subprocess
 import sys
 import time
 
-pf_bin, base_bin, tmp, rounds, small, callgrind, callgrind_small = sys.argv[1:]
-rounds, small = int(rounds), int(small)
+pf_bin, base_bin, tmp, rounds, small, callgrind, callgrind_small, large = sys.argv[1:]
+rounds, small, large = int(rounds), int(small), int(large)
 callgrind, callgrind_small = callgrind == "1", callgrind_small == "1"
 MB = 2**20
 
-# The small-entry page and its config.
-sdir = os.path.join(tmp, "small")
-with open(os.path.join(sdir, "page.html"), "w") as f:
-    f.write("<!doctype html><html><head><title>Small entries</title></head><body><ul>\n")
-    for n in range(small):
-        f.write(f'<li class="e"><a href="/{n}">Entry {n}</a><time>2020-10-{n % 28 + 1:02}</time>\n')
-    f.write("</ul></body></html>\n")
-with open(os.path.join(sdir, "c.toml"), "w") as f:
-    f.write('''[settings]
+# The small-entry page and its config; the same with 10 entries, for the memory floor.
+def small_page(sdir, entries):
+    os.makedirs(sdir, exist_ok=True)
+    with open(os.path.join(sdir, "page.html"), "w") as f:
+        f.write("<!doctype html><html><head><title>Small entries</title></head><body><ul>\n")
+        for n in range(entries):
+            f.write(f'<li class="e"><a href="/{n}">Entry {n}</a><time>2020-10-{n % 28 + 1:02}</time>\n')
+        f.write("</ul></body></html>\n")
+    with open(os.path.join(sdir, "c.toml"), "w") as f:
+        f.write('''[settings]
 output_dir = "out"
 state = "state.db"
 base_url = "https://feeds.example.org/"
@@ -81,6 +91,10 @@ title = "a"
 link = "a"
 date = "time"
 ''')
+
+
+small_page(os.path.join(tmp, "small"), small)
+small_page(os.path.join(tmp, "floor"), 10)
 
 # Selectors as in each config: item title link summary authors date image categories.
 BIG_SEL = ["article.post", "h3.entry-title a", "h3.entry-title a", "p.subtitle",
@@ -99,7 +113,7 @@ def reset(d):
 def cmd(side, d):
     if side == "pagefeed":
         return [pf_bin, "build", "--config", os.path.join(d, "c.toml")]
-    sel = BIG_SEL if d.endswith("big") else SMALL_SEL
+    sel = SMALL_SEL if d.endswith("small") else BIG_SEL
     return [base_bin, os.path.join(d, "page.html"), os.path.join(d, "base-out"), "50", *sel]
 
 
@@ -125,11 +139,13 @@ def instructions(argv):
     return int(m.group(1)) if m else None
 
 
-big, sm = os.path.join(tmp, "big"), os.path.join(tmp, "small")
+big, sm, lg = (os.path.join(tmp, d) for d in ("big", "small", "large"))
 # (label, dir, fresh state before each pagefeed run?)
-CASES = [("cold build, 1 MB page (1,000 entries)", big, True),
-         (f"cold build, {small:,} small entries", sm, True),
-         ("unchanged rebuild, 1 MB page (same bytes)", big, False)]
+CASES = [("cold build, 1 MB page (1,000 entries)", big, True)]
+if large:
+    CASES.append((f"cold build, large page ({large:,} entries)", lg, True))
+CASES += [(f"cold build, {small:,} small entries", sm, True),
+          ("unchanged rebuild, 1 MB page (same bytes)", big, False)]
 
 print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {rounds} rounds, alternated")
 print(f"pagefeed: {os.path.relpath(pf_bin)}   baseline: {os.path.relpath(base_bin)}")
@@ -146,6 +162,11 @@ def report(label, size, walls, rss, ins):
     print(f"  peak RSS      baseline {rb / MB:8.1f} MiB  pagefeed {rp / MB:8.1f} MiB  ratio {rp / rb:5.2f}x")
     print(f"  pagefeed peak RSS / page size: {rp / size:.1f}x   (baseline {rb / size:.1f}x)")
     sys.stdout.flush()
+    if label.startswith("cold"):
+        above.append((label, size, rp))
+
+
+above = []
 
 
 for label, d, fresh in CASES:
@@ -163,12 +184,23 @@ for label, d, fresh in CASES:
             walls[side].append(w)
             rss[side].append(r)
     ins = {}
-    if callgrind and (d != sm or callgrind_small):
+    if callgrind and (d == big or callgrind_small):
         for side in ("baseline", "pagefeed"):
             if side == "pagefeed" and fresh:
                 reset(d)
             ins[side] = instructions(cmd(side, d))
     report(label, size, walls, rss, ins)
+
+# What a build costs before any page: the binary's code, the runtime, SQLite (a 10-entry page).
+floor_dir = os.path.join(tmp, "floor")
+floor = 0
+for _ in range(3):
+    reset(floor_dir)
+    floor = max(floor, run(cmd("pagefeed", floor_dir))[1])
+print(f"\npagefeed floor (cold build of a 10-entry page): {floor / MB:.1f} MiB; the peaks above less"
+      " the floor, per page byte:")
+for label, size, rp in above:
+    print(f"  {label}: {(rp - floor) / size:.1f}x")
 
 print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 PY

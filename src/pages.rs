@@ -47,7 +47,8 @@ pub fn walks(feed: &FeedConfig) -> bool {
     feed.next_page.is_some() && feed.max_pages > 1 && matches!(feed.kind, FeedKind::Scrape { .. })
 }
 
-/// Scrape one page of `feed`: with its selectors, or automatically without them.
+/// Scrape one page of `feed`: with its selectors (the items only, as `refresh` scrapes the
+/// first page), or automatically without them.
 pub fn scrape_page(
     feed: &FeedConfig,
     page: &Page,
@@ -56,7 +57,7 @@ pub fn scrape_page(
     match &feed.kind {
         FeedKind::Scrape {
             items: Some(rules), ..
-        } => scrape::scrape(feed, rules, page, now).map(|s| (s, None)),
+        } => scrape::scrape_keeping(feed, rules, page, now, scrape::Keep::Items).map(|s| (s, None)),
         _ => crate::extract::auto::scrape(feed, page, now).map(|(s, how)| (s, Some(how))),
     }
 }
@@ -189,18 +190,21 @@ pub fn append(into: &mut Scraped, further: Vec<Scraped>) {
         }
         into.duplicates = into.duplicates.saturating_add(page.duplicates);
         into.warnings.extend(page.warnings);
-        let rows = page
-            .items
-            .into_iter()
-            .zip(page.date_texts)
-            .zip(page.entry_index);
-        for ((item, date_text), index) in rows {
+        // The per-item detail is there only when the pages were scraped with it (the first
+        // page has at least one item).
+        let detail = !into.date_texts.is_empty();
+        let mut date_texts = page.date_texts.into_iter();
+        let mut entry_index = page.entry_index.into_iter();
+        for item in page.items {
+            let (date_text, index) = (date_texts.next(), entry_index.next());
             if !seen.insert(item.guid.clone()) {
                 continue;
             }
             into.items.push(item);
-            into.date_texts.push(date_text);
-            into.entry_index.push(index.saturating_add(offset));
+            if let (true, Some(date_text), Some(index)) = (detail, date_text, index) {
+                into.date_texts.push(date_text);
+                into.entry_index.push(index.saturating_add(offset));
+            }
         }
     }
 }

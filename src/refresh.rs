@@ -106,7 +106,7 @@ pub fn refresh(
         }
         _ => {}
     }
-    let page = match fetched {
+    let mut page = match fetched {
         Fetched::Page(p) => p,
         // A 304 without a stored state cannot happen (no validators were sent); fail loud.
         Fetched::NotModified => {
@@ -120,6 +120,9 @@ pub fn refresh(
             });
         }
     };
+    // Taken before the bytes are released (see `scrape_releasing`).
+    let fp = fingerprint(feed);
+    let hash = page_hash(&fp, &page);
     let mut warnings: Vec<String>;
     let mut coverage = None;
     let mut found_by: Option<String> = None;
@@ -127,7 +130,7 @@ pub fn refresh(
         FeedKind::Scrape { items: rules, .. } => {
             let (scraped, verdict_warnings) = match rules {
                 Some(rules) => {
-                    let mut scraped = scrape::scrape(feed, rules, &page, now)?;
+                    let mut scraped = scrape::scrape_releasing(feed, rules, &mut page, now)?;
                     crate::pages::append(&mut scraped, further.pages);
                     let last = last_coverage(feed, history)?;
                     let verdict = health::judge(feed, rules, &scraped, &url, last.as_ref());
@@ -202,9 +205,8 @@ pub fn refresh(
         future_dates: feed.future_dates,
     };
     // The page's bytes are not needed past here: not held while the history is merged.
-    let fp = fingerprint(feed);
     let state = SourceState {
-        page_hash: page_hash(&fp, &page),
+        page_hash: hash,
         fingerprint: fp,
         validators: page.validators.clone(),
         meta,
@@ -212,14 +214,15 @@ pub fn refresh(
     drop(page);
     tie_to_source(feed, history, &mut warnings)?;
     let articles = crate::articles::new_links(feed, history, &items)?;
-    let stats = history.merge(&feed.name, &items, now, &policy)?;
+    let found = items.len();
+    let stats = history.merge_owned(&feed.name, items, now, &policy)?;
     history.queue_articles(&feed.name, &articles, now)?;
     if let Some(c) = &coverage {
         history.save_coverage(&feed.name, c)?;
     }
     history.save_source_state(&feed.name, &state)?;
     Ok(Refreshed {
-        found: items.len(),
+        found,
         new: stats.new,
         page_unchanged: false,
         warnings,

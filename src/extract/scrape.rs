@@ -48,9 +48,11 @@ pub struct Scraped {
     pub extraction: Extraction,
     /// Normalised items in page order, one per GUID (the first on the page wins).
     pub items: Vec<NewItem>,
-    /// The date text each item had, parallel to `items` (for preview).
+    /// The date text each item had, parallel to `items` (for preview); empty when scraped
+    /// with [`Keep::Items`].
     pub date_texts: Vec<Option<String>>,
-    /// The index in the extraction's entries each item came from, parallel to `items`.
+    /// The index in the extraction's entries each item came from, parallel to `items`; empty
+    /// when scraped with [`Keep::Items`].
     pub entry_index: Vec<usize>,
     /// Entries dropped because an earlier entry had the same GUID.
     pub duplicates: usize,
@@ -111,36 +113,108 @@ pub fn shown_url(feed: &FeedConfig, page: &Page) -> String {
 /// Entries normalised between two times the raw list gives back its freed memory.
 const GIVE_BACK: usize = 4096;
 
-/// Decode, extract and normalise one fetched page of `feed`, fetched at `now`.
+/// What a scrape keeps beside the items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The items only (`build`, `serve`): [`Scraped::date_texts`] and
+    /// [`Scraped::entry_index`] stay empty.
+    Items,
+    /// Each item's date text and entry index too (`preview`).
+    Detail,
+}
+
+/// Decode, extract and normalise one fetched page of `feed`, fetched at `now`, with each
+/// item's date text and entry index (see [`Keep::Detail`]).
 pub fn scrape(
     feed: &FeedConfig,
     rules: &ItemRules,
     page: &Page,
     now: DateTime<Utc>,
 ) -> Result<Scraped, ScrapeError> {
-    let shown_url = shown_url(feed, page);
-    if let Some(msg) = crate::source::sniff::not_html(page, &shown_url, "an HTML page", "url") {
-        return Err(ScrapeError::NotHtml(msg));
-    }
+    scrape_keeping(feed, rules, page, now, Keep::Detail)
+}
+
+/// [`scrape`], keeping what `keep` says beside the items.
+pub fn scrape_keeping(
+    feed: &FeedConfig,
+    rules: &ItemRules,
+    page: &Page,
+    now: DateTime<Utc>,
+    keep: Keep,
+) -> Result<Scraped, ScrapeError> {
+    let extraction = extract(feed, rules, page)?;
+    normalize(feed, FoundBy::rules(rules), extraction, page, now, keep)
+}
+
+/// [`scrape`] for a refresh: the items only ([`Keep::Items`]), and the page's bytes are
+/// released (left empty) as soon as they are not needed, so a large page is not held while
+/// its items are made: once its entries are extracted, or, when decoding made a copy (a page
+/// not in UTF-8), before. The caller keeps the page's address and validators; what it needs
+/// of the bytes (a fingerprint) it takes before.
+pub fn scrape_releasing(
+    feed: &FeedConfig,
+    rules: &ItemRules,
+    page: &mut Page,
+    now: DateTime<Utc>,
+) -> Result<Scraped, ScrapeError> {
+    let shown_url = check_html(feed, page)?;
     let (html, _encoding) = decode::decode_borrowed(&page.bytes, page.content_type.as_deref());
-    let extraction = crate::extract::stream::extract_page(&html, rules).map_err(|what| {
-        ScrapeError::Diverged {
-            url: shown_url.clone(),
-            what,
+    let extraction = match html {
+        std::borrow::Cow::Borrowed(html) => extract_text(html, rules, shown_url)?,
+        std::borrow::Cow::Owned(html) => {
+            page.bytes = Vec::new();
+            extract_text(&html, rules, shown_url)?
         }
-    })?;
-    drop(html);
-    normalize(feed, FoundBy::rules(rules), extraction, page, now)
+    };
+    page.bytes = Vec::new();
+    normalize(
+        feed,
+        FoundBy::rules(rules),
+        extraction,
+        page,
+        now,
+        Keep::Items,
+    )
+}
+
+/// Decode `page` and extract its raw entries with `rules`.
+fn extract(feed: &FeedConfig, rules: &ItemRules, page: &Page) -> Result<Extraction, ScrapeError> {
+    let shown_url = check_html(feed, page)?;
+    let (html, _encoding) = decode::decode_borrowed(&page.bytes, page.content_type.as_deref());
+    extract_text(&html, rules, shown_url)
+}
+
+/// The page's address as messages show it, or the error for a body that is not HTML.
+fn check_html(feed: &FeedConfig, page: &Page) -> Result<String, ScrapeError> {
+    let shown_url = shown_url(feed, page);
+    match crate::source::sniff::not_html(page, &shown_url, "an HTML page", "url") {
+        Some(msg) => Err(ScrapeError::NotHtml(msg)),
+        None => Ok(shown_url),
+    }
+}
+
+/// The raw entries of a decoded page.
+fn extract_text(
+    html: &str,
+    rules: &ItemRules,
+    shown_url: String,
+) -> Result<Extraction, ScrapeError> {
+    crate::extract::stream::extract_page(html, rules).map_err(|what| ScrapeError::Diverged {
+        url: shown_url,
+        what,
+    })
 }
 
 /// Normalise the raw entries of one page of `feed` (from selectors, or from JSON in the
-/// page): links, dates, summaries, GUIDs, per-page dedupe.
+/// page): links, dates, summaries, GUIDs, per-page dedupe. Only the page's address is read
+/// (its bytes may be gone).
 pub fn normalize(
     feed: &FeedConfig,
     rules: FoundBy,
     mut extraction: Extraction,
     page: &Page,
     now: DateTime<Utc>,
+    keep: Keep,
 ) -> Result<Scraped, ScrapeError> {
     let shown_url = shown_url(feed, page);
     if extraction.matched == 0 {
@@ -172,10 +246,12 @@ pub fn normalize(
     };
     let base = links::base_url(&page.url, extraction.page.base_href.as_deref(), Some(&site));
 
+    let detail = keep == Keep::Detail;
+    let per_item = if detail { extraction.entries.len() } else { 0 };
     let mut out = Scraped {
         items: Vec::with_capacity(extraction.entries.len()),
-        date_texts: Vec::with_capacity(extraction.entries.len()),
-        entry_index: Vec::with_capacity(extraction.entries.len()),
+        date_texts: Vec::with_capacity(per_item),
+        entry_index: Vec::with_capacity(per_item),
         duplicates: 0,
         collapsed: None,
         warnings: Vec::new(),
@@ -324,8 +400,10 @@ pub fn normalize(
             published_relative: parsed.is_some_and(|p| p.relative),
             legacy_guid,
         });
-        out.date_texts.push(e.date);
-        out.entry_index.push(n);
+        if detail {
+            out.date_texts.push(e.date);
+            out.entry_index.push(n);
+        }
     }
     if implausible_dates > 3 {
         out.warnings.push(format!(
@@ -360,4 +438,62 @@ pub fn normalize(
     }
     out.extraction = extraction;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::fetch::Validators;
+    use chrono::TimeZone;
+    use std::path::Path;
+
+    fn feed() -> FeedConfig {
+        let text = "[feeds.t]\nurl = \"https://h.example/p\"\n[feeds.t.items]\nselector = \"li\"\ntitle = \"a\"\nlink = \"a\"\ndate = \"time\"\n";
+        let c = crate::config::parse(Path::new("t.toml"), text).expect("config");
+        c.feeds[0].clone()
+    }
+
+    fn page(bytes: Vec<u8>, content_type: &str) -> Page {
+        Page {
+            bytes,
+            content_type: Some(content_type.into()),
+            url: Url::parse("https://h.example/p").expect("url"),
+            validators: Validators::default(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("time")
+    }
+
+    #[test]
+    fn releasing_gives_the_same_items_and_frees_the_bytes() {
+        let f = feed();
+        let rules = f.items().expect("items");
+        let html = "<ul><li><a href=/1>Caf\u{e9} 1</a><time>2025-12-30</time>\
+                    <li><a href=/2>Two</a><li><a href=/1>Again</a></ul>";
+        // A page in UTF-8 (decoded in place) and one in windows-1252 (decoded to a copy).
+        let latin1: Vec<u8> = html.chars().map(|c| c as u8).collect();
+        for (bytes, ct) in [
+            (html.as_bytes().to_vec(), "text/html"),
+            (latin1, "text/html; charset=windows-1252"),
+        ] {
+            let detailed = scrape(&f, rules, &page(bytes.clone(), ct), now()).expect("scrape");
+            let mut p = page(bytes, ct);
+            let lean = scrape_releasing(&f, rules, &mut p, now()).expect("scrape");
+            assert!(p.bytes.is_empty());
+            assert_eq!(lean.items, detailed.items);
+            assert_eq!(lean.items.len(), 2);
+            assert_eq!(lean.items[0].title.as_deref(), Some("Caf\u{e9} 1"));
+            assert_eq!((lean.duplicates, detailed.duplicates), (1, 1));
+            assert!(lean.date_texts.is_empty() && lean.entry_index.is_empty());
+            assert_eq!(
+                detailed.date_texts,
+                vec![Some("2025-12-30".to_string()), None]
+            );
+            assert_eq!(detailed.entry_index, vec![0, 1]);
+        }
+    }
 }

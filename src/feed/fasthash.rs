@@ -33,7 +33,44 @@ impl ChangeHasher {
 
     /// `x3:` and 32 lowercase hex digits.
     pub fn finish(&self) -> String {
-        format!("{PREFIX}{:032x}", self.0.digest128())
+        self.digest().as_text().as_str().to_string()
+    }
+
+    /// The hash as 16 bytes: what [`Self::finish`] writes as text, held without an allocation.
+    pub fn digest(&self) -> Digest {
+        Digest(self.0.digest128().to_be_bytes())
+    }
+}
+
+/// A change-detection hash as bytes (a page's items hold one each while they are merged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digest([u8; 16]);
+
+impl Digest {
+    /// The stored form, `x3:` and 32 lowercase hex digits, without an allocation.
+    pub fn as_text(&self) -> DigestText {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; DIGEST_TEXT_LEN];
+        out[..PREFIX.len()].copy_from_slice(PREFIX.as_bytes());
+        for (pair, b) in out[PREFIX.len()..].chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
+        }
+        DigestText(out)
+    }
+}
+
+/// The length of a stored fast hash: `x3:` and 32 hex digits.
+const DIGEST_TEXT_LEN: usize = PREFIX.len() + 32;
+
+/// A [`Digest`] written as it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestText([u8; DIGEST_TEXT_LEN]);
+
+impl DigestText {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII was written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
@@ -74,6 +111,17 @@ mod tests {
         assert_ne!(hash(&["ab", "c"]), hash(&["a", "bc"]));
         assert_ne!(hash(&["a"]), hash(&["a", ""]));
         assert_ne!(hash(&["title"]), hash(&["titlf"]));
+    }
+
+    #[test]
+    fn the_text_of_a_digest_is_its_hex() {
+        for input in [&b""[..], b"a", b"title", &[0u8, 255, 16, 1][..]] {
+            let mut h = ChangeHasher::new();
+            h.raw(input);
+            let expected = format!("{PREFIX}{:032x}", xxhash_rust::xxh3::xxh3_128(input));
+            assert_eq!(h.finish(), expected);
+            assert_eq!(h.digest().as_text().as_str(), expected);
+        }
     }
 
     #[test]

@@ -286,6 +286,32 @@ impl History {
         now: DateTime<Utc>,
         policy: &MergePolicy,
     ) -> Result<MergeStats, HistoryError> {
+        self.merge_from(feed, items.len(), items.iter(), now, policy)
+    }
+
+    /// [`Self::merge`], taking the items: each is freed as soon as its row is made (its
+    /// columns kept in one allocation until they are written), so a page of many entries is
+    /// not held twice.
+    pub fn merge_owned(
+        &mut self,
+        feed: &str,
+        items: Vec<NewItem>,
+        now: DateTime<Utc>,
+        policy: &MergePolicy,
+    ) -> Result<MergeStats, HistoryError> {
+        let count = items.len();
+        self.merge_from(feed, count, Draining::new(items), now, policy)
+    }
+
+    /// [`Self::merge`] over `count` items.
+    fn merge_from<T: std::borrow::Borrow<NewItem>>(
+        &mut self,
+        feed: &str,
+        count: usize,
+        items: impl Iterator<Item = T>,
+        now: DateTime<Utc>,
+        policy: &MergePolicy,
+    ) -> Result<MergeStats, HistoryError> {
         let path = self.path.clone();
         let wrap = |source| HistoryError::Sqlite {
             path: path.clone(),
@@ -303,7 +329,7 @@ impl History {
                 .contains(&t)
                 && horizon.is_none_or(|h| t <= h)
         };
-        let mut rows: Vec<Row<'_>> = Vec::with_capacity(items.len());
+        let mut rows: Vec<Row> = Vec::with_capacity(count);
         {
             let mut get = tx
                 .prepare_cached(
@@ -312,9 +338,10 @@ impl History {
                 )
                 .map_err(wrap)?;
             for it in items {
-                let mut guid = it.guid.as_str();
+                let it: &NewItem = it.borrow();
+                let mut legacy_guid = false;
                 let mut old: Option<OldRow> = get
-                    .query_row(params![feed, guid], OldRow::read)
+                    .query_row(params![feed, it.guid], OldRow::read)
                     .optional()
                     .map_err(wrap)?;
                 if old.is_none()
@@ -324,14 +351,12 @@ impl History {
                         .query_row(params![feed, legacy], OldRow::read)
                         .optional()
                         .map_err(wrap)?;
-                    if old.is_some() {
-                        guid = legacy;
-                    }
+                    legacy_guid = old.is_some();
                 }
-                let hash = it.content_hash();
+                let hash = it.content_digest();
                 let page = it.published.map(|d| d.timestamp()).filter(|t| sane(*t));
                 let mut row = Row {
-                    guid,
+                    written: Written::of(it, legacy_guid),
                     hash,
                     published: None,
                     page,
@@ -364,7 +389,7 @@ impl History {
                         // A hash stored by a version before the fast hashes is compared
                         // with the old kind; the row then stores the new kind.
                         let same = if crate::feed::fasthash::is_fast(&o.hash) {
-                            o.hash == row.hash
+                            o.hash == row.hash.as_text().as_str()
                         } else {
                             o.hash == it.legacy_content_hash()
                         };
@@ -445,25 +470,27 @@ impl History {
                      WHERE feed = ?1 AND guid = ?2",
                 )
                 .map_err(wrap)?;
-            for (pos, (it, row)) in items.iter().zip(&rows).enumerate() {
+            for (pos, row) in rows.iter().enumerate() {
+                let w = &row.written;
+                let hash = row.hash.as_text();
                 let values = params![
                     feed,
-                    row.guid,
-                    it.permalink,
-                    it.title,
-                    it.link,
-                    it.summary,
-                    it.summary_html,
-                    join_list(&it.authors),
-                    join_list(&it.categories),
-                    it.image,
+                    w.part(Part::Guid),
+                    w.permalink(),
+                    w.part(Part::Title),
+                    w.part(Part::Link),
+                    w.part(Part::Summary),
+                    w.summary_html(),
+                    w.part(Part::Authors).unwrap_or_default(),
+                    w.part(Part::Categories).unwrap_or_default(),
+                    w.part(Part::Image),
                     row.published,
                     row.relative,
                     row.page,
                     row.updated,
                     now_s,
                     i64::try_from(pos).unwrap_or(i64::MAX),
-                    row.hash,
+                    hash.as_str(),
                 ];
                 if row.old_updated.is_some() {
                     update.execute(values).map_err(wrap)?;
@@ -943,22 +970,191 @@ impl OldRow {
     }
 }
 
-/// An item of the page as `merge` will write it.
-struct Row<'a> {
-    /// The item's GUID (or the older GUID it is stored under), borrowed from the items.
-    guid: &'a str,
-    hash: String,
+/// An item of the page as `merge` will write it (a page of 200,000 entries has as many:
+/// 128 bytes each and one allocation, where the item was about 340).
+struct Row {
+    /// Its columns.
+    written: Written,
+    /// The content hash (stored as text).
+    hash: crate::feed::fasthash::Digest,
     published: Option<i64>,
     /// The date as the page gave it.
     page: Option<i64>,
-    relative: bool,
+    /// The stored update time, for a stored item.
+    old_updated: Option<i64>,
     updated: i64,
+    relative: bool,
     /// `published` is to be chosen (a new item, or its page date changed).
     assign: bool,
     /// `updated` changes (a new or changed item): it is made distinct in the feed.
     restamp: bool,
-    /// The stored update time, for a stored item.
-    old_updated: Option<i64>,
+}
+
+/// The text columns of an item's row, as `merge` writes them.
+#[derive(Clone, Copy)]
+enum Part {
+    Guid,
+    Title,
+    Link,
+    Summary,
+    /// Joined (see [`join_list`]).
+    Authors,
+    /// Joined.
+    Categories,
+    Image,
+}
+
+/// A bit of [`Written::Packed`]'s `present`: the link is the GUID, kept once.
+const LINK_IS_GUID: u8 = 1 << 7;
+
+/// The columns `merge` writes of one item, kept from when its row is made to when it is
+/// written: its texts one after another in one allocation, with where each ends.
+enum Written {
+    Packed {
+        text: Box<str>,
+        /// Where each [`Part`] ends in `text` (each starts where the one before ends).
+        ends: [u32; 7],
+        /// Bit `n`: [`Part`] `n` is there (an absent title is NULL, not empty); and
+        /// [`LINK_IS_GUID`].
+        present: u8,
+        permalink: bool,
+        summary_html: bool,
+    },
+    /// An item too large for `u32` offsets, kept whole (its GUID already chosen).
+    Whole(Box<NewItem>),
+}
+
+impl Written {
+    /// What `merge` writes of `it`; under its older GUID when `legacy_guid`.
+    fn of(it: &NewItem, legacy_guid: bool) -> Written {
+        let guid = match (&it.legacy_guid, legacy_guid) {
+            (Some(legacy), true) => legacy.as_str(),
+            _ => it.guid.as_str(),
+        };
+        // A link that is the GUID (a permalink) is kept once.
+        let link_is_guid = it.link.as_deref() == Some(guid);
+        let link = it.link.as_deref().filter(|_| !link_is_guid);
+        let mut text = String::with_capacity(
+            guid.len()
+                .saturating_add(it.title.as_ref().map_or(0, String::len))
+                .saturating_add(link.map_or(0, str::len))
+                .saturating_add(it.summary.as_ref().map_or(0, String::len))
+                .saturating_add(it.image.as_ref().map_or(0, String::len))
+                .saturating_add(list_len(&it.authors))
+                .saturating_add(list_len(&it.categories)),
+        );
+        let mut ends = [0u32; 7];
+        let mut present = 0u8;
+        let parts = [Some(guid), it.title.as_deref(), link, it.summary.as_deref()];
+        for (n, p) in parts.into_iter().enumerate() {
+            if let Some(p) = p {
+                text.push_str(p);
+                present |= 1 << n;
+            }
+            ends[n] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        for (n, list) in [(4, &it.authors), (5, &it.categories)] {
+            push_list(&mut text, list);
+            present |= 1 << n;
+            ends[n] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        if let Some(i) = &it.image {
+            text.push_str(i);
+            present |= 1 << 6;
+        }
+        if link_is_guid {
+            present |= 1 << (Part::Link as u8) | LINK_IS_GUID;
+        }
+        let Ok(end) = u32::try_from(text.len()) else {
+            let mut whole = it.clone();
+            whole.guid = guid.to_string();
+            return Written::Whole(Box::new(whole));
+        };
+        ends[6] = end;
+        Written::Packed {
+            text: text.into_boxed_str(),
+            ends,
+            present,
+            permalink: it.permalink,
+            summary_html: it.summary_html,
+        }
+    }
+
+    fn permalink(&self) -> bool {
+        match self {
+            Written::Packed { permalink, .. } => *permalink,
+            Written::Whole(it) => it.permalink,
+        }
+    }
+
+    fn summary_html(&self) -> bool {
+        match self {
+            Written::Packed { summary_html, .. } => *summary_html,
+            Written::Whole(it) => it.summary_html,
+        }
+    }
+
+    fn part(&self, part: Part) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        match self {
+            Written::Packed {
+                text,
+                ends,
+                present,
+                ..
+            } => {
+                let mut n = part as usize;
+                if present & (1 << n) == 0 {
+                    return None;
+                }
+                if matches!(part, Part::Link) && present & LINK_IS_GUID != 0 {
+                    n = Part::Guid as usize;
+                }
+                let at = |i: usize| ends.get(i).and_then(|&e| usize::try_from(e).ok());
+                let start = n.checked_sub(1).and_then(at).unwrap_or(0);
+                let end = at(n).unwrap_or(0);
+                text.get(start..end).map(Cow::Borrowed)
+            }
+            Written::Whole(it) => match part {
+                Part::Guid => Some(Cow::Borrowed(it.guid.as_str())),
+                Part::Title => it.title.as_deref().map(Cow::Borrowed),
+                Part::Link => it.link.as_deref().map(Cow::Borrowed),
+                Part::Summary => it.summary.as_deref().map(Cow::Borrowed),
+                Part::Authors => Some(Cow::Owned(join_list(&it.authors))),
+                Part::Categories => Some(Cow::Owned(join_list(&it.categories))),
+                Part::Image => it.image.as_deref().map(Cow::Borrowed),
+            },
+        }
+    }
+}
+
+/// The items of a list in page order, each freed once taken, the list's memory given back as
+/// it empties.
+struct Draining<T> {
+    /// Reversed: taken from the end.
+    rest: Vec<T>,
+}
+
+impl<T> Draining<T> {
+    /// Items taken between two times the list gives back its freed memory.
+    const GIVE_BACK: usize = 4096;
+
+    fn new(mut items: Vec<T>) -> Self {
+        items.reverse();
+        Draining { rest: items }
+    }
+}
+
+impl<T> Iterator for Draining<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        let next = self.rest.pop();
+        if self.rest.len().is_multiple_of(Self::GIVE_BACK) {
+            self.rest.shrink_to_fit();
+        }
+        next
+    }
 }
 
 /// The instant a new item starts from: its page date, else when it was first seen (`now`);
@@ -1053,13 +1249,25 @@ const SEP: char = '\u{1f}';
 
 fn join_list(v: &[String]) -> String {
     let mut out = String::new();
+    push_list(&mut out, v);
+    out
+}
+
+/// The length of [`join_list`] of `v` (when no value holds the separator).
+fn list_len(v: &[String]) -> usize {
+    v.iter()
+        .fold(0usize, |n, s| n.saturating_add(s.len()))
+        .saturating_add(v.len().saturating_sub(1).saturating_mul(SEP.len_utf8()))
+}
+
+/// [`join_list`] onto the end of `out`.
+fn push_list(out: &mut String, v: &[String]) {
     for (i, s) in v.iter().enumerate() {
         if i > 0 {
             out.push(SEP);
         }
         out.extend(s.chars().filter(|c| *c != SEP));
     }
-    out
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -1096,6 +1304,139 @@ mod tests {
             keep: n,
             time_zone: chrono_tz::Tz::UTC,
             future_dates: false,
+        }
+    }
+
+    /// Every row of the store, every column, in a stable order.
+    fn dump(h: &History) -> Vec<Vec<rusqlite::types::Value>> {
+        let mut st = h
+            .conn
+            .prepare("SELECT * FROM items ORDER BY feed, guid")
+            .expect("prepare");
+        let n = st.column_count();
+        st.query_map([], |r| {
+            (0..n)
+                .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .expect("query")
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .expect("rows")
+    }
+
+    #[test]
+    fn merge_owned_stores_what_merge_stores() {
+        // More items than `Draining` takes between two give-backs; absent and empty texts,
+        // lists with the separator, changed items, items stored under an older GUID.
+        let page = |run: i64| -> Vec<NewItem> {
+            (0..5000i64)
+                .map(|i| {
+                    let date = (i % 3 != 0).then_some(1_599_000_000 + i / 7);
+                    let mut it = item(
+                        &format!("https://x/{i}"),
+                        &format!("T{i}"),
+                        date,
+                        i % 11 == 0,
+                    );
+                    match i % 5 {
+                        0 => it.title = None,
+                        1 => it.title = Some(String::new()),
+                        _ => {}
+                    }
+                    if i % 4 == 0 {
+                        it.summary = Some(format!("<p>s{i}</p>"));
+                        it.summary_html = true;
+                    }
+                    if i % 6 == 0 {
+                        it.authors = vec![];
+                        it.categories = vec!["a\u{1f}b".into(), String::new(), "c".into()];
+                    }
+                    if i % 10 == 3 {
+                        it.link = Some(format!("https://x/l{i}"));
+                    }
+                    if i % 7 == 0 {
+                        it.image = Some(format!("https://x/i{i}.png"));
+                        it.permalink = false;
+                        it.link = None;
+                    }
+                    if i % 13 == 0 {
+                        match run {
+                            1 => it.guid = format!("pagefeed:{i}"),
+                            _ => it.legacy_guid = Some(format!("pagefeed:{i}")),
+                        }
+                    }
+                    if run == 2 && i % 9 == 0 {
+                        it.title = Some("changed".into());
+                    }
+                    it
+                })
+                .collect()
+        };
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut borrowed = History::open(&dir.path().join("a.db")).expect("open");
+        let mut owned = History::open(&dir.path().join("b.db")).expect("open");
+        for run in [1, 2] {
+            let now = instant(1_600_000_000 + run * 3600);
+            let items = page(run);
+            let a = borrowed
+                .merge("f", &items, now, &keep(10_000))
+                .expect("merge");
+            let b = owned
+                .merge_owned("f", items, now, &keep(10_000))
+                .expect("merge");
+            assert_eq!((a.new, a.changed), (b.new, b.changed));
+            let rows = dump(&owned);
+            assert_eq!(rows.len(), 5000);
+            assert_eq!(rows, dump(&borrowed), "run {run}");
+            // Each row holds its item's columns, under the GUID it was stored under first.
+            let mut get = owned
+                .conn
+                .prepare(
+                    "SELECT permalink, title, link, summary, summary_html, authors, categories,
+                        image, content_hash FROM items WHERE feed = 'f' AND guid = ?1",
+                )
+                .expect("prepare");
+            type Cols = (
+                bool,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                bool,
+                String,
+                String,
+                Option<String>,
+                String,
+            );
+            for it in page(run) {
+                let guid = it.legacy_guid.as_deref().unwrap_or(&it.guid);
+                let got: Cols = get
+                    .query_row([guid], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                        ))
+                    })
+                    .expect("row");
+                let want: Cols = (
+                    it.permalink,
+                    it.title.clone(),
+                    it.link.clone(),
+                    it.summary.clone(),
+                    it.summary_html,
+                    join_list(&it.authors),
+                    join_list(&it.categories),
+                    it.image.clone(),
+                    it.content_hash(),
+                );
+                assert_eq!(got, want, "{guid}");
+            }
         }
     }
 

@@ -37,9 +37,14 @@ impl NewItem {
     /// is left out: its resolution moves with the fetch time, the article does not. A fast
     /// non-cryptographic hash (`x3:` + hex, see [`crate::feed::fasthash`]).
     pub fn content_hash(&self) -> String {
+        self.content_digest().as_text().as_str().to_string()
+    }
+
+    /// [`Self::content_hash`] as bytes, without an allocation.
+    pub fn content_digest(&self) -> crate::feed::fasthash::Digest {
         let mut h = crate::feed::fasthash::ChangeHasher::new();
         self.content_fields(|s| h.field(s.as_bytes()));
-        h.finish()
+        h.digest()
     }
 
     /// The SHA-256 content hash pagefeed stored before [`Self::content_hash`] became the fast

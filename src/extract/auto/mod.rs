@@ -637,6 +637,7 @@ pub fn candidate_items(
                 extraction,
                 page,
                 now,
+                crate::extract::scrape::Keep::Detail,
             )
         }
         Extractor::Entries(entries) => {
@@ -659,6 +660,7 @@ pub fn candidate_items(
                 extraction,
                 page,
                 now,
+                crate::extract::scrape::Keep::Detail,
             )
         }
     }
