@@ -1807,6 +1807,67 @@ fn serve_obeys_robots_txt_and_ignore_robots() {
     assert_eq!(upstream.hits("/robots.txt"), 1);
 }
 
+// robots.txt and concurrency in serve: with `concurrency = 1`, every request (robots.txt or
+// page) waits for the previous answer, each site's robots.txt comes before its page, and the
+// page follows its robots.txt at once (the fetch permit goes on to it) instead of queueing
+// behind the other sites' robots.txt files.
+#[test]
+fn serve_fetches_each_page_right_after_its_robots_txt_one_request_at_a_time() {
+    let slow = Duration::from_millis(250);
+    let sites: Vec<Server> = (0..4).map(|_| Server::start()).collect();
+    for site in &sites {
+        site.route(
+            "/robots.txt",
+            Response::new(200, "text/plain", "User-agent: *\nDisallow: /private/\n")
+                .with_delay(slow),
+        );
+        site.route("/news/", Response::html(page(&[A, B])).with_delay(slow));
+    }
+    let names: Vec<String> = (0..sites.len()).map(|i| format!("site{i}")).collect();
+    let urls: Vec<String> = sites.iter().map(|s| s.url("/news/")).collect();
+    let feeds: Vec<(&str, &str, &str)> = names
+        .iter()
+        .zip(&urls)
+        .map(|(n, u)| (n.as_str(), u.as_str(), "refresh = \"1h\""))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &config_text("concurrency = 1", &feeds));
+    let serve = Serve::start(&cfg);
+    let served = wait_until(DEADLINE, || {
+        names
+            .iter()
+            .all(|n| serve.get(&format!("/feeds/{n}.rss")).status == 200)
+    });
+    assert!(served, "not every feed was served\n{}", serve.stderr());
+
+    // Every request of the run, in the order the sites received them.
+    let mut requests: Vec<(Instant, usize, &str)> = Vec::new();
+    for (i, site) in sites.iter().enumerate() {
+        for path in ["/robots.txt", "/news/"] {
+            let got = site.requests(path);
+            assert_eq!(got.len(), 1, "site {i} got {path} {} times", got.len());
+            requests.extend(got.iter().map(|r| (r.at, i, path)));
+        }
+    }
+    requests.sort_by_key(|r| r.0);
+    let order: Vec<(usize, &str)> = requests.iter().map(|r| (r.1, r.2)).collect();
+    for pair in order.chunks(2) {
+        assert!(
+            matches!(pair, [(a, "/robots.txt"), (b, "/news/")] if a == b),
+            "each page right after its site's robots.txt: {order:?}"
+        );
+    }
+    // One request at a time: each began after the previous one's slow answer.
+    for w in requests.windows(2) {
+        assert!(
+            w[1].0 - w[0].0 >= slow,
+            "a request began {:?} after the previous one, which took {slow:?} to answer: \
+             more than `concurrency` requests in flight ({order:?})",
+            w[1].0 - w[0].0
+        );
+    }
+}
+
 #[test]
 fn serve_walks_further_pages_of_a_listing() {
     let upstream = Server::start();

@@ -72,7 +72,7 @@ impl ServeRobots {
     ) -> Result<Option<Duration>, FetchError> {
         let robots = self.robots().await;
         let verdict = robots.check_feed(fetcher, feed).await;
-        self.store_fetched(&robots).await;
+        self.store_fetched(&robots);
         verdict
     }
 
@@ -80,28 +80,32 @@ impl ServeRobots {
     pub async fn check(&self, fetcher: &Fetcher, url: &url::Url) -> Verdict {
         let robots = self.robots().await;
         let verdict = robots.check(fetcher, url).await;
-        self.store_fetched(&robots).await;
+        self.store_fetched(&robots);
         verdict
     }
 
-    async fn store_fetched(&self, robots: &Robots) {
+    /// Store the files `robots` fetched since the last call. The write is handed to the
+    /// blocking pool and not waited for: the caller holds a fetch permit, and the history's
+    /// lock may be busy with another feed's refresh. The file is stored at once all the same,
+    /// and a write cut short by the process ending only means the next start asks again.
+    fn store_fetched(&self, robots: &Robots) {
         let fetched = robots.take_fetched();
-        if !fetched.is_empty() {
-            let history = Arc::clone(&self.history);
-            let _ = tokio::task::spawn_blocking(move || {
-                let h = history.lock().unwrap_or_else(|p| p.into_inner());
-                for f in fetched {
-                    let row = RobotsRow {
-                        host: f.host,
-                        fetched_at: f.fetched_at,
-                        body: f.body,
-                    };
-                    if let Err(e) = h.save_robots(&row) {
-                        tracing::warn!(error = %e, "cannot store a robots.txt");
-                    }
-                }
-            })
-            .await;
+        if fetched.is_empty() {
+            return;
         }
+        let history = Arc::clone(&self.history);
+        drop(tokio::task::spawn_blocking(move || {
+            let h = history.lock().unwrap_or_else(|p| p.into_inner());
+            for f in fetched {
+                let row = RobotsRow {
+                    host: f.host,
+                    fetched_at: f.fetched_at,
+                    body: f.body,
+                };
+                if let Err(e) = h.save_robots(&row) {
+                    tracing::warn!(error = %e, "cannot store a robots.txt");
+                }
+            }
+        }));
     }
 }

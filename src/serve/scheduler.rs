@@ -26,7 +26,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 
 use crate::config::{Config, FeedConfig, FeedKind, Format, Source};
-use crate::feed::history::History;
+use crate::feed::history::{FeedRow, History};
 use crate::refresh;
 use crate::source::browser::Chromium;
 use crate::source::fetch::{FetchError, Fetched, Fetcher};
@@ -69,11 +69,19 @@ pub struct Scheduler {
     hosts: HostGate,
     robots: super::robots::ServeRobots,
     inflight: Mutex<HashMap<String, broadcast::Sender<RefreshOutcome>>>,
+    /// Held while a refresh publishes what it rendered; taken before the history's lock is
+    /// let go (never the other way round), so feeds are published in the history's order.
+    publishing: Mutex<()>,
     /// Refreshes writing to the history right now (shutdown waits for them).
     writing: AtomicUsize,
     writes_done: Notify,
     /// The earliest time the next refresh of a feed may start, after a long `Retry-After`.
     not_before: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// What [`Scheduler::load_stored`] read of each feed (stored data? its refresh record),
+    /// taken by the feed's first schedule so start-up reads the history once, not once more
+    /// per feed (and the feeds start in the config's order, not in the order their reads got
+    /// the history's lock).
+    start_rows: Mutex<HashMap<String, (bool, Option<FeedRow>)>>,
 }
 
 /// Spaces requests to one host by at least the configured delay.
@@ -85,18 +93,23 @@ struct HostGate {
 impl HostGate {
     /// Wait for `host`'s turn; `crawl_delay` (the site's robots.txt) raises the delay.
     async fn wait(&self, host: &str, crawl_delay: Option<Duration>) {
+        if let Some(at) = self.take_turn(host, crawl_delay) {
+            tokio::time::sleep_until(at.into()).await;
+        }
+    }
+
+    /// Take `host`'s next turn without waiting for it: when it is (`None`: no delay applies,
+    /// any time will do). The turn after it is the delay later.
+    fn take_turn(&self, host: &str, crawl_delay: Option<Duration>) -> Option<Instant> {
         let delay = crawl_delay.map_or(self.delay, |d| d.max(self.delay));
         if delay.is_zero() {
-            return;
+            return None;
         }
-        let at = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let slot = next.get(host).copied().filter(|t| *t > now).unwrap_or(now);
-            next.insert(host.to_string(), slot + delay);
-            slot
-        };
-        tokio::time::sleep_until(at.into()).await;
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let slot = next.get(host).copied().filter(|t| *t > now).unwrap_or(now);
+        next.insert(host.to_string(), slot + delay);
+        Some(slot)
     }
 }
 
@@ -157,9 +170,11 @@ impl Scheduler {
             metrics,
             websub,
             inflight: Mutex::new(HashMap::new()),
+            publishing: Mutex::new(()),
             writing: AtomicUsize::new(0),
             writes_done: Notify::new(),
             not_before: Mutex::new(HashMap::new()),
+            start_rows: Mutex::new(HashMap::new()),
         }
     }
 
@@ -210,6 +225,10 @@ impl Scheduler {
                 } else {
                     Ok(None)
                 };
+                this.start_rows
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(feed.name.clone(), (has_data, row.clone()));
                 out.push((feed.name.clone(), row, rendered, coverage));
             }
             out
@@ -325,9 +344,13 @@ impl Scheduler {
             self.store
                 .update_status(&name, |s| s.next_refresh = Some(due));
             let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
+            // A feed due now goes on without a trip through the timer, which would wake the
+            // feeds due at start-up in no particular order.
+            if !wait.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
             }
             if *stop.borrow() {
                 return;
@@ -357,15 +380,25 @@ impl Scheduler {
         feed: &FeedConfig,
         schedule: &crate::config::Schedule,
     ) -> DateTime<Utc> {
-        let history = Arc::clone(&self.history);
-        let name = feed.name.clone();
-        let row = tokio::task::spawn_blocking(move || {
-            let h = history.lock().unwrap_or_else(|p| p.into_inner());
-            let stored = h.source_state(&name).ok().flatten().is_some();
-            (stored, h.feed_status(&name).ok().flatten())
-        })
-        .await
-        .unwrap_or((false, None));
+        let read = self
+            .start_rows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&feed.name);
+        let row = match read {
+            Some(row) => row,
+            None => {
+                let history = Arc::clone(&self.history);
+                let name = feed.name.clone();
+                tokio::task::spawn_blocking(move || {
+                    let h = history.lock().unwrap_or_else(|p| p.into_inner());
+                    let stored = h.source_state(&name).ok().flatten().is_some();
+                    (stored, h.feed_status(&name).ok().flatten())
+                })
+                .await
+                .unwrap_or((false, None))
+            }
+        };
         let now = Utc::now();
         match row {
             (true, Some(r)) => match r.last_success {
@@ -486,29 +519,33 @@ impl Scheduler {
         let history = Arc::clone(&self.history);
         let fp = refresh::fingerprint(&feed);
         let fname = feed.name.clone();
-        let prev = tokio::task::spawn_blocking(move || {
+        // Read while the feed waits for its turn to fetch: the page's request needs it, the
+        // robots.txt's does not.
+        let prev_read = tokio::task::spawn_blocking(move || {
             let h = history.lock().unwrap_or_else(|p| p.into_inner());
             h.source_state(&fname)
                 .ok()
                 .flatten()
                 .filter(|st| st.fingerprint == fp)
-        })
-        .await
-        .ok()
-        .flatten();
+        });
         let accept = match feed.kind {
             FeedKind::Upstream { .. } => refresh::ACCEPT_FEED,
             _ => refresh::ACCEPT_PAGE,
         };
         // robots.txt first: a disallowed page is never requested. Its fetch (once per host
-        // and day) counts against `concurrency` like any other request.
-        let verdict = {
-            let _permit = self.permits.acquire().await.ok();
-            self.robots.check_feed(&self.fetcher, &feed).await
-        };
+        // and day) counts against `concurrency` like any other request. The permit then goes
+        // on to the page's fetch when the host's turn is now: one request at a time either
+        // way, but the feed does not queue again behind every other feed's robots.txt (at
+        // start-up, the pages would all wait until every robots.txt was fetched, and their
+        // processing would pile up at the end instead of running alongside the fetches).
+        let permit = self.permits.acquire().await.ok();
+        let verdict = self.robots.check_feed(&self.fetcher, &feed).await;
+        let prev = prev_read.await.ok().flatten();
+        let mut carried = permit;
         let crawl_delay = match verdict {
             Ok(d) => d,
             Err(e) => {
+                drop(carried);
                 let now = Utc::now().trunc_subsecs(0);
                 return self
                     .process(
@@ -523,13 +560,21 @@ impl Scheduler {
         let mut attempt = 0;
         let (fetched, now) = loop {
             let now = Utc::now().trunc_subsecs(0);
-            if let Source::Http(u) = &source {
-                self.hosts
-                    .wait(u.host_str().unwrap_or(""), crawl_delay)
-                    .await;
+            if let Source::Http(u) = &source
+                && let Some(at) = self
+                    .hosts
+                    .take_turn(u.host_str().unwrap_or(""), crawl_delay)
+                && at > Instant::now()
+            {
+                // No permit is held while waiting for the host's turn.
+                carried = None;
+                tokio::time::sleep_until(at.into()).await;
             }
             let result = {
-                let _permit = self.permits.acquire().await.ok();
+                let _permit = match carried.take() {
+                    Some(p) => Some(p),
+                    None => self.permits.acquire().await.ok(),
+                };
                 crate::source::browser::load_listing(
                     &self.fetcher,
                     &self.chromium,
@@ -626,20 +671,31 @@ impl Scheduler {
                 }
             }
             // Render and publish here, off the async workers: compressing a large feed takes
-            // milliseconds.
-            let mut published: Vec<(String, usize, Vec<Format>)> = Vec::new();
+            // milliseconds. The feeds are rendered under the history's lock, then published
+            // (compressed) under the store's: it is taken before the history is let go, so
+            // versions are published in the order they were rendered, while the next refresh
+            // already works on the history.
             let config = this.config();
             let mut names = vec![f.name.clone()];
             names.extend(dependents(&config, &f.name));
-            for name in names {
-                if let Some(feed) = config.feed(&name)
-                    && let Ok(r) = refresh::render_feed(&config, &history, feed, now)
-                {
-                    let changed = this.store.publish(&name, &r, now);
-                    published.push((name, r.items, changed));
-                }
-            }
+            let rendered: Vec<(String, refresh::Rendered)> = names
+                .into_iter()
+                .filter_map(|name| {
+                    let feed = config.feed(&name)?;
+                    let r = refresh::render_feed(&config, &history, feed, now).ok()?;
+                    Some((name, r))
+                })
+                .collect();
             let coverage = history.coverage(&f.name).ok().flatten();
+            let _publishing = this.publishing.lock().unwrap_or_else(|p| p.into_inner());
+            drop(history);
+            let published: Vec<(String, usize, Vec<Format>)> = rendered
+                .into_iter()
+                .map(|(name, r)| {
+                    let changed = this.store.publish(&name, &r, now);
+                    (name, r.items, changed)
+                })
+                .collect();
             Ok((refreshed, published, coverage))
         })
         .await;
