@@ -21,6 +21,8 @@ use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{Tag, TagKind};
 use html5ever::{Attribute, LocalName, QualName, ns};
 
+use crate::extract::parse::scan::{comment_end, is_space as is_ws, past, script_end, text_end};
+
 /// What the tokens go to. `start_tag` answers how the text after the tag is read (the tree
 /// builder's choice for `<title>`, `<script>`, `<style>` ...).
 pub trait Sink {
@@ -65,11 +67,6 @@ struct Tokenizer<'a, S> {
     /// The page has carriage returns: text and values are read with them as line feeds (a
     /// `\r\n` pair is never split between two pieces: pieces end at `<`, `&`, NUL or a quote).
     has_cr: bool,
-}
-
-/// Whitespace between attributes (a carriage return is a line feed to the tokenizer).
-fn is_ws(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | b'\x0c' | b' ' | b'\r')
 }
 
 /// `text` with `\r\n` and `\r` as `\n`, as the standard's input stream has them.
@@ -247,139 +244,6 @@ fn without_nul(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `b[at..]` starts with `</name` (any case) followed by whitespace, `/` or `>`.
-fn is_end_tag_of(b: &[u8], at: usize, name: &[u8]) -> bool {
-    let Some(rest) = b.get(at..) else {
-        return false;
-    };
-    let n = name.len();
-    rest.len() > n.saturating_add(2)
-        && rest.starts_with(b"</")
-        && rest
-            .get(2..n.saturating_add(2))
-            .is_some_and(|t| t.eq_ignore_ascii_case(name))
-        && rest
-            .get(n.saturating_add(2))
-            .is_some_and(|&c| is_ws(c) || c == b'/' || c == b'>')
-}
-
-/// Where a script's text ends: the `<` of its end tag, or `None` (it runs to the end). The
-/// standard's script data states, escaped (`<!--`) and double escaped (`<script>` inside)
-/// included, followed only as far as where the text ends.
-fn script_end(b: &[u8], from: usize) -> Option<usize> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum St {
-        Data,
-        Escaped,
-        EscapedDash,
-        EscapedDashDash,
-        Double,
-        DoubleDash,
-        DoubleDashDash,
-    }
-    const NAME: &[u8] = b"script";
-    let mut st = St::Data;
-    let mut p = from;
-    loop {
-        if st == St::Data {
-            p = p.saturating_add(memchr::memchr(b'<', b.get(p..)?)?);
-        }
-        let c = *b.get(p)?;
-        match st {
-            St::Data => {
-                // b[p] == '<'
-                if is_end_tag_of(b, p, NAME) {
-                    return Some(p);
-                }
-                if b.get(p.saturating_add(1)..p.saturating_add(4)) == Some(b"!--") {
-                    // `<!--`: the last dash is the escaped dash-dash state's.
-                    st = St::EscapedDashDash;
-                    p = p.saturating_add(4);
-                } else {
-                    p = p.saturating_add(1);
-                }
-                continue;
-            }
-            St::Escaped | St::EscapedDash | St::EscapedDashDash => match c {
-                b'-' => {
-                    st = if st == St::Escaped {
-                        St::EscapedDash
-                    } else {
-                        St::EscapedDashDash
-                    }
-                }
-                b'<' => {
-                    if is_end_tag_of(b, p, NAME) {
-                        return Some(p);
-                    }
-                    st = St::Escaped;
-                    // `<script` followed by whitespace, `/` or `>`: double escaped.
-                    let q = p.saturating_add(1);
-                    let word_end = b
-                        .get(q..)?
-                        .iter()
-                        .position(|c| !c.is_ascii_alphabetic())
-                        .map(|n| q.saturating_add(n));
-                    if let Some(e) = word_end {
-                        if e > q {
-                            let word = b.get(q..e)?;
-                            let after = *b.get(e)?;
-                            if is_ws(after) || after == b'/' || after == b'>' {
-                                if word.eq_ignore_ascii_case(NAME) {
-                                    st = St::Double;
-                                }
-                                p = e;
-                            } else {
-                                p = e;
-                                // Reconsumed in the escaped state.
-                                continue;
-                            }
-                        }
-                    } else {
-                        return None;
-                    }
-                }
-                b'>' if st == St::EscapedDashDash => st = St::Data,
-                _ => st = St::Escaped,
-            },
-            St::Double | St::DoubleDash | St::DoubleDashDash => match c {
-                b'-' => {
-                    st = if st == St::Double {
-                        St::DoubleDash
-                    } else {
-                        St::DoubleDashDash
-                    }
-                }
-                b'<' => {
-                    st = St::Double;
-                    if b.get(p.saturating_add(1)) == Some(&b'/') {
-                        let q = p.saturating_add(2);
-                        let word_end = b
-                            .get(q..)?
-                            .iter()
-                            .position(|c| !c.is_ascii_alphabetic())
-                            .map(|n| q.saturating_add(n))?;
-                        let word = b.get(q..word_end)?;
-                        let after = *b.get(word_end)?;
-                        if is_ws(after) || after == b'/' || after == b'>' {
-                            if word.eq_ignore_ascii_case(NAME) {
-                                st = St::Escaped;
-                            }
-                            p = word_end;
-                        } else {
-                            p = word_end;
-                            continue;
-                        }
-                    }
-                }
-                b'>' if st == St::DoubleDashDash => st = St::Data,
-                _ => st = St::Double,
-            },
-        }
-        p = p.saturating_add(1);
-    }
-}
-
 impl<S: Sink> Tokenizer<'_, S> {
     fn text(&mut self, from: usize, to: usize) {
         if to > from
@@ -457,10 +321,7 @@ impl<S: Sink> Tokenizer<'_, S> {
 
     /// After the end of a bogus comment or doctype that starts at `from`: past its `>`.
     fn past_gt(&self, from: usize) -> usize {
-        match memchr::memchr(b'>', self.b.get(from..).unwrap_or_default()) {
-            Some(i) => from.saturating_add(i).saturating_add(1),
-            None => self.b.len(),
-        }
+        past(self.s, from, ">")
     }
 
     /// At a `<` in text: what follows it; returns where text goes on.
@@ -509,7 +370,7 @@ impl<S: Sink> Tokenizer<'_, S> {
     fn markup_declaration(&mut self, p: usize) -> usize {
         let rest = self.b.get(p..).unwrap_or_default();
         if rest.starts_with(b"--") {
-            let end = comment_end(self.b, p.saturating_add(2));
+            let end = comment_end(self.s, p.saturating_add(2));
             self.sink.comment();
             return end;
         }
@@ -715,24 +576,9 @@ impl<S: Sink> Tokenizer<'_, S> {
     /// The text of a raw text element from `p` up to its end tag, then that tag.
     fn raw_text(&mut self, p: usize, kind: RawKind, name: &LocalName) -> usize {
         let len = self.b.len();
-        let b = self.b;
         let end = match kind {
-            RawKind::ScriptData | RawKind::ScriptDataEscaped(_) => script_end(b, p),
-            RawKind::Rcdata | RawKind::Rawtext => {
-                let mut q = p;
-                loop {
-                    match memchr::memchr(b'<', b.get(q..).unwrap_or_default()) {
-                        None => break None,
-                        Some(i) => {
-                            let at = q.saturating_add(i);
-                            if is_end_tag_of(b, at, name.as_bytes()) {
-                                break Some(at);
-                            }
-                            q = at.saturating_add(1);
-                        }
-                    }
-                }
-            }
+            RawKind::ScriptData | RawKind::ScriptDataEscaped(_) => script_end(self.s, p),
+            RawKind::Rcdata | RawKind::Rawtext => text_end(self.s, p, name),
         };
         let to = end.unwrap_or(len);
         if kind == RawKind::Rcdata {
@@ -762,31 +608,6 @@ impl<S: Sink> Tokenizer<'_, S> {
             }
         }
     }
-}
-
-/// Where a comment whose text starts at `p` (after `<!--`) ends: past its `-->` or `--!>`
-/// (or `<!-->`, `<!--->`), or the end of the page.
-fn comment_end(b: &[u8], p: usize) -> usize {
-    let rest = b.get(p..).unwrap_or_default();
-    if rest.starts_with(b">") {
-        return p.saturating_add(1);
-    }
-    if rest.starts_with(b"->") {
-        return p.saturating_add(2);
-    }
-    let mut q = p;
-    while let Some(i) = memchr::memchr(b'-', b.get(q..).unwrap_or_default()) {
-        let at = q.saturating_add(i);
-        let tail = b.get(at..).unwrap_or_default();
-        if tail.starts_with(b"-->") {
-            return at.saturating_add(3);
-        }
-        if tail.starts_with(b"--!>") {
-            return at.saturating_add(4);
-        }
-        q = at.saturating_add(1);
-    }
-    b.len()
 }
 
 /// Comparing this tokenizer with html5ever's, for tests and the `tokenize` fuzz target.

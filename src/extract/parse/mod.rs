@@ -26,7 +26,7 @@
 //! [`document`] and [`fragment`] parse into `scraper` trees; [`for_sanitizer`] returns text
 //! that ammonia (which parses with html5ever itself) can clean with bounded work.
 
-mod scan;
+pub(crate) mod scan;
 mod serialize;
 mod sink;
 

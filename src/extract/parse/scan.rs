@@ -61,7 +61,7 @@ struct TagScan {
     cut: Option<usize>,
 }
 
-pub(super) fn is_space(c: u8) -> bool {
+pub(crate) fn is_space(c: u8) -> bool {
     // The tokenizer reads CR (alone or before LF) as LF.
     matches!(c, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
 }
@@ -212,7 +212,7 @@ fn scan_tag(src: &str, n: usize, limit: impl FnOnce(&[u8]) -> usize) -> TagScan 
 
 /// Where the end tag `</name` (followed by a space, `/` or `>`) that ends RCDATA or RAWTEXT
 /// starts.
-fn text_end(src: &str, from: usize, name: &str) -> Option<usize> {
+pub(crate) fn text_end(src: &str, from: usize, name: &str) -> Option<usize> {
     let b = src.as_bytes();
     let mut i = from;
     loop {
@@ -233,7 +233,7 @@ fn is_end_tag_of(b: &[u8], at: usize, name: &str) -> bool {
 
 /// Where the `</script` that ends script data starts, through the escaped (`<!--`) and
 /// double-escaped (`<!--<script>`) states.
-fn script_end(src: &str, from: usize) -> Option<usize> {
+pub(crate) fn script_end(src: &str, from: usize) -> Option<usize> {
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum St {
         Data,
@@ -353,14 +353,14 @@ fn script_end(src: &str, from: usize) -> Option<usize> {
 }
 
 /// Just past the `>` at or after `from`, or the end.
-fn past(src: &str, from: usize, pat: &str) -> usize {
+pub(crate) fn past(src: &str, from: usize, pat: &str) -> usize {
     src.get(from..)
         .and_then(|r| r.find(pat))
         .map_or(src.len(), |k| from + k + pat.len())
 }
 
 /// Just past the end of a comment whose `<!--` ends at `from`.
-fn comment_end(src: &str, from: usize) -> usize {
+pub(crate) fn comment_end(src: &str, from: usize) -> usize {
     let b = src.as_bytes();
     match b.get(from..) {
         Some([b'>', ..]) => return from + 1,
