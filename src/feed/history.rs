@@ -23,6 +23,8 @@ pub enum HistoryError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("cannot create the state database {path}: {source}")]
+    Create { path: String, source: CreateError },
     #[error("cannot create the folder for the state database {path}: {source}")]
     Dir {
         path: String,
@@ -206,16 +208,24 @@ impl History {
             path: p.clone(),
             source,
         };
+        if !path.exists() {
+            create(path).map_err(|source| HistoryError::Create {
+                path: p.clone(),
+                source,
+            })?;
+        }
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(wrap)?;
         conn.set_prepared_statement_cache_capacity(64);
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        // `synchronous` first: an empty file (made by something else) switches to WAL
+        // through a rollback journal, which then syncs as NORMAL does, once not twice.
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL;")
             .map_err(wrap)?;
-        conn.execute_batch(SCHEMA).map_err(wrap)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(wrap)?;
         if version < VERSION {
+            conn.execute_batch(SCHEMA).map_err(wrap)?;
             upgrade(&conn).map_err(wrap)?;
         }
         Ok(History { conn, path: p })
@@ -1200,6 +1210,60 @@ fn first_instant(page: Option<i64>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> i6
     t
 }
 
+/// Why a new state database could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Make a new state database at `path`, all at once: its tables and version are written to
+/// `PATH.new` with no journal and no syncs, that file is switched to WAL, synced once and
+/// linked into place. A crash leaves no state or a complete one, never a file without its
+/// tables. SQLite's own way, a rollback journal to switch an empty file to WAL, syncs the
+/// journal twice, its folder and the file (three with `synchronous = NORMAL`), then the
+/// tables' commits start the WAL. The WAL now comes with the run's first write. Linking
+/// never replaces a state another process made meanwhile (writers hold the run lock, so
+/// none should). The folder is not synced here: if the name is lost in a crash, the next
+/// run starts afresh, and SQLite syncs the folder anyway when it first syncs the WAL it
+/// creates beside the file (the header of a new WAL is synced at its first commit).
+fn create(path: &Path) -> Result<(), CreateError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".new");
+    let tmp = std::path::PathBuf::from(name);
+    let remove = |p: &Path| match std::fs::remove_file(p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
+    // What a run killed here left behind.
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let mut n = tmp.as_os_str().to_owned();
+        n.push(suffix);
+        remove(Path::new(&n))?;
+    }
+    let made = (|| -> Result<(), CreateError> {
+        let conn = Connection::open(&tmp)?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+             BEGIN; {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;
+             PRAGMA journal_mode = WAL;"
+        ))?;
+        conn.close().map_err(|(_, e)| e)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(_) if !path.exists() => std::fs::rename(&tmp, path)?,
+            r => r?,
+        }
+        Ok(())
+    })();
+    let removed = remove(&tmp);
+    made?;
+    Ok(removed?)
+}
+
 /// Brings a state database written by an older version up to [`VERSION`].
 fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     let has_page = conn
@@ -1322,6 +1386,70 @@ mod tests {
         .expect("query")
         .collect::<rusqlite::Result<Vec<_>>>()
         .expect("rows")
+    }
+
+    #[test]
+    fn a_new_state_is_made_whole_in_wal_mode_over_what_a_killed_run_left() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("sub/s.db");
+        std::fs::create_dir_all(db.parent().expect("parent")).expect("mkdir");
+        // A creation killed half-way: a partial file and its WAL.
+        for leftover in ["s.db.new", "s.db.new-wal"] {
+            std::fs::write(dir.path().join("sub").join(leftover), b"not a database").expect("w");
+        }
+        let h = History::open(&db).expect("open");
+        let mode: String = h
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+        let version: i64 = h
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, VERSION);
+        let tables: Vec<String> = h
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .and_then(|mut st| {
+                st.query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .expect("tables");
+        assert_eq!(tables, ["articles", "feeds", "items", "robots"]);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path().join("sub"))
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".new"))
+            .collect();
+        left.sort();
+        assert!(left.is_empty(), "{left:?}");
+        drop(h);
+        // Opened again: nothing to create or upgrade.
+        let h = History::open(&db).expect("reopen");
+        assert_eq!(h.count("news").expect("count"), 0);
+    }
+
+    #[test]
+    fn an_empty_file_becomes_a_state_too() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("s.db");
+        std::fs::write(&db, b"").expect("touch");
+        let mut h = History::open(&db).expect("open");
+        h.merge(
+            "news",
+            &[item("g1", "One", None, false)],
+            Utc::now(),
+            &keep(5),
+        )
+        .expect("merge");
+        let version: i64 = h
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, VERSION);
+        assert_eq!(h.count("news").expect("count"), 1);
     }
 
     #[test]
