@@ -528,11 +528,15 @@ fn publish(
     if let FeedKind::Merge { .. } = feed.kind {
         report.found = rendered.items;
     }
-    let mut wrote = false;
-    for (format, bytes) in rendered.files {
-        let path = out_dir.join(format!("{}.{}", feed.name, format.ext()));
-        wrote |= output::write_if_changed(&path, &bytes)?;
-    }
+    let files: Vec<(PathBuf, Vec<u8>)> = rendered
+        .files
+        .into_iter()
+        .map(|(format, bytes)| {
+            let path = out_dir.join(format!("{}.{}", feed.name, format.ext()));
+            (path, bytes)
+        })
+        .collect();
+    let wrote = output::write_all_if_changed(&files)?.contains(&true);
     report.status = if wrote {
         Status::Written
     } else {

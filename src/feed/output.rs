@@ -3,7 +3,8 @@
 //! A cron job must never leave a half-written or empty feed behind, and a rebuild that
 //! changes nothing must not touch the files (same bytes, same mtime), so conditional GETs of
 //! a static server that serves them keep answering 304. Files are written to a temporary
-//! file in the same folder, synced and renamed over the old one, only when their bytes differ.
+//! file in the same folder, synced and renamed over the old one, only when their bytes differ;
+//! a feed's files (RSS, Atom, JSON) are all written and synced before the first is renamed.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -31,36 +32,74 @@ pub enum OutputError {
 /// Write `bytes` to `path` unless the file already holds exactly them. Returns whether the
 /// file was (re)written.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, OutputError> {
-    let err = |source| OutputError::Write {
+    Ok(write_all_if_changed(&[(path, bytes)])?.contains(&true))
+}
+
+/// Write every `(path, bytes)` whose file does not already hold exactly those bytes, each
+/// through a temporary file in its folder. Every changed file is written and synced before
+/// the first rename: an error while writing leaves all the old files as they were, and the
+/// syncs follow one another with no rename between them (the file system commits them
+/// closer together). The paths are distinct. Returns, for each file, whether it was
+/// (re)written.
+pub fn write_all_if_changed<P: AsRef<Path>, B: AsRef<[u8]>>(
+    files: &[(P, B)],
+) -> Result<Vec<bool>, OutputError> {
+    let err = |path: &Path, source| OutputError::Write {
         path: path.to_path_buf(),
         source,
     };
-    if let Ok(old) = std::fs::read(path)
-        && old == bytes
-    {
-        return Ok(false);
-    }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(temp_name(&file_name, std::process::id()));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+    let mut wrote = vec![false; files.len()];
+    // (target, temporary file, its handle until synced); a temporary file is listed as soon
+    // as it exists, so an error removes it.
+    let mut temps: Vec<(&Path, PathBuf, File)> = Vec::new();
+    let written = (|| {
+        for ((path, bytes), wrote) in files.iter().zip(&mut wrote) {
+            let (path, bytes) = (path.as_ref(), bytes.as_ref());
+            if let Ok(old) = std::fs::read(path)
+                && old == bytes
+            {
+                continue;
+            }
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir).map_err(|e| err(path, e))?;
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = dir.join(temp_name(&file_name, std::process::id()));
+            let f = File::create(&tmp).map_err(|e| err(path, e))?;
+            temps.push((path, tmp, f));
+            if let Some((_, _, f)) = temps.last_mut() {
+                f.write_all(bytes).map_err(|e| err(path, e))?;
+            }
+            *wrote = true;
+        }
+        for (path, _, f) in &temps {
+            f.sync_all().map_err(|e| err(path, e))?;
+        }
+        Ok(())
     })();
-    if result.is_err() {
+    let mut result = written;
+    let mut temps = temps.into_iter();
+    if result.is_ok() {
+        for (path, tmp, f) in temps.by_ref() {
+            drop(f);
+            if let Err(e) = std::fs::rename(&tmp, path) {
+                let _ = std::fs::remove_file(&tmp);
+                result = Err(err(path, e));
+                break;
+            }
+        }
+    }
+    // Whatever was not renamed (an error before or during the renames) goes.
+    for (_, tmp, f) in temps {
+        drop(f);
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(err)?;
-    Ok(true)
+    result.map(|()| wrote)
 }
 
 /// The temporary file a write to `file_name` goes through: `.NAME.PID.tmp`.
@@ -183,6 +222,39 @@ mod tests {
             .expect("dir")
             .count();
         assert_eq!(leftovers, 1, "no temporary files left");
+    }
+
+    #[test]
+    fn files_written_together_are_all_renamed_or_none() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, b, c) = (
+            dir.path().join("out/a.rss"),
+            dir.path().join("out/a.atom"),
+            dir.path().join("out/a.json"),
+        );
+        let first = [(&a, &b"rss 1"[..]), (&b, b"atom 1"), (&c, b"json 1")];
+        assert_eq!(write_all_if_changed(&first).expect("write"), [true; 3]);
+        let second = [(&a, &b"rss 1"[..]), (&b, b"atom 2"), (&c, b"json 1")];
+        assert_eq!(
+            write_all_if_changed(&second).expect("write"),
+            [false, true, false]
+        );
+        assert_eq!(std::fs::read(&b).expect("read"), b"atom 2");
+        // The last file cannot be written (its folder is a file): the others keep their
+        // old bytes, and no temporary file is left.
+        std::fs::write(dir.path().join("blocked"), b"").expect("file");
+        let bad = dir.path().join("blocked/a.json");
+        let third = [(&a, &b"rss 3"[..]), (&b, b"atom 3"), (&bad, b"json 3")];
+        assert!(write_all_if_changed(&third).is_err());
+        assert_eq!(std::fs::read(&a).expect("read"), b"rss 1");
+        assert_eq!(std::fs::read(&b).expect("read"), b"atom 2");
+        let mut left: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.atom", "a.json", "a.rss"]);
     }
 
     #[test]
