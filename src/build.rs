@@ -243,7 +243,8 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
     }
     let mut reports = Vec::with_capacity(fetched_feeds.len() + merged_feeds.len());
     let mut failed: Vec<String> = Vec::new();
-    for ((feed, task), prev) in fetched_feeds.iter().zip(pending).zip(previous) {
+    let last = fetched_feeds.len().saturating_sub(1);
+    for (i, ((feed, task), prev)) in fetched_feeds.iter().zip(pending).zip(previous).enumerate() {
         let (fetched, further, now) = match task.await {
             Ok(r) => r,
             Err(e) => (
@@ -266,6 +267,7 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
             out_dir: &opts.out_dir,
             now,
             polite: Some(&polite),
+            last: i == last,
         };
         let report = build_one(feed, Work::Fetched(Box::new((fetched, further, prev))), ctx).await;
         if matches!(report.status, Status::Failed(_)) {
@@ -293,6 +295,7 @@ pub async fn build(config: &Config, opts: &BuildOptions) -> Result<Vec<FeedRepor
             out_dir: &opts.out_dir,
             now,
             polite: None,
+            last: false,
         };
         let mut report = build_one(feed, Work::Merge, ctx).await;
         let broken: Vec<String> = all_sources(config, feed)
@@ -381,6 +384,8 @@ struct RunContext<'r> {
     now: DateTime<Utc>,
     /// For the feed's article pages (`[feeds.NAME.article]`).
     polite: Option<&'r BuildPoliteness<'r>>,
+    /// The last fetched feed: its history writes are the run's last (but for robots.txt).
+    last: bool,
 }
 
 /// What there is to do for one feed.
@@ -444,6 +449,7 @@ async fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext<'_>) -> FeedRe
         out_dir,
         now,
         polite,
+        last,
     } = ctx;
     let result = match work {
         Work::Fetched(work) => {
@@ -458,6 +464,11 @@ async fn build_one(feed: &FeedConfig, work: Work, ctx: RunContext<'_>) -> FeedRe
                     match fetch_articles(feed, history, polite, now).await {
                         Ok(w) => {
                             report.warnings.extend(w);
+                            if last {
+                                // The run's writes are done: copying them into the database
+                                // file (and its two syncs) overlaps rendering and writing.
+                                history.checkpoint_soon();
+                            }
                             publish(config, feed, history, out_dir, now, &mut report)
                         }
                         Err(e) => Err(e),

@@ -192,6 +192,20 @@ pub struct MergeStats {
 pub struct History {
     conn: Connection,
     path: String,
+    /// The file itself, for another connection.
+    file: std::path::PathBuf,
+    /// A checkpoint running on its own thread and connection ([`History::checkpoint_soon`]).
+    checkpoint: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for History {
+    /// The background checkpoint ends first; closing the connection then checkpoints what
+    /// was written since (nothing, often: no sync at all) and removes the WAL.
+    fn drop(&mut self) {
+        if let Some(t) = self.checkpoint.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl History {
@@ -228,7 +242,12 @@ impl History {
             conn.execute_batch(SCHEMA).map_err(wrap)?;
             upgrade(&conn).map_err(wrap)?;
         }
-        Ok(History { conn, path: p })
+        Ok(History {
+            conn,
+            path: p,
+            file: path.to_path_buf(),
+            checkpoint: None,
+        })
     }
 
     /// Open an existing state database for reading only (`pagefeed check`): `None` when there
@@ -252,7 +271,43 @@ impl History {
         if version != VERSION {
             return Ok(None);
         }
-        Ok(Some(History { conn, path: p }))
+        Ok(Some(History {
+            conn,
+            path: p,
+            file: path.to_path_buf(),
+            checkpoint: None,
+        }))
+    }
+
+    /// Start copying what the WAL holds into the database file on another thread and
+    /// connection, while this one goes on (a build renders and writes its feeds meanwhile).
+    /// Closing the history would do the same copy (and its two syncs) at the very end, with
+    /// nothing left to overlap it. Call it when no more writes are expected soon: after a
+    /// complete checkpoint the next write starts the WAL afresh, which syncs its header.
+    /// Nothing changes for durability: the checkpoint syncs the WAL before copying and the
+    /// database after (`synchronous = NORMAL`), and closing still checkpoints whatever was
+    /// written after it started. At most one runs at a time; errors are left to that final
+    /// checkpoint.
+    pub fn checkpoint_soon(&mut self) {
+        if self.checkpoint.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        if let Some(t) = self.checkpoint.take() {
+            let _ = t.join();
+        }
+        let path = self.file.clone();
+        let spawned = std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn(move || {
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let Ok(conn) = Connection::open_with_flags(&path, flags) else {
+                    return;
+                };
+                let _ = conn.execute_batch("PRAGMA synchronous = NORMAL;");
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            });
+        self.checkpoint = spawned.ok();
     }
 
     /// A statement run through the connection's cache of prepared statements: a service
@@ -1450,6 +1505,41 @@ mod tests {
             .expect("version");
         assert_eq!(version, VERSION);
         assert_eq!(h.count("news").expect("count"), 1);
+    }
+
+    #[test]
+    fn a_checkpoint_soon_copies_the_wal_into_the_file_and_closing_removes_the_wal() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("s.db");
+        let mut h = History::open(&db).expect("open");
+        let items: Vec<NewItem> = (0..300)
+            .map(|i| item(&format!("g{i}"), "An item", None, false))
+            .collect();
+        h.merge("news", &items, Utc::now(), &keep(100))
+            .expect("merge");
+        h.checkpoint_soon();
+        if let Some(t) = h.checkpoint.take() {
+            t.join().expect("checkpoint thread");
+        }
+        // The database file alone, without its WAL, holds the items now.
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&db, &copy).expect("copy");
+        let c = Connection::open(&copy).expect("open copy");
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM items WHERE feed = 'news'", [], |r| {
+                r.get(0)
+            })
+            .expect("count");
+        assert_eq!(n, 300);
+        drop(c);
+        // Written after it: kept by the checkpoint of closing.
+        h.record_unchanged("news", Utc::now()).expect("write");
+        h.checkpoint_soon();
+        drop(h);
+        assert!(!dir.path().join("s.db-wal").exists());
+        let h = History::open(&db).expect("reopen");
+        assert_eq!(h.count("news").expect("count"), 300);
+        assert!(h.feed_status("news").expect("status").is_some());
     }
 
     #[test]
