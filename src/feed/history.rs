@@ -194,6 +194,8 @@ pub struct History {
     path: String,
     /// The file itself, for another connection.
     file: std::path::PathBuf,
+    /// A new file's WAL being started on another thread and connection ([`start_wal`]).
+    wal_start: Option<std::thread::JoinHandle<()>>,
     /// A checkpoint running on its own thread and connection ([`History::checkpoint_soon`]).
     checkpoint: Option<std::thread::JoinHandle<()>>,
 }
@@ -202,7 +204,10 @@ impl Drop for History {
     /// The background checkpoint ends first; closing the connection then checkpoints what
     /// was written since (nothing, often: no sync at all) and removes the WAL.
     fn drop(&mut self) {
-        if let Some(t) = self.checkpoint.take() {
+        for t in [self.wal_start.take(), self.checkpoint.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = t.join();
         }
     }
@@ -222,15 +227,21 @@ impl History {
             path: p.clone(),
             source,
         };
-        if !path.exists() {
+        let created = !path.exists();
+        if created {
             create(path).map_err(|source| HistoryError::Create {
                 path: p.clone(),
                 source,
             })?;
         }
-        let conn = Connection::open(path).map_err(wrap)?;
+        let mut conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(wrap)?;
         conn.set_prepared_statement_cache_capacity(64);
+        // Every transaction here writes: taking the write lock at BEGIN (waiting for it with
+        // the busy timeout) means no other connection's commit can slip in between a
+        // transaction's first read and its first write, which SQLite would refuse (BUSY)
+        // without waiting.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // `synchronous` first: an empty file (made by something else) switches to WAL
         // through a rollback journal, which then syncs as NORMAL does, once not twice.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL;")
@@ -246,6 +257,7 @@ impl History {
             conn,
             path: p,
             file: path.to_path_buf(),
+            wal_start: created.then(|| start_wal(path.to_path_buf())).flatten(),
             checkpoint: None,
         })
     }
@@ -275,6 +287,7 @@ impl History {
             conn,
             path: p,
             file: path.to_path_buf(),
+            wal_start: None,
             checkpoint: None,
         }))
     }
@@ -291,6 +304,9 @@ impl History {
     pub fn checkpoint_soon(&mut self) {
         if self.checkpoint.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
+        }
+        if let Some(t) = self.wal_start.take() {
+            let _ = t.join();
         }
         if let Some(t) = self.checkpoint.take() {
             let _ = t.join();
@@ -1319,6 +1335,37 @@ fn create(path: &Path) -> Result<(), CreateError> {
     Ok(removed?)
 }
 
+/// Start the WAL of a state [`create`] just made, on another thread and connection, while
+/// the run goes on (a build fetches and extracts its pages meanwhile). The first commit into
+/// a new WAL writes its header and syncs it, and syncs the folder the WAL was created in:
+/// two syncs the run's first real commit (a feed's items, after its extraction) otherwise
+/// waits for. A commit that rewrites `user_version` makes them here; the run's own commits
+/// then append to a WAL whose header is durable, as they would after any first commit. If
+/// the run commits first, it makes the two syncs itself, as before. The run's transactions
+/// begin IMMEDIATE (see [`History::open`]), so this commit can never invalidate the
+/// snapshot of one that has begun reading: they wait for each other's lock instead. `None`
+/// if no thread can be started (the run's first commit then does it).
+fn start_wal(path: std::path::PathBuf) -> Option<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("wal-start".into())
+        .spawn(move || {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let Ok(conn) = Connection::open_with_flags(&path, flags) else {
+                return;
+            };
+            let _ = conn.busy_timeout(Duration::from_secs(30));
+            // The version as it is, written back under the write lock: whatever the run
+            // wrote first stays.
+            let _ = (|| -> rusqlite::Result<()> {
+                conn.execute_batch("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE;")?;
+                let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                conn.execute_batch(&format!("PRAGMA user_version = {v}; COMMIT;"))
+            })();
+        })
+        .ok()
+}
+
 /// Brings a state database written by an older version up to [`VERSION`].
 fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     let has_page = conn
@@ -1484,6 +1531,32 @@ mod tests {
         // Opened again: nothing to create or upgrade.
         let h = History::open(&db).expect("reopen");
         assert_eq!(h.count("news").expect("count"), 0);
+    }
+
+    #[test]
+    fn a_new_state_has_its_wal_started_on_the_side_and_keeps_what_the_run_writes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("s.db");
+        let mut h = History::open(&db).expect("open");
+        if let Some(t) = h.wal_start.take() {
+            t.join().expect("wal thread");
+        }
+        // The header (32 bytes) and the frame of one page: the run's commits append to it.
+        let wal = dir.path().join("s.db-wal");
+        let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 32, "WAL of {len} bytes");
+        h.merge(
+            "news",
+            &[item("g1", "One", None, false)],
+            Utc::now(),
+            &keep(5),
+        )
+        .expect("merge");
+        drop(h);
+        assert!(!wal.exists(), "closing checkpoints and removes the WAL");
+        let h = History::open(&db).expect("reopen");
+        assert!(h.wal_start.is_none(), "only a new file gets one");
+        assert_eq!(h.count("news").expect("count"), 1);
     }
 
     #[test]
