@@ -10,7 +10,7 @@ use url::Url;
 use crate::config::{FeedConfig, ItemRules, Source};
 use crate::extract::select::Extraction;
 use crate::extract::{dates, links, sanitize};
-use crate::feed::item::{NewItem, invented_guid};
+use crate::feed::item::{ItemParts, NewItem, invented_guid};
 use crate::source::decode;
 use crate::source::fetch::Page;
 
@@ -319,7 +319,7 @@ pub fn normalize(
                 true
             }
             std::collections::hash_map::Entry::Occupied(o) => {
-                if out.items.get(*o.get()).is_some_and(|it| it.guid == guid) {
+                if out.items.get(*o.get()).is_some_and(|it| it.guid() == guid) {
                     false
                 } else {
                     seen_collided.insert(guid.clone())
@@ -386,7 +386,7 @@ pub fn normalize(
                 s.to_string()
             }
         });
-        out.items.push(NewItem {
+        out.items.push(NewItem::new(&ItemParts {
             guid,
             permalink,
             title: e.title,
@@ -399,7 +399,7 @@ pub fn normalize(
             published: parsed.map(|p| p.instant),
             published_relative: parsed.is_some_and(|p| p.relative),
             legacy_guid,
-        });
+        }));
         if detail {
             out.date_texts.push(e.date);
             out.entry_index.push(n);
@@ -486,7 +486,7 @@ mod tests {
             assert!(p.bytes.is_empty());
             assert_eq!(lean.items, detailed.items);
             assert_eq!(lean.items.len(), 2);
-            assert_eq!(lean.items[0].title.as_deref(), Some("Caf\u{e9} 1"));
+            assert_eq!(lean.items[0].title(), Some("Caf\u{e9} 1"));
             assert_eq!((lean.duplicates, detailed.duplicates), (1, 1));
             assert!(lean.date_texts.is_empty() && lean.entry_index.is_empty());
             assert_eq!(

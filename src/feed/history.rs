@@ -286,7 +286,13 @@ impl History {
         now: DateTime<Utc>,
         policy: &MergePolicy,
     ) -> Result<MergeStats, HistoryError> {
-        self.merge_from(feed, items.len(), items.iter(), now, policy)
+        self.merge_from(
+            feed,
+            items.len(),
+            items.iter().map(std::borrow::Cow::Borrowed),
+            now,
+            policy,
+        )
     }
 
     /// [`Self::merge`], taking the items: each is freed as soon as its row is made (its
@@ -300,15 +306,21 @@ impl History {
         policy: &MergePolicy,
     ) -> Result<MergeStats, HistoryError> {
         let count = items.len();
-        self.merge_from(feed, count, Draining::new(items), now, policy)
+        self.merge_from(
+            feed,
+            count,
+            Draining::new(items).map(std::borrow::Cow::Owned),
+            now,
+            policy,
+        )
     }
 
     /// [`Self::merge`] over `count` items.
-    fn merge_from<T: std::borrow::Borrow<NewItem>>(
+    fn merge_from<'a>(
         &mut self,
         feed: &str,
         count: usize,
-        items: impl Iterator<Item = T>,
+        items: impl Iterator<Item = std::borrow::Cow<'a, NewItem>>,
         now: DateTime<Utc>,
         policy: &MergePolicy,
     ) -> Result<MergeStats, HistoryError> {
@@ -338,14 +350,13 @@ impl History {
                 )
                 .map_err(wrap)?;
             for it in items {
-                let it: &NewItem = it.borrow();
                 let mut legacy_guid = false;
                 let mut old: Option<OldRow> = get
-                    .query_row(params![feed, it.guid], OldRow::read)
+                    .query_row(params![feed, it.guid()], OldRow::read)
                     .optional()
                     .map_err(wrap)?;
                 if old.is_none()
-                    && let Some(legacy) = &it.legacy_guid
+                    && let Some(legacy) = it.legacy_guid()
                 {
                     old = get
                         .query_row(params![feed, legacy], OldRow::read)
@@ -355,12 +366,16 @@ impl History {
                 }
                 let hash = it.content_digest();
                 let page = it.published.map(|d| d.timestamp()).filter(|t| sane(*t));
+                let relative = it.published_relative;
                 let mut row = Row {
-                    written: Written::of(it, legacy_guid),
+                    written: Written {
+                        item: it.into_owned(),
+                        legacy_guid,
+                    },
                     hash,
                     published: None,
                     page,
-                    relative: it.published_relative,
+                    relative,
                     updated: now_s,
                     assign: true,
                     restamp: true,
@@ -391,7 +406,7 @@ impl History {
                         let same = if crate::feed::fasthash::is_fast(&o.hash) {
                             o.hash == row.hash.as_text().as_str()
                         } else {
-                            o.hash == it.legacy_content_hash()
+                            o.hash == row.written.item.legacy_content_hash()
                         };
                         if !same {
                             stats.changed += 1;
@@ -856,7 +871,7 @@ impl History {
                         t,
                         content,
                         published.map(|d| d.timestamp()),
-                        (!authors.is_empty()).then(|| join_list(authors)),
+                        (!authors.is_empty()).then(|| join_list(authors.iter().map(String::as_str))),
                         image
                     ],
                 )
@@ -1004,126 +1019,37 @@ enum Part {
     Image,
 }
 
-/// A bit of [`Written::Packed`]'s `present`: the link is the GUID, kept once.
-const LINK_IS_GUID: u8 = 1 << 7;
-
 /// The columns `merge` writes of one item, kept from when its row is made to when it is
-/// written: its texts one after another in one allocation, with where each ends.
-enum Written {
-    Packed {
-        text: Box<str>,
-        /// Where each [`Part`] ends in `text` (each starts where the one before ends).
-        ends: [u32; 7],
-        /// Bit `n`: [`Part`] `n` is there (an absent title is NULL, not empty); and
-        /// [`LINK_IS_GUID`].
-        present: u8,
-        permalink: bool,
-        summary_html: bool,
-    },
-    /// An item too large for `u32` offsets, kept whole (its GUID already chosen).
-    Whole(Box<NewItem>),
+/// written: the item itself (its texts are in one allocation already).
+struct Written {
+    item: NewItem,
+    /// Stored under its older GUID.
+    legacy_guid: bool,
 }
 
 impl Written {
-    /// What `merge` writes of `it`; under its older GUID when `legacy_guid`.
-    fn of(it: &NewItem, legacy_guid: bool) -> Written {
-        let guid = match (&it.legacy_guid, legacy_guid) {
-            (Some(legacy), true) => legacy.as_str(),
-            _ => it.guid.as_str(),
-        };
-        // A link that is the GUID (a permalink) is kept once.
-        let link_is_guid = it.link.as_deref() == Some(guid);
-        let link = it.link.as_deref().filter(|_| !link_is_guid);
-        let mut text = String::with_capacity(
-            guid.len()
-                .saturating_add(it.title.as_ref().map_or(0, String::len))
-                .saturating_add(link.map_or(0, str::len))
-                .saturating_add(it.summary.as_ref().map_or(0, String::len))
-                .saturating_add(it.image.as_ref().map_or(0, String::len))
-                .saturating_add(list_len(&it.authors))
-                .saturating_add(list_len(&it.categories)),
-        );
-        let mut ends = [0u32; 7];
-        let mut present = 0u8;
-        let parts = [Some(guid), it.title.as_deref(), link, it.summary.as_deref()];
-        for (n, p) in parts.into_iter().enumerate() {
-            if let Some(p) = p {
-                text.push_str(p);
-                present |= 1 << n;
-            }
-            ends[n] = u32::try_from(text.len()).unwrap_or(u32::MAX);
-        }
-        for (n, list) in [(4, &it.authors), (5, &it.categories)] {
-            push_list(&mut text, list);
-            present |= 1 << n;
-            ends[n] = u32::try_from(text.len()).unwrap_or(u32::MAX);
-        }
-        if let Some(i) = &it.image {
-            text.push_str(i);
-            present |= 1 << 6;
-        }
-        if link_is_guid {
-            present |= 1 << (Part::Link as u8) | LINK_IS_GUID;
-        }
-        let Ok(end) = u32::try_from(text.len()) else {
-            let mut whole = it.clone();
-            whole.guid = guid.to_string();
-            return Written::Whole(Box::new(whole));
-        };
-        ends[6] = end;
-        Written::Packed {
-            text: text.into_boxed_str(),
-            ends,
-            present,
-            permalink: it.permalink,
-            summary_html: it.summary_html,
-        }
-    }
-
     fn permalink(&self) -> bool {
-        match self {
-            Written::Packed { permalink, .. } => *permalink,
-            Written::Whole(it) => it.permalink,
-        }
+        self.item.permalink
     }
 
     fn summary_html(&self) -> bool {
-        match self {
-            Written::Packed { summary_html, .. } => *summary_html,
-            Written::Whole(it) => it.summary_html,
-        }
+        self.item.summary_html
     }
 
     fn part(&self, part: Part) -> Option<std::borrow::Cow<'_, str>> {
         use std::borrow::Cow;
-        match self {
-            Written::Packed {
-                text,
-                ends,
-                present,
-                ..
-            } => {
-                let mut n = part as usize;
-                if present & (1 << n) == 0 {
-                    return None;
-                }
-                if matches!(part, Part::Link) && present & LINK_IS_GUID != 0 {
-                    n = Part::Guid as usize;
-                }
-                let at = |i: usize| ends.get(i).and_then(|&e| usize::try_from(e).ok());
-                let start = n.checked_sub(1).and_then(at).unwrap_or(0);
-                let end = at(n).unwrap_or(0);
-                text.get(start..end).map(Cow::Borrowed)
-            }
-            Written::Whole(it) => match part {
-                Part::Guid => Some(Cow::Borrowed(it.guid.as_str())),
-                Part::Title => it.title.as_deref().map(Cow::Borrowed),
-                Part::Link => it.link.as_deref().map(Cow::Borrowed),
-                Part::Summary => it.summary.as_deref().map(Cow::Borrowed),
-                Part::Authors => Some(Cow::Owned(join_list(&it.authors))),
-                Part::Categories => Some(Cow::Owned(join_list(&it.categories))),
-                Part::Image => it.image.as_deref().map(Cow::Borrowed),
-            },
+        let it = &self.item;
+        match part {
+            Part::Guid => Some(Cow::Borrowed(match it.legacy_guid() {
+                Some(legacy) if self.legacy_guid => legacy,
+                _ => it.guid(),
+            })),
+            Part::Title => it.title().map(Cow::Borrowed),
+            Part::Link => it.link().map(Cow::Borrowed),
+            Part::Summary => it.summary().map(Cow::Borrowed),
+            Part::Authors => Some(Cow::Owned(join_list(it.authors()))),
+            Part::Categories => Some(Cow::Owned(join_list(it.categories()))),
+            Part::Image => it.image().map(Cow::Borrowed),
         }
     }
 }
@@ -1247,27 +1173,15 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
 /// much cheaper than JSON for the thousands of rows a merged feed reads.
 const SEP: char = '\u{1f}';
 
-fn join_list(v: &[String]) -> String {
+fn join_list<'a>(v: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    push_list(&mut out, v);
-    out
-}
-
-/// The length of [`join_list`] of `v` (when no value holds the separator).
-fn list_len(v: &[String]) -> usize {
-    v.iter()
-        .fold(0usize, |n, s| n.saturating_add(s.len()))
-        .saturating_add(v.len().saturating_sub(1).saturating_mul(SEP.len_utf8()))
-}
-
-/// [`join_list`] onto the end of `out`.
-fn push_list(out: &mut String, v: &[String]) {
-    for (i, s) in v.iter().enumerate() {
+    for (i, s) in v.into_iter().enumerate() {
         if i > 0 {
             out.push(SEP);
         }
         out.extend(s.chars().filter(|c| *c != SEP));
     }
+    out
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -1281,9 +1195,14 @@ fn split_list(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::item::ItemParts;
 
     fn item(guid: &str, title: &str, published: Option<i64>, relative: bool) -> NewItem {
-        NewItem {
+        parts(guid, title, published, relative).into()
+    }
+
+    fn parts(guid: &str, title: &str, published: Option<i64>, relative: bool) -> ItemParts {
+        ItemParts {
             guid: guid.to_string(),
             permalink: true,
             title: Some(title.to_string()),
@@ -1332,7 +1251,7 @@ mod tests {
             (0..5000i64)
                 .map(|i| {
                     let date = (i % 3 != 0).then_some(1_599_000_000 + i / 7);
-                    let mut it = item(
+                    let mut it = parts(
                         &format!("https://x/{i}"),
                         &format!("T{i}"),
                         date,
@@ -1368,7 +1287,7 @@ mod tests {
                     if run == 2 && i % 9 == 0 {
                         it.title = Some("changed".into());
                     }
-                    it
+                    NewItem::from(it)
                 })
                 .collect()
         };
@@ -1408,7 +1327,7 @@ mod tests {
                 String,
             );
             for it in page(run) {
-                let guid = it.legacy_guid.as_deref().unwrap_or(&it.guid);
+                let guid = it.legacy_guid().unwrap_or(&it.guid());
                 let got: Cols = get
                     .query_row([guid], |r| {
                         Ok((
@@ -1426,13 +1345,13 @@ mod tests {
                     .expect("row");
                 let want: Cols = (
                     it.permalink,
-                    it.title.clone(),
-                    it.link.clone(),
-                    it.summary.clone(),
+                    it.title().map(str::to_string),
+                    it.link().map(str::to_string),
+                    it.summary().map(str::to_string),
                     it.summary_html,
-                    join_list(&it.authors),
-                    join_list(&it.categories),
-                    it.image.clone(),
+                    join_list(it.authors()),
+                    join_list(it.categories()),
+                    it.image().map(str::to_string),
                     it.content_hash(),
                 );
                 assert_eq!(got, want, "{guid}");
@@ -1507,20 +1426,20 @@ mod tests {
             h.conn
                 .execute(
                     "UPDATE items SET content_hash = ?1 WHERE feed = 'f' AND guid = ?2",
-                    params![it.legacy_content_hash(), it.guid],
+                    params![it.legacy_content_hash(), it.guid()],
                 )
                 .expect("store a legacy hash");
         }
         let before = h.latest("f", 10).expect("latest");
         let mut two_changed = two.clone();
-        two_changed.title = Some("Two!".into());
+        two_changed.edit(|p| p.title = Some("Two!".into()));
         let s = h
             .merge("f", &[one.clone(), two_changed], t2, &keep(100))
             .expect("merge");
         assert_eq!((s.new, s.changed), (0, 1), "only the edited item changed");
         let after = h.latest("f", 10).expect("latest");
-        let one_before = before.iter().find(|i| i.guid == one.guid).expect("one");
-        let one_after = after.iter().find(|i| i.guid == one.guid).expect("one");
+        let one_before = before.iter().find(|i| i.guid == one.guid()).expect("one");
+        let one_after = after.iter().find(|i| i.guid == one.guid()).expect("one");
         assert_eq!(
             one_after.updated, one_before.updated,
             "unchanged item keeps its time"
@@ -1529,7 +1448,7 @@ mod tests {
         let stored: String = h
             .row(
                 "SELECT content_hash FROM items WHERE feed = 'f' AND guid = ?1",
-                params![one.guid],
+                params![one.guid()],
                 |r| r.get(0),
             )
             .expect("hash");
@@ -1752,7 +1671,7 @@ mod tests {
         h.merge("f", &items, t, &keep(10)).expect("merge");
         let links: Vec<(String, String)> = items
             .iter()
-            .map(|i| (i.guid.clone(), i.guid.clone()))
+            .map(|i| (i.guid().to_string(), i.guid().to_string()))
             .collect();
         h.queue_articles("f", &links, t).expect("queue");
         h.queue_articles("f", &links, t).expect("queue again");
