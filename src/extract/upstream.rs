@@ -1946,10 +1946,7 @@ mod tests {
         assert_eq!(a.published, None);
         assert!(!a.published_relative);
         let b = &up.items[1];
-        assert_eq!(
-            b.link(),
-            Some("http://cafe.example.com/news/menu.html")
-        );
+        assert_eq!(b.link(), Some("http://cafe.example.com/news/menu.html"));
         assert_eq!(b.guid(), "http://cafe.example.com/news/menu.html");
         assert!(up.warnings.is_empty(), "{:?}", up.warnings);
     }
@@ -2002,10 +1999,7 @@ mod tests {
         assert_eq!(up.items.len(), 2);
         let a = &up.items[0];
         assert_eq!(a.guid(), "https://journal.example.org/a/1");
-        assert_eq!(
-            a.link(),
-            Some("https://journal.example.org/a/1?from=rss")
-        );
+        assert_eq!(a.link(), Some("https://journal.example.org/a/1?from=rss"));
         assert!(!a.permalink);
         assert_eq!(a.authors(), vec!["Anna Beispiel".to_string()]);
         assert_eq!(a.published, at("2024-05-01T07:30:00Z"));
@@ -2083,10 +2077,7 @@ mod tests {
         let a = &up.items[0];
         assert_eq!(a.guid(), "news-4711");
         assert!(!a.permalink);
-        assert_eq!(
-            a.link(),
-            Some("https://news.example.net/2024/06/ferry/")
-        );
+        assert_eq!(a.link(), Some("https://news.example.net/2024/06/ferry/"));
         assert_eq!(a.title(), Some("Ferry timetable changes"));
         assert_eq!(a.published, at("2024-06-03T07:15:00Z"));
         assert_eq!(a.authors(), vec!["Ed Itor".to_string()]);
@@ -2113,10 +2104,7 @@ mod tests {
         let b = &up.items[1];
         assert_eq!(b.guid(), "https://news.example.net/2024/06/festival/");
         assert!(b.permalink);
-        assert_eq!(
-            b.image(),
-            Some("https://cdn.example.net/festival.jpg")
-        );
+        assert_eq!(b.image(), Some("https://cdn.example.net/festival.jpg"));
         assert_eq!(b.published, at("2024-06-02T18:00:00Z"));
 
         let c = &up.items[2];
@@ -2126,9 +2114,7 @@ mod tests {
         let d = &up.items[3];
         assert!(d.guid().starts_with("urn:uuid:"), "{}", d.guid());
         assert!(
-            d.legacy_guid()
-                .as_deref()
-                .is_some_and(|g| g.starts_with("pagefeed:")),
+            d.legacy_guid().is_some_and(|g| g.starts_with("pagefeed:")),
             "{:?}",
             d.legacy_guid()
         );
@@ -2224,14 +2210,14 @@ mod tests {
         let a = &up.items[0];
         assert_eq!(a.guid(), "tag:blog.example.fr,2024:1");
         assert!(!a.permalink);
-        assert_eq!(
-            a.link(),
-            Some("https://blog.example.fr/2024/07/premier")
-        );
+        assert_eq!(a.link(), Some("https://blog.example.fr/2024/07/premier"));
         assert_eq!(a.title(), Some("Premier billet"));
         assert_eq!(a.published, at("2024-07-01T06:00:00Z"));
         assert_eq!(a.authors(), vec!["Claire".to_string()]);
-        assert_eq!(a.categories(), vec!["Notes".to_string(), "misc".to_string()]);
+        assert_eq!(
+            a.categories(),
+            vec!["Notes".to_string(), "misc".to_string()]
+        );
         let s = a.summary().expect("summary");
         assert!(a.summary_html);
         assert!(s.starts_with("<p>"), "{s}");
@@ -2294,10 +2280,7 @@ mod tests {
         let a = &up.items[0];
         assert_eq!(a.guid(), "tag:old.example.com,2004:1");
         assert_eq!(a.title(), Some("First post"));
-        assert_eq!(
-            a.link(),
-            Some("http://old.example.com/2004/05/first")
-        );
+        assert_eq!(a.link(), Some("http://old.example.com/2004/05/first"));
         assert_eq!(a.published, at("2004-05-01T14:00:00Z"));
         assert_eq!(a.authors(), vec!["Mark".to_string()]);
         assert_eq!(
@@ -2365,11 +2348,11 @@ mod tests {
         assert_eq!(a.title(), Some("One & only"));
         assert_eq!(a.published, at("2024-08-01T17:00:00Z"));
         assert_eq!(a.authors(), vec!["Jo".to_string(), "Sam".to_string()]);
-        assert_eq!(a.categories(), vec!["rust".to_string(), "feeds".to_string()]);
         assert_eq!(
-            a.image(),
-            Some("https://pod.example.com/images/one.png")
+            a.categories(),
+            vec!["rust".to_string(), "feeds".to_string()]
         );
+        assert_eq!(a.image(), Some("https://pod.example.com/images/one.png"));
         assert_eq!(
             a.summary(),
             Some(
@@ -2441,15 +2424,9 @@ mod tests {
         let up = parse("https://example.org/feed", xml);
         assert_eq!(up.meta.title.as_deref(), Some("Fish & Chips"));
         assert_eq!(up.items.len(), 2);
-        assert_eq!(
-            up.items[0].link(),
-            Some("https://example.org/1?a=1&b=2")
-        );
+        assert_eq!(up.items[0].link(), Some("https://example.org/1?a=1&b=2"));
         assert_eq!(up.items[0].published, None);
-        assert_eq!(
-            up.items[0].image(),
-            Some("https://example.org/t1.jpg")
-        );
+        assert_eq!(up.items[0].image(), Some("https://example.org/t1.jpg"));
         // A wrong weekday (it was a Saturday) does not lose the date.
         assert_eq!(up.items[1].published, at("2012-08-25T15:00:00Z"));
         assert!(

@@ -871,7 +871,8 @@ impl History {
                         t,
                         content,
                         published.map(|d| d.timestamp()),
-                        (!authors.is_empty()).then(|| join_list(authors.iter().map(String::as_str))),
+                        (!authors.is_empty())
+                            .then(|| join_list(authors.iter().map(String::as_str))),
                         image
                     ],
                 )
@@ -1327,7 +1328,7 @@ mod tests {
                 String,
             );
             for it in page(run) {
-                let guid = it.legacy_guid().unwrap_or(&it.guid());
+                let guid = it.legacy_guid().unwrap_or(it.guid());
                 let got: Cols = get
                     .query_row([guid], |r| {
                         Ok((

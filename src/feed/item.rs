@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::feed::pack::{Field, List, Pack};
+use crate::feed::pack::{List, Pack, Slot};
 
 /// An entry from the current page, normalised, before it meets the history.
 ///
@@ -65,6 +65,24 @@ pub struct ItemParts {
     pub legacy_guid: Option<String>,
 }
 
+/// [`ItemParts`] borrowed: what [`NewItem::of`] packs without copies of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemFields<'a> {
+    pub guid: &'a str,
+    pub permalink: bool,
+    pub title: Option<&'a str>,
+    pub link: Option<&'a str>,
+    pub summary: Option<&'a str>,
+    pub summary_html: bool,
+    /// A list ([`Slot::List`] or [`Slot::Packed`]).
+    pub authors: Slot<'a>,
+    pub categories: Slot<'a>,
+    pub image: Option<&'a str>,
+    pub published: Option<DateTime<Utc>>,
+    pub published_relative: bool,
+    pub legacy_guid: Option<&'a str>,
+}
+
 impl From<ItemParts> for NewItem {
     fn from(p: ItemParts) -> Self {
         NewItem::new(&p)
@@ -80,17 +98,35 @@ impl std::fmt::Debug for NewItem {
 impl NewItem {
     /// The item of `p`.
     pub fn new(p: &ItemParts) -> Self {
-        let link_is_guid = p.link.as_deref() == Some(p.guid.as_str());
+        NewItem::of(&ItemFields {
+            guid: &p.guid,
+            permalink: p.permalink,
+            title: p.title.as_deref(),
+            link: p.link.as_deref(),
+            summary: p.summary.as_deref(),
+            summary_html: p.summary_html,
+            authors: Slot::List(&p.authors),
+            categories: Slot::List(&p.categories),
+            image: p.image.as_deref(),
+            published: p.published,
+            published_relative: p.published_relative,
+            legacy_guid: p.legacy_guid.as_deref(),
+        })
+    }
+
+    /// The item of borrowed fields.
+    pub fn of(p: &ItemFields<'_>) -> Self {
+        let link_is_guid = p.link == Some(p.guid);
         NewItem {
             texts: Pack::new([
-                Field::Text(&p.guid),
-                p.title.as_deref().into(),
-                p.link.as_deref().filter(|_| !link_is_guid).into(),
-                p.summary.as_deref().into(),
-                p.image.as_deref().into(),
-                p.legacy_guid.as_deref().into(),
-                Field::List(&p.authors),
-                Field::List(&p.categories),
+                Slot::Text(p.guid),
+                p.title.into(),
+                p.link.filter(|_| !link_is_guid).into(),
+                p.summary.into(),
+                p.image.into(),
+                p.legacy_guid.into(),
+                p.authors,
+                p.categories,
             ]),
             link_is_guid,
             permalink: p.permalink,

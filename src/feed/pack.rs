@@ -19,15 +19,17 @@ use std::fmt::Write as _;
 
 /// A field of a record to pack.
 #[derive(Debug, Clone, Copy)]
-pub enum Field<'a> {
+pub enum Slot<'a> {
     Absent,
     Text(&'a str),
     List(&'a [String]),
+    /// A list field of another pack, copied as it is kept.
+    Packed(List<'a>),
 }
 
-impl<'a> From<Option<&'a str>> for Field<'a> {
+impl<'a> From<Option<&'a str>> for Slot<'a> {
     fn from(v: Option<&'a str>) -> Self {
-        v.map_or(Field::Absent, Field::Text)
+        v.map_or(Slot::Absent, Slot::Text)
     }
 }
 
@@ -82,16 +84,17 @@ fn digits(mut n: usize) -> usize {
 
 impl<const N: usize> Pack<N> {
     /// The fields, in order (fields past `N` are left out).
-    pub fn new(fields: [Field<'_>; N]) -> Self {
+    pub fn new(fields: [Slot<'_>; N]) -> Self {
         let size = fields.iter().fold(0usize, |n, f| {
             n.saturating_add(match f {
-                Field::Absent => 0,
-                Field::Text(s) => s.len(),
-                Field::List(l) => l.iter().fold(0usize, |n, s| {
+                Slot::Absent => 0,
+                Slot::Text(s) => s.len(),
+                Slot::List(l) => l.iter().fold(0usize, |n, s| {
                     n.saturating_add(s.len())
                         .saturating_add(digits(s.len()))
                         .saturating_add(1)
                 }),
+                Slot::Packed(l) => l.rest.len(),
             })
         });
         let mut text = String::with_capacity(size.min(room(0)));
@@ -99,12 +102,12 @@ impl<const N: usize> Pack<N> {
         let mut present = 0u16;
         for (n, (f, end)) in fields.iter().zip(ends.iter_mut()).enumerate() {
             match f {
-                Field::Absent => {}
-                Field::Text(s) => {
+                Slot::Absent => {}
+                Slot::Text(s) => {
                     text.push_str(cut(s, room(text.len())));
                     present |= bit(n);
                 }
-                Field::List(l) => {
+                Slot::List(l) => {
                     for s in *l {
                         let need = digits(s.len()).saturating_add(1).saturating_add(s.len());
                         if room(text.len()) < need {
@@ -113,6 +116,24 @@ impl<const N: usize> Pack<N> {
                         let _ = write!(text, "{}:", s.len());
                         text.push_str(s);
                     }
+                    present |= bit(n);
+                }
+                Slot::Packed(l) => {
+                    // Whole strings only: each is in `l.rest` after its length.
+                    let whole = room(text.len());
+                    let mut keep = l.rest.len();
+                    if keep > whole {
+                        let mut fits = *l;
+                        keep = 0;
+                        while fits.next().is_some() {
+                            let used = l.rest.len().saturating_sub(fits.rest.len());
+                            if used > whole {
+                                break;
+                            }
+                            keep = used;
+                        }
+                    }
+                    text.push_str(l.rest.get(..keep).unwrap_or(""));
                     present |= bit(n);
                 }
             }
@@ -166,7 +187,7 @@ fn bit(n: usize) -> u16 {
 }
 
 /// The strings of a list field.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct List<'a> {
     rest: &'a str,
 }
@@ -186,7 +207,7 @@ impl<'a> Iterator for List<'a> {
 impl List<'_> {
     /// The strings, owned.
     pub fn to_vec(&self) -> Vec<String> {
-        self.clone().map(str::to_string).collect()
+        (*self).map(str::to_string).collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -196,19 +217,19 @@ impl List<'_> {
 
 impl fmt::Debug for List<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.clone()).finish()
+        f.debug_list().entries(*self).finish()
     }
 }
 
 impl PartialEq<Vec<String>> for List<'_> {
     fn eq(&self, other: &Vec<String>) -> bool {
-        self.clone().eq(other.iter().map(String::as_str))
+        (*self).eq(other.iter().map(String::as_str))
     }
 }
 
 impl PartialEq<Vec<&str>> for List<'_> {
     fn eq(&self, other: &Vec<&str>) -> bool {
-        self.clone().eq(other.iter().copied())
+        (*self).eq(other.iter().copied())
     }
 }
 
@@ -230,11 +251,11 @@ mod tests {
     fn fields_come_back_as_they_went_in() {
         let authors = vec!["Ann".to_string(), String::new(), "12:3".to_string()];
         let p = Pack::<5>::new([
-            Field::Text("https://example.org/1"),
-            Field::Absent,
-            Field::Text(""),
-            Field::List(&authors),
-            Field::List(&[]),
+            Slot::Text("https://example.org/1"),
+            Slot::Absent,
+            Slot::Text(""),
+            Slot::List(&authors),
+            Slot::List(&[]),
         ]);
         assert_eq!(p.text(0), Some("https://example.org/1"));
         assert_eq!(p.text(1), None);
@@ -249,10 +270,10 @@ mod tests {
 
     #[test]
     fn absent_and_empty_differ_and_equal_fields_are_equal_packs() {
-        let a = Pack::<2>::new([Field::Text(""), Field::Absent]);
-        let b = Pack::<2>::new([Field::Absent, Field::Text("")]);
+        let a = Pack::<2>::new([Slot::Text(""), Slot::Absent]);
+        let b = Pack::<2>::new([Slot::Absent, Slot::Text("")]);
         assert_ne!(a, b);
-        assert_eq!(a, Pack::<2>::new([Field::Text(""), Field::Absent]));
+        assert_eq!(a, Pack::<2>::new([Slot::Text(""), Slot::Absent]));
         assert_eq!(format!("{a:?}"), r#"[Some(""), None]"#);
     }
 
@@ -270,7 +291,7 @@ mod tests {
             list in proptest::collection::vec(".*", 0..5),
             b in proptest::option::of("[0-9:]*"),
         ) {
-            let p = Pack::<3>::new([a.as_deref().into(), Field::List(&list), b.as_deref().into()]);
+            let p = Pack::<3>::new([a.as_deref().into(), Slot::List(&list), b.as_deref().into()]);
             proptest::prop_assert_eq!(p.text(0), a.as_deref());
             proptest::prop_assert_eq!(p.list(1).to_vec(), list);
             proptest::prop_assert_eq!(p.text(2), b.as_deref());
