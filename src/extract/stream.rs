@@ -333,7 +333,7 @@ const MANY: [bool; FIELDS] = [false, false, false, true, false, false, true, fal
 type Done = (RawEntry, [Option<LocalName>; 2]);
 
 /// Slots of finished entries per chunk.
-const CHUNK: usize = 1024;
+const CHUNK: usize = 4096;
 
 /// One open element.
 #[derive(Clone)]

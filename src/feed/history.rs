@@ -364,22 +364,19 @@ impl History {
                         .map_err(wrap)?;
                     legacy_guid = old.is_some();
                 }
-                let hash = it.content_digest();
                 let page = it.published.map(|d| d.timestamp()).filter(|t| sane(*t));
                 let relative = it.published_relative;
+                let hash = old.as_ref().map(|_| it.content_digest());
                 let mut row = Row {
-                    written: Written {
-                        item: it.into_owned(),
-                        legacy_guid,
-                    },
-                    hash,
-                    published: None,
-                    page,
+                    item: it.into_owned(),
+                    legacy_guid,
+                    published: Secs::NONE,
+                    page: page.into(),
                     relative,
                     updated: now_s,
                     assign: true,
                     restamp: true,
-                    old_updated: None,
+                    old_updated: Secs::NONE,
                 };
                 match old {
                     None => stats.new += 1,
@@ -388,25 +385,26 @@ impl History {
                         // A date resolved against an earlier fetch stays; so does a date the
                         // page no longer shows, and the instant given for an unchanged one.
                         if kept.is_some()
-                            && (row.relative || row.page.is_none() || row.page == o.page)
+                            && (row.relative || row.page.is_none() || row.page.get() == o.page)
                         {
-                            row.published = kept;
+                            row.published = kept.into();
                             row.assign = false;
                             if row.relative || row.page.is_none() {
-                                row.page = o.page;
+                                row.page = o.page.into();
                                 row.relative = o.relative;
                             }
                         }
                         // An update time no feed may carry (written by an older version
                         // from an impossible date) is replaced by this fetch.
                         let old_ok = sane(o.updated);
-                        row.old_updated = Some(o.updated);
+                        row.old_updated = Some(o.updated).into();
                         // A hash stored by a version before the fast hashes is compared
                         // with the old kind; the row then stores the new kind.
-                        let same = if crate::feed::fasthash::is_fast(&o.hash) {
-                            o.hash == row.hash.as_text().as_str()
-                        } else {
-                            o.hash == row.written.item.legacy_content_hash()
+                        let same = match hash {
+                            Some(h) if crate::feed::fasthash::is_fast(&o.hash) => {
+                                o.hash == h.as_text().as_str()
+                            }
+                            _ => o.hash == row.item.legacy_content_hash(),
                         };
                         if !same {
                             stats.changed += 1;
@@ -421,8 +419,8 @@ impl History {
             }
         }
         for r in rows.iter_mut().filter(|r| r.assign) {
-            let t = first_instant(r.page, now, policy.time_zone);
-            r.published = Some(t);
+            let t = first_instant(r.page.get(), now, policy.time_zone);
+            r.published = Secs(t);
             if r.old_updated.is_none() {
                 // A new item was last updated when it was published.
                 r.updated = t;
@@ -445,7 +443,7 @@ impl History {
             }
             // Times about to be replaced are free again.
             for r in rows.iter().filter(|r| r.restamp) {
-                if let Some(t) = r.old_updated
+                if let Some(t) = r.old_updated.get()
                     && let Some(n) = used.get_mut(&t)
                 {
                     *n = n.saturating_sub(1);
@@ -486,28 +484,28 @@ impl History {
                 )
                 .map_err(wrap)?;
             for (pos, row) in rows.iter().enumerate() {
-                let w = &row.written;
-                let hash = row.hash.as_text();
+                let hash = row.item.content_digest();
+                let hash = hash.as_text();
                 let values = params![
                     feed,
-                    w.part(Part::Guid),
-                    w.permalink(),
-                    w.part(Part::Title),
-                    w.part(Part::Link),
-                    w.part(Part::Summary),
-                    w.summary_html(),
-                    w.part(Part::Authors).unwrap_or_default(),
-                    w.part(Part::Categories).unwrap_or_default(),
-                    w.part(Part::Image),
-                    row.published,
+                    row.part(Part::Guid),
+                    row.item.permalink,
+                    row.part(Part::Title),
+                    row.part(Part::Link),
+                    row.part(Part::Summary),
+                    row.item.summary_html,
+                    row.part(Part::Authors).unwrap_or_default(),
+                    row.part(Part::Categories).unwrap_or_default(),
+                    row.part(Part::Image),
+                    row.published.get(),
                     row.relative,
-                    row.page,
+                    row.page.get(),
                     row.updated,
                     now_s,
                     i64::try_from(pos).unwrap_or(i64::MAX),
                     hash.as_str(),
                 ];
-                if row.old_updated.is_some() {
+                if !row.old_updated.is_none() {
                     update.execute(values).map_err(wrap)?;
                 } else {
                     insert.execute(values).map_err(wrap)?;
@@ -986,24 +984,49 @@ impl OldRow {
     }
 }
 
-/// An item of the page as `merge` will write it (a page of 200,000 entries has as many:
-/// 128 bytes each and one allocation, where the item was about 340).
+/// An item of the page as `merge` will write it. A page of 200,000 entries has as many at
+/// once: 112 bytes each and the item's one allocation of texts (its content hash is taken
+/// again when it is written, rather than kept).
 struct Row {
-    /// Its columns.
-    written: Written,
-    /// The content hash (stored as text).
-    hash: crate::feed::fasthash::Digest,
-    published: Option<i64>,
+    /// The item itself (its texts are in one allocation already).
+    item: NewItem,
+    published: Secs,
     /// The date as the page gave it.
-    page: Option<i64>,
+    page: Secs,
     /// The stored update time, for a stored item.
-    old_updated: Option<i64>,
+    old_updated: Secs,
     updated: i64,
+    /// Stored under the item's older GUID.
+    legacy_guid: bool,
     relative: bool,
     /// `published` is to be chosen (a new item, or its page date changed).
     assign: bool,
     /// `updated` changes (a new or changed item): it is made distinct in the feed.
     restamp: bool,
+}
+
+/// An optional time in seconds in 8 bytes, where `Option<i64>` takes 16 (see [`Row`]).
+/// `i64::MIN` stands for none; a stored time of `i64::MIN` (no date any version writes)
+/// reads as one second later.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Secs(i64);
+
+impl Secs {
+    const NONE: Secs = Secs(i64::MIN);
+
+    fn get(self) -> Option<i64> {
+        (self != Secs::NONE).then_some(self.0)
+    }
+
+    fn is_none(self) -> bool {
+        self == Secs::NONE
+    }
+}
+
+impl From<Option<i64>> for Secs {
+    fn from(t: Option<i64>) -> Secs {
+        t.map_or(Secs::NONE, |t| Secs(t.max(i64::MIN.saturating_add(1))))
+    }
 }
 
 /// The text columns of an item's row, as `merge` writes them.
@@ -1020,23 +1043,7 @@ enum Part {
     Image,
 }
 
-/// The columns `merge` writes of one item, kept from when its row is made to when it is
-/// written: the item itself (its texts are in one allocation already).
-struct Written {
-    item: NewItem,
-    /// Stored under its older GUID.
-    legacy_guid: bool,
-}
-
-impl Written {
-    fn permalink(&self) -> bool {
-        self.item.permalink
-    }
-
-    fn summary_html(&self) -> bool {
-        self.item.summary_html
-    }
-
+impl Row {
     fn part(&self, part: Part) -> Option<std::borrow::Cow<'_, str>> {
         use std::borrow::Cow;
         let it = &self.item;
