@@ -1205,6 +1205,22 @@ mod tests {
     use super::*;
     use crate::feed::item::ItemParts;
 
+    /// A merge holds a row, an item and a raw entry for every entry of a page at some point:
+    /// their sizes are what a page of 200,000 entries costs (`bench/vs-baseline.sh`).
+    #[test]
+    fn rows_items_and_entries_stay_small() {
+        assert!(
+            std::mem::size_of::<Row>() <= 112,
+            "{}",
+            std::mem::size_of::<Row>()
+        );
+        assert!(std::mem::size_of::<NewItem>() <= 72);
+        assert!(std::mem::size_of::<crate::extract::select::RawEntry>() <= 56);
+        assert_eq!(Secs::from(None), Secs::NONE);
+        assert_eq!(Secs::from(Some(i64::MIN)).get(), Some(i64::MIN + 1));
+        assert_eq!(Secs::from(Some(-5)).get(), Some(-5));
+    }
+
     fn item(guid: &str, title: &str, published: Option<i64>, relative: bool) -> NewItem {
         parts(guid, title, published, relative).into()
     }

@@ -382,3 +382,45 @@ pub fn stable_hash(parts: &[&str]) -> String {
     }
     hex(&h.finalize())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_gives_back_its_parts_and_keeps_a_link_that_is_its_guid_once() {
+        let parts = ItemParts {
+            guid: "https://example.org/a".into(),
+            permalink: true,
+            title: Some("A".into()),
+            link: Some("https://example.org/a".into()),
+            summary: Some(String::new()),
+            summary_html: true,
+            authors: vec!["Ann".into(), "Bo".into()],
+            categories: vec![],
+            image: None,
+            published: DateTime::from_timestamp(1_600_000_000, 0),
+            published_relative: true,
+            legacy_guid: None,
+        };
+        let it = NewItem::new(&parts);
+        assert!(it.link_is_guid());
+        assert_eq!(it.parts(), parts);
+        assert_eq!(it.texts.text_len(), "https://example.org/aA3:Ann2:Bo".len());
+        let other = ItemParts {
+            link: Some("https://example.org/b".into()),
+            legacy_guid: Some("pagefeed:1".into()),
+            ..parts.clone()
+        };
+        let it = NewItem::from(other.clone());
+        assert!(!it.link_is_guid());
+        assert_eq!(it.link(), Some("https://example.org/b"));
+        assert_eq!(it.legacy_guid(), Some("pagefeed:1"));
+        assert_eq!(it.parts(), other);
+        let mut edited = it.clone();
+        edited.edit(|p| p.title = None);
+        assert_eq!(edited.title(), None);
+        assert_ne!(edited, it);
+        assert_eq!(edited.link(), it.link());
+    }
+}

@@ -15,7 +15,6 @@
 //! there).
 
 use std::fmt;
-use std::fmt::Write as _;
 
 /// A field of a record to pack.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +71,28 @@ fn cut(s: &str, max: usize) -> &str {
     s.get(..at).unwrap_or("")
 }
 
+/// `n` in decimal and a `:`, onto `text` (without the formatting machinery: a list's every
+/// string has one).
+fn push_len(text: &mut String, n: usize) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = n;
+    loop {
+        at = at.saturating_sub(1);
+        if let Some(d) = buf.get_mut(at) {
+            *d = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    for &d in buf.get(at..).unwrap_or(&[]) {
+        text.push(char::from(d));
+    }
+    text.push(':');
+}
+
 /// The decimal digits of `n`.
 fn digits(mut n: usize) -> usize {
     let mut d = 1;
@@ -113,7 +134,7 @@ impl<const N: usize> Pack<N> {
                         if room(text.len()) < need {
                             break;
                         }
-                        let _ = write!(text, "{}:", s.len());
+                        push_len(&mut text, s.len());
                         text.push_str(s);
                     }
                     present |= bit(n);
@@ -275,6 +296,29 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, Pack::<2>::new([Slot::Text(""), Slot::Absent]));
         assert_eq!(format!("{a:?}"), r#"[Some(""), None]"#);
+    }
+
+    #[test]
+    fn a_packed_list_is_copied_as_it_is_kept() {
+        let tags = vec!["a".to_string(), "1:b".to_string(), String::new()];
+        let from = Pack::<2>::new([Slot::Text("x"), Slot::List(&tags)]);
+        let to = Pack::<3>::new([
+            Slot::Packed(from.list(1)),
+            Slot::Absent,
+            Slot::Packed(from.list(5)),
+        ]);
+        assert_eq!(to.list(0), tags);
+        assert_eq!(to.text(1), None);
+        assert_eq!(to.text(2), Some(""));
+        assert!(to.list(2).is_empty());
+        assert_eq!(push_len_of(0), "0:");
+        assert_eq!(push_len_of(1234567890), "1234567890:");
+    }
+
+    fn push_len_of(n: usize) -> String {
+        let mut s = String::new();
+        push_len(&mut s, n);
+        s
     }
 
     #[test]
