@@ -132,16 +132,16 @@ fn baseline(html: &str, b: &Baseline) -> Vec<Row> {
 
 fn to_item(n: &NewItem, seen: DateTime<Utc>) -> Item {
     Item {
-        guid: n.guid.clone(),
+        guid: n.guid().to_string(),
         permalink: n.permalink,
-        title: n.title.clone(),
-        link: n.link.clone(),
-        summary: n.summary.clone(),
+        title: n.title().map(str::to_string),
+        link: n.link().map(str::to_string),
+        summary: n.summary().map(str::to_string),
         summary_html: n.summary_html,
         content: None,
-        authors: n.authors.clone(),
-        categories: n.categories.clone(),
-        image: n.image.clone(),
+        authors: n.authors().to_vec(),
+        categories: n.categories().to_vec(),
+        image: n.image().map(str::to_string),
         published: n.published,
         updated: seen,
         first_seen: seen,

@@ -11,7 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use pagefeed::config;
 use pagefeed::feed::history::History;
-use pagefeed::feed::item::NewItem;
+use pagefeed::feed::item::{ItemParts, NewItem};
 use pagefeed::feed::merge;
 use pagefeed::refresh;
 
@@ -48,7 +48,7 @@ fn item(s: usize, i: usize) -> NewItem {
     } else {
         format!("https://source{s}.example.org/posts/{i}")
     };
-    NewItem {
+    NewItem::new(&ItemParts {
         guid: format!("https://source{s}.example.org/posts/{i}"),
         permalink: true,
         title: Some(format!(
@@ -65,7 +65,7 @@ fn item(s: usize, i: usize) -> NewItem {
         published: Some(at(1_600_000_000 + (i * 3_600 + s * 37) as i64)),
         published_relative: false,
         legacy_guid: None,
-    }
+    })
 }
 
 fn bench(c: &mut Criterion) {

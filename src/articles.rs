@@ -43,19 +43,18 @@ pub fn new_links(
     let mut out = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for i in items {
-        let Some(link) = &i.link else { continue };
-        if !seen.insert(&i.guid)
+        let Some(link) = i.link() else { continue };
+        if !seen.insert(i.guid())
             || !Url::parse(link).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-            || history.has_item(&feed.name, &i.guid)?
-            || i.legacy_guid
-                .as_ref()
+            || history.has_item(&feed.name, i.guid())?
+            || i.legacy_guid()
                 .map(|g| history.has_item(&feed.name, g))
                 .transpose()?
                 .unwrap_or(false)
         {
             continue;
         }
-        out.push((i.guid.clone(), link.clone()));
+        out.push((i.guid().to_string(), link.to_string()));
     }
     Ok(out)
 }

@@ -470,8 +470,8 @@ fn auto_preview_rules(
                     println!(
                         "{:>3}. {}\n     {}\n     {}",
                         n.saturating_add(1),
-                        item.title.as_deref().unwrap_or("(no title)"),
-                        item.link.as_deref().unwrap_or("(no link)"),
+                        item.title().unwrap_or("(no title)"),
+                        item.link().unwrap_or("(no link)"),
                         item.published
                             .map_or("(no date)".to_string(), |d| d.to_rfc3339())
                     );

@@ -161,7 +161,7 @@ pub fn append(into: &mut Scraped, further: Vec<Scraped>) {
     if further.is_empty() {
         return;
     }
-    let mut seen: HashSet<String> = into.items.iter().map(|i| i.guid.clone()).collect();
+    let mut seen: HashSet<String> = into.items.iter().map(|i| i.guid().to_string()).collect();
     for page in further {
         let offset = into.extraction.kept;
         let x = page.extraction;
@@ -197,7 +197,7 @@ pub fn append(into: &mut Scraped, further: Vec<Scraped>) {
         let mut entry_index = page.entry_index.into_iter();
         for item in page.items {
             let (date_text, index) = (date_texts.next(), entry_index.next());
-            if !seen.insert(item.guid.clone()) {
+            if !seen.insert(item.guid().to_string()) {
                 continue;
             }
             into.items.push(item);

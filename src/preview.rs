@@ -57,10 +57,10 @@ pub fn format(feed: &FeedConfig, rules: &ItemRules, scraped: &Scraped) -> String
             out,
             "{:>3}  {:<48}  {:<25}  {:<40}  {}",
             n + 1,
-            cut(item.title.as_deref().unwrap_or("-"), 48),
+            cut(item.title().unwrap_or("-"), 48),
             cut(&date, 25),
-            cut(item.link.as_deref().unwrap_or("-"), 40),
-            item.authors.join(", ")
+            cut(item.link().unwrap_or("-"), 40),
+            item.authors().collect::<Vec<_>>().join(", ")
         );
     }
     let _ = writeln!(out);

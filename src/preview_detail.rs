@@ -142,18 +142,18 @@ pub fn details(rules: &ItemRules, page: &Page, scraped: &Scraped) -> Vec<EntryDe
                     .and_then(|e| e.fields.get(n).copied().flatten())
                     .map(|el| excerpt(el, EXCERPT_CHARS))
             };
-            let text = |v: &Option<String>| v.as_ref().map_or(Value::Null, |s| json!(s));
-            let list = |v: &Vec<String>| json!(v);
+            let text = |v: Option<&str>| v.map_or(Value::Null, |s| json!(s));
+            let list = |v: crate::feed::pack::List<'_>| json!(v.collect::<Vec<_>>());
             let values: [Value; 8] = [
-                text(&item.title),
-                text(&item.link),
-                text(&item.summary),
-                list(&item.authors),
+                text(item.title()),
+                text(item.link()),
+                text(item.summary()),
+                list(item.authors()),
                 item.published
                     .map_or(Value::Null, |d| json!(d.to_rfc3339())),
-                text(&item.image),
-                list(&item.categories),
-                json!(item.guid),
+                text(item.image()),
+                list(item.categories()),
+                json!(item.guid()),
             ];
             let fields = FIELD_NAMES
                 .iter()
@@ -168,7 +168,7 @@ pub fn details(rules: &ItemRules, page: &Page, scraped: &Scraped) -> Vec<EntryDe
                 })
                 .collect();
             EntryDetail {
-                guid: item.guid.clone(),
+                guid: item.guid().to_string(),
                 element: found.map_or_else(String::new, |e| excerpt(e.entry, EXCERPT_CHARS)),
                 fields,
             }

@@ -247,10 +247,7 @@ fn drop_implausible_dates(
                 warnings.push(format!(
                     "feed {}: entry {}: its date {} {why}; it is dated as an undated entry",
                     feed.name,
-                    it.title
-                        .as_deref()
-                        .or(it.link.as_deref())
-                        .unwrap_or(&it.guid),
+                    it.title().or(it.link()).unwrap_or(it.guid()),
                     crate::extract::dates::show(p),
                 ));
             }

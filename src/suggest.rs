@@ -237,11 +237,11 @@ pub fn to_json(s: &Suggestions) -> Value {
                 .iter()
                 .map(|i| {
                     json!({
-                        "title": i.title,
-                        "link": i.link,
+                        "title": i.title(),
+                        "link": i.link(),
                         "date": date(i),
-                        "authors": i.authors,
-                        "summary": i.summary,
+                        "authors": i.authors().collect::<Vec<_>>(),
+                        "summary": i.summary(),
                     })
                 })
                 .collect();
@@ -334,20 +334,20 @@ pub fn to_text(s: &Suggestions) -> String {
                 out,
                 "  {:>2}. {}",
                 k + 1,
-                cut(i.title.as_deref().unwrap_or("(no title)"), 100)
+                cut(i.title().unwrap_or("(no title)"), 100)
             );
-            let _ = writeln!(out, "      {}", i.link.as_deref().unwrap_or("(no link)"));
+            let _ = writeln!(out, "      {}", i.link().unwrap_or("(no link)"));
             let mut facts: Vec<String> = Vec::new();
             if let Some(d) = date(i) {
                 facts.push(d);
             }
-            if !i.authors.is_empty() {
-                facts.push(format!("by {}", i.authors.join(", ")));
+            if !i.authors().is_empty() {
+                facts.push(format!("by {}", i.authors().collect::<Vec<_>>().join(", ")));
             }
             if !facts.is_empty() {
                 let _ = writeln!(out, "      {}", facts.join(" · "));
             }
-            if let Some(sum) = &i.summary {
+            if let Some(sum) = i.summary() {
                 let _ = writeln!(out, "      {}", cut(sum, 100));
             }
         }

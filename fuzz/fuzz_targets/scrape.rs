@@ -229,12 +229,12 @@ fn one(data: &[u8]) {
     assert_eq!(out.items.len(), out.date_texts.len(), "date texts not parallel to items");
     let mut seen = HashSet::new();
     for item in &out.items {
-        assert!(!item.guid.is_empty(), "an item with an empty GUID");
-        assert!(seen.insert(&item.guid), "GUID {:?} twice", item.guid);
-        if let Some(l) = &item.link {
+        assert!(!item.guid().is_empty(), "an item with an empty GUID");
+        assert!(seen.insert(item.guid()), "GUID {:?} twice", item.guid());
+        if let Some(l) = item.link() {
             assert!(is_web(l), "item link {l:?} is not an absolute http(s) URL");
         }
-        if let Some(i) = &item.image {
+        if let Some(i) = item.image() {
             assert!(is_web(i), "item image {i:?} is not an absolute http(s) URL");
         }
     }

@@ -63,16 +63,16 @@ fn one(data: &[u8]) {
     }
     let mut seen = HashSet::new();
     for item in &up.items {
-        assert!(!item.guid.is_empty(), "an item with an empty GUID");
-        assert!(seen.insert(&item.guid), "GUID {:?} twice", item.guid);
-        if let Some(l) = &item.link {
+        assert!(!item.guid().is_empty(), "an item with an empty GUID");
+        assert!(seen.insert(item.guid()), "GUID {:?} twice", item.guid());
+        if let Some(l) = item.link() {
             assert!(is_web(l), "item link {l:?} is not an absolute http(s) URL");
         }
-        if let Some(i) = &item.image {
+        if let Some(i) = item.image() {
             assert!(is_web(i), "item image {i:?} is not an absolute http(s) URL");
         }
         assert!(
-            item.title.is_some() || item.link.is_some() || item.summary.is_some(),
+            item.title().is_some() || item.link().is_some() || item.summary().is_some(),
             "an item with no title, link or summary: {item:?}"
         );
     }

@@ -4,13 +4,16 @@
 //! This is the whole page-to-items step, shared by `build` and `preview`, and free of I/O:
 //! given the same page, config and fetch time it returns the same items.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::config::{FeedConfig, ItemRules, Source};
 use crate::extract::select::Extraction;
 use crate::extract::{dates, links, sanitize};
-use crate::feed::item::{NewItem, invented_guid};
+use crate::feed::item::{ItemFields, NewItem, invented_guid};
+use crate::feed::pack::Slot;
 use crate::source::decode;
 use crate::source::fetch::Page;
 
@@ -291,26 +294,24 @@ pub fn normalize(
         if entries.len().is_multiple_of(GIVE_BACK) {
             entries.shrink_to_fit();
         }
-        let link = e.link.as_deref().and_then(|l| links::resolve(&base, l));
-        if e.title.is_none() && link.is_none() {
+        let link = e.link().and_then(|l| links::resolve(&base, l));
+        if e.title().is_none() && link.is_none() {
             continue;
         }
         let mut legacy_guid = None;
-        let from = match (&e.guid, &link) {
+        let from = match (e.guid(), &link) {
             (Some(_), _) => GuidFrom::Guid,
             (None, Some(_)) => GuidFrom::Link,
             (None, None) => GuidFrom::Invented,
         };
-        let (guid, permalink) = match (&e.guid, &link) {
-            (Some(g), _) => (g.clone(), false),
-            (None, Some(l)) => (l.clone(), true),
+        let (guid, permalink): (Cow<'_, str>, bool) = match (e.guid(), &link) {
+            (Some(g), _) => (Cow::Borrowed(g), false),
+            (None, Some(l)) => (Cow::Borrowed(l.as_str()), true),
             (None, None) => {
-                let (guid, legacy) = invented_guid(&[
-                    e.title.as_deref().unwrap_or(""),
-                    e.date.as_deref().unwrap_or(""),
-                ]);
+                let (guid, legacy) =
+                    invented_guid(&[e.title().unwrap_or(""), e.date().unwrap_or("")]);
                 legacy_guid = Some(legacy);
-                (guid, false)
+                (Cow::Owned(guid), false)
             }
         };
         let fresh = match seen.entry(xxhash_rust::xxh3::xxh3_64(guid.as_bytes())) {
@@ -319,20 +320,20 @@ pub fn normalize(
                 true
             }
             std::collections::hash_map::Entry::Occupied(o) => {
-                if out.items.get(*o.get()).is_some_and(|it| it.guid == guid) {
+                if out.items.get(*o.get()).is_some_and(|it| it.guid() == guid) {
                     false
                 } else {
-                    seen_collided.insert(guid.clone())
+                    seen_collided.insert(guid.to_string())
                 }
             }
         };
         if !fresh {
             out.duplicates += 1;
-            let d = dup_counts.entry(guid).or_insert((0, from));
+            let d = dup_counts.entry(guid.into_owned()).or_insert((0, from));
             d.0 = d.0.saturating_add(1);
             continue;
         }
-        let parsed = e.date.as_deref().and_then(|text| {
+        let parsed = e.date().and_then(|text| {
             let p = match date_memo.get(text) {
                 Some(p) => *p,
                 None => {
@@ -347,7 +348,7 @@ pub fn normalize(
                     p
                 }
             };
-            let label = || e.title.as_deref().or(link.as_deref()).unwrap_or("untitled");
+            let label = || e.title().or(link.as_deref()).unwrap_or("untitled");
             match p.map(|p| (p, dates::sane(p.instant, now, feed.future_dates))) {
                 Some((p, Ok(_))) => Some(p),
                 Some((p, Err(why))) => {
@@ -379,29 +380,30 @@ pub fn normalize(
                 }
             }
         });
-        let summary = e.summary.as_deref().map(|s| {
+        let summary = e.summary().map(|s| {
             if rules.summary_html {
-                sanitize::clean_html(s, &base)
+                Cow::Owned(sanitize::clean_html(s, &base))
             } else {
-                s.to_string()
+                Cow::Borrowed(s)
             }
         });
-        out.items.push(NewItem {
-            guid,
+        let image = e.image().and_then(|i| links::resolve(&base, i));
+        out.items.push(NewItem::of(&ItemFields {
+            guid: &guid,
             permalink,
-            title: e.title,
-            link,
-            summary: summary.filter(|s| !s.is_empty()),
+            title: e.title(),
+            link: link.as_deref(),
+            summary: summary.as_deref().filter(|s| !s.is_empty()),
             summary_html: rules.summary_html,
-            authors: e.authors,
-            categories: e.categories,
-            image: e.image.as_deref().and_then(|i| links::resolve(&base, i)),
+            authors: Slot::Packed(e.authors()),
+            categories: Slot::Packed(e.categories()),
+            image: image.as_deref(),
             published: parsed.map(|p| p.instant),
             published_relative: parsed.is_some_and(|p| p.relative),
-            legacy_guid,
-        });
+            legacy_guid: legacy_guid.as_deref(),
+        }));
         if detail {
-            out.date_texts.push(e.date);
+            out.date_texts.push(e.date().map(str::to_string));
             out.entry_index.push(n);
         }
     }
@@ -486,7 +488,7 @@ mod tests {
             assert!(p.bytes.is_empty());
             assert_eq!(lean.items, detailed.items);
             assert_eq!(lean.items.len(), 2);
-            assert_eq!(lean.items[0].title.as_deref(), Some("Caf\u{e9} 1"));
+            assert_eq!(lean.items[0].title(), Some("Caf\u{e9} 1"));
             assert_eq!((lean.duplicates, detailed.duplicates), (1, 1));
             assert!(lean.date_texts.is_empty() && lean.entry_index.is_empty());
             assert_eq!(

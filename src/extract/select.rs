@@ -13,6 +13,7 @@ use html5ever::{LocalName, local_name};
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::config::{Field, From, ItemRules};
+use crate::feed::pack::{List, Pack, Slot};
 
 /// Facts about the page as a whole, used for channel defaults and link resolution.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,8 +27,29 @@ pub struct PageInfo {
 }
 
 /// One entry as the selectors found it: raw strings, nothing resolved or parsed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Its texts are kept in one allocation ([`Pack`]): a page of 200,000 entries holds them all
+/// at once. Build one from [`EntryParts`]; read it with the methods named after the parts.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RawEntry {
+    texts: Pack<8>,
+}
+
+/// Fields of [`RawEntry::texts`].
+mod slot {
+    pub const TITLE: usize = 0;
+    pub const LINK: usize = 1;
+    pub const SUMMARY: usize = 2;
+    pub const DATE: usize = 3;
+    pub const IMAGE: usize = 4;
+    pub const GUID: usize = 5;
+    pub const AUTHORS: usize = 6;
+    pub const CATEGORIES: usize = 7;
+}
+
+/// A [`RawEntry`]'s parts, each its own value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryParts {
     pub title: Option<String>,
     pub link: Option<String>,
     /// Text, or inner HTML when the field has `html = true`.
@@ -37,6 +59,89 @@ pub struct RawEntry {
     pub image: Option<String>,
     pub categories: Vec<String>,
     pub guid: Option<String>,
+}
+
+impl std::convert::From<EntryParts> for RawEntry {
+    fn from(p: EntryParts) -> Self {
+        RawEntry::new(&p)
+    }
+}
+
+impl std::fmt::Debug for RawEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.parts().fmt(f)
+    }
+}
+
+impl RawEntry {
+    pub fn new(p: &EntryParts) -> Self {
+        RawEntry {
+            texts: Pack::new([
+                p.title.as_deref().into(),
+                p.link.as_deref().into(),
+                p.summary.as_deref().into(),
+                p.date.as_deref().into(),
+                p.image.as_deref().into(),
+                p.guid.as_deref().into(),
+                Slot::List(&p.authors),
+                Slot::List(&p.categories),
+            ]),
+        }
+    }
+
+    /// Its parts, each its own value.
+    pub fn parts(&self) -> EntryParts {
+        EntryParts {
+            title: self.title().map(str::to_string),
+            link: self.link().map(str::to_string),
+            summary: self.summary().map(str::to_string),
+            authors: self.authors().to_vec(),
+            date: self.date().map(str::to_string),
+            image: self.image().map(str::to_string),
+            categories: self.categories().to_vec(),
+            guid: self.guid().map(str::to_string),
+        }
+    }
+
+    /// Changes its parts with `f`.
+    pub fn edit(&mut self, f: impl FnOnce(&mut EntryParts)) {
+        let mut p = self.parts();
+        f(&mut p);
+        *self = RawEntry::new(&p);
+    }
+
+    pub fn title(&self) -> Option<&str> {
+        self.texts.text(slot::TITLE)
+    }
+
+    pub fn link(&self) -> Option<&str> {
+        self.texts.text(slot::LINK)
+    }
+
+    /// Text, or inner HTML when the field has `html = true`.
+    pub fn summary(&self) -> Option<&str> {
+        self.texts.text(slot::SUMMARY)
+    }
+
+    pub fn date(&self) -> Option<&str> {
+        self.texts.text(slot::DATE)
+    }
+
+    pub fn image(&self) -> Option<&str> {
+        self.texts.text(slot::IMAGE)
+    }
+
+    pub fn guid(&self) -> Option<&str> {
+        self.texts.text(slot::GUID)
+    }
+
+    pub fn authors(&self) -> List<'_> {
+        self.texts.list(slot::AUTHORS)
+    }
+
+    pub fn categories(&self) -> List<'_> {
+        self.texts.list(slot::CATEGORIES)
+    }
 }
 
 /// How many entries each field found a value in (for `preview`).
@@ -50,6 +155,21 @@ pub struct FieldCounts {
     pub image: usize,
     pub categories: usize,
     pub guid: usize,
+}
+
+impl FieldCounts {
+    /// Counts the fields `e` has a value in.
+    pub fn count(&mut self, e: &RawEntry) {
+        let n = |o: Option<&str>| usize::from(o.is_some());
+        self.title += n(e.title());
+        self.link += n(e.link());
+        self.summary += n(e.summary());
+        self.authors += usize::from(!e.authors().is_empty());
+        self.date += n(e.date());
+        self.image += n(e.image());
+        self.categories += usize::from(!e.categories().is_empty());
+        self.guid += n(e.guid());
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -170,7 +290,7 @@ pub fn extract_from(doc: &Html, rules: &ItemRules) -> Extraction {
             image.is_some(),
             &mut out.image_without_attr,
         );
-        let entry = RawEntry {
+        let entry = EntryParts {
             title,
             link,
             summary: one(rules.summary.as_ref(), Kind::Text),
@@ -180,16 +300,8 @@ pub fn extract_from(doc: &Html, rules: &ItemRules) -> Extraction {
             categories: many(rules.categories.as_ref()),
             guid: one(rules.guid.as_ref(), Kind::Text),
         };
-        let c = &mut out.counts;
-        let n = |o: &Option<String>| usize::from(o.is_some());
-        c.title += n(&entry.title);
-        c.link += n(&entry.link);
-        c.summary += n(&entry.summary);
-        c.authors += usize::from(!entry.authors.is_empty());
-        c.date += n(&entry.date);
-        c.image += n(&entry.image);
-        c.categories += usize::from(!entry.categories.is_empty());
-        c.guid += n(&entry.guid);
+        let entry = RawEntry::new(&entry);
+        out.counts.count(&entry);
         out.entries.push(entry);
     }
     out.kept = out.entries.len();
@@ -716,12 +828,12 @@ mod tests {
         assert_eq!(x.matched, 3);
         assert_eq!(x.entries.len(), 2);
         let e = &x.entries[0];
-        assert_eq!(e.title.as_deref(), Some("First one & more"));
-        assert_eq!(e.link.as_deref(), Some("/a"));
-        assert_eq!(e.authors, vec!["Ann Lee", "Bo Kim"]);
-        assert_eq!(e.date.as_deref(), Some("2020-10-15"));
-        assert_eq!(e.image.as_deref(), Some("/i.jpg"));
-        assert_eq!(x.entries[1].link, None);
+        assert_eq!(e.title(), Some("First one & more"));
+        assert_eq!(e.link(), Some("/a"));
+        assert_eq!(e.authors(), vec!["Ann Lee", "Bo Kim"]);
+        assert_eq!(e.date(), Some("2020-10-15"));
+        assert_eq!(e.image(), Some("/i.jpg"));
+        assert_eq!(x.entries[1].link(), None);
         assert_eq!(x.page.title.as_deref(), Some("The Site"));
         assert_eq!(x.page.description.as_deref(), Some("All the news"));
         assert_eq!(x.page.language.as_deref(), Some("en"));
@@ -743,34 +855,23 @@ mod tests {
             .iter()
             .map(|e| {
                 (
-                    e.title.clone().unwrap_or_default(),
-                    e.authors.clone(),
-                    e.date.clone(),
+                    e.title().unwrap_or_default(),
+                    e.authors().to_vec(),
+                    e.date(),
                 )
             })
             .collect();
         // The tr entries' titles come from their whole text; the last entry is the link itself.
         assert_eq!(
             got[0],
-            (
-                "One".into(),
-                vec!["ann".to_string()],
-                Some("Mon, 12 Oct 2020".into())
-            )
+            ("One", vec!["ann".to_string()], Some("Mon, 12 Oct 2020"))
         );
         assert_eq!(
             got[1],
-            (
-                "Two".into(),
-                vec!["bo".to_string()],
-                Some("Mon, 12 Oct 2020".into())
-            )
+            ("Two", vec!["bo".to_string()], Some("Mon, 12 Oct 2020"))
         );
-        assert_eq!(
-            got[2],
-            ("Three".into(), vec![], Some("Tue, 13 Oct 2020".into()))
-        );
-        assert_eq!(x.entries[2].link.as_deref(), Some("/3"));
+        assert_eq!(got[2], ("Three", vec![], Some("Tue, 13 Oct 2020")));
+        assert_eq!(x.entries[2].link(), Some("/3"));
     }
 
     #[test]
@@ -782,9 +883,9 @@ mod tests {
         let r = rules("selector = \".e\"\ntitle = \"h3\"\ncategories = \"li\"");
         let x = extract(&html, &r);
         let e = &x.entries[0];
-        assert_eq!(e.title.as_deref(), Some("Title one two three"));
+        assert_eq!(e.title(), Some("Title one two three"));
         let want: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
-        assert_eq!(e.categories, want);
+        assert_eq!(e.categories(), want);
     }
 
     #[test]
@@ -793,10 +894,10 @@ mod tests {
             <div class="p"><span class="link">https://example.org/b</span><a class="link" href="/c">C</a></div>"#;
         let r = rules("selector = \".p\"\ntitle = \"span\"\nlink = \".link\"\nimage = \".pic\"");
         let x = extract(html, &r);
-        assert_eq!(x.entries[0].link, None);
-        assert_eq!(x.entries[0].image, None);
+        assert_eq!(x.entries[0].link(), None);
+        assert_eq!(x.entries[0].image(), None);
         // Text that is a whole address is one; the first element with a value wins.
-        assert_eq!(x.entries[1].link.as_deref(), Some("https://example.org/b"));
+        assert_eq!(x.entries[1].link(), Some("https://example.org/b"));
         assert_eq!(x.counts.link, 1);
         assert_eq!(x.link_without_attr.entries, 1);
         assert_eq!(x.link_without_attr.element.as_deref(), Some("span"));
@@ -810,9 +911,6 @@ mod tests {
         let r =
             rules("selector = \".p\"\ntitle = \"a\"\nsummary = { selector = \".s\", html = true }");
         let x = extract(html, &r);
-        assert_eq!(
-            x.entries[0].summary.as_deref(),
-            Some("<p>Hi <b>there</b></p>")
-        );
+        assert_eq!(x.entries[0].summary(), Some("<p>Hi <b>there</b></p>"));
     }
 }

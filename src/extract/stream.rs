@@ -46,7 +46,7 @@ use selectors::{Element, OpaqueElement};
 use crate::config::{Field, From, ItemRules};
 use crate::extract::parse::is_formatting;
 use crate::extract::select::{
-    Extraction, FieldCounts, PageInfo, RawEntry, collapse, is_block, is_hidden, push_collapsed,
+    EntryParts, Extraction, PageInfo, RawEntry, collapse, is_block, is_hidden, push_collapsed,
 };
 
 /// Pages whose elements nest deeper than this are left to the DOM (its bounds start at 512).
@@ -333,7 +333,7 @@ const MANY: [bool; FIELDS] = [false, false, false, true, false, false, true, fal
 type Done = (RawEntry, [Option<LocalName>; 2]);
 
 /// Slots of finished entries per chunk.
-const CHUNK: usize = 1024;
+const CHUNK: usize = 4096;
 
 /// One open element.
 #[derive(Clone)]
@@ -1516,7 +1516,7 @@ impl State<'_> {
             attrless(1, link_v.is_some(), &link),
             attrless(5, image_v.is_some(), &image),
         ];
-        let entry = RawEntry {
+        let entry = RawEntry::new(&EntryParts {
             title: title_v,
             link: link_v,
             summary: take(summary),
@@ -1525,7 +1525,7 @@ impl State<'_> {
             image: image_v,
             categories: many(6, categories),
             guid: take(guid),
-        };
+        });
         if let Some(slot) = self
             .done
             .get_mut(slot / CHUNK)
@@ -1567,16 +1567,7 @@ impl State<'_> {
                     }
                 }
             }
-            let c: &mut FieldCounts = &mut out.counts;
-            let n = |o: &Option<String>| usize::from(o.is_some());
-            c.title += n(&entry.title);
-            c.link += n(&entry.link);
-            c.summary += n(&entry.summary);
-            c.authors += usize::from(!entry.authors.is_empty());
-            c.date += n(&entry.date);
-            c.image += n(&entry.image);
-            c.categories += usize::from(!entry.categories.is_empty());
-            c.guid += n(&entry.guid);
+            out.counts.count(&entry);
             out.entries.push(entry);
         }
         out.kept = out.entries.len();
@@ -2613,7 +2604,7 @@ mod tests {
         let dom = select::extract(html, &r);
         let mut streamed = extract_with(html, &r, plan).expect("streams");
         assert_eq!(difference(&streamed, &dom), None);
-        streamed.entries[0].title = Some("2".into());
+        streamed.entries[0].edit(|e| e.title = Some("2".into()));
         let what = difference(&streamed, &dom).expect("a difference");
         assert!(what.starts_with("entry 0"), "{what}");
     }

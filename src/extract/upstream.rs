@@ -54,7 +54,7 @@ use url::Url;
 
 use crate::extract::select::collapse;
 use crate::extract::{dates, links, sanitize};
-use crate::feed::item::{NewItem, invented_guid};
+use crate::feed::item::{ItemParts, NewItem, invented_guid};
 use crate::source::fetch::Page;
 
 /// The channel-level facts of an upstream feed.
@@ -596,7 +596,7 @@ fn build(
             empty += 1;
             continue;
         };
-        if !seen.insert(item.guid.clone()) {
+        if !seen.insert(item.guid().to_string()) {
             duplicates += 1;
             continue;
         }
@@ -667,7 +667,7 @@ fn convert(
             (guid, false)
         }
     };
-    Some(NewItem {
+    Some(NewItem::new(&ItemParts {
         guid,
         permalink,
         title,
@@ -680,7 +680,7 @@ fn convert(
         published,
         published_relative: false,
         legacy_guid,
-    })
+    }))
 }
 
 /// `s` as an absolute http(s) URL (normalised by the URL parser), if it is one on its own.
@@ -1938,19 +1938,16 @@ mod tests {
         assert_eq!(up.meta.language.as_deref(), Some("en-us"));
         assert_eq!(up.items.len(), 2);
         let a = &up.items[0];
-        assert_eq!(a.guid, "http://cafe.example.com/news/hours.html");
+        assert_eq!(a.guid(), "http://cafe.example.com/news/hours.html");
         assert!(a.permalink);
-        assert_eq!(a.title.as_deref(), Some("Opening & closing times"));
-        assert_eq!(a.summary.as_deref(), Some("We now open at <b>7</b>."));
+        assert_eq!(a.title(), Some("Opening & closing times"));
+        assert_eq!(a.summary(), Some("We now open at <b>7</b>."));
         assert!(a.summary_html);
         assert_eq!(a.published, None);
         assert!(!a.published_relative);
         let b = &up.items[1];
-        assert_eq!(
-            b.link.as_deref(),
-            Some("http://cafe.example.com/news/menu.html")
-        );
-        assert_eq!(b.guid, "http://cafe.example.com/news/menu.html");
+        assert_eq!(b.link(), Some("http://cafe.example.com/news/menu.html"));
+        assert_eq!(b.guid(), "http://cafe.example.com/news/menu.html");
         assert!(up.warnings.is_empty(), "{:?}", up.warnings);
     }
 
@@ -2001,22 +1998,19 @@ mod tests {
         assert_eq!(up.meta.language.as_deref(), Some("de"));
         assert_eq!(up.items.len(), 2);
         let a = &up.items[0];
-        assert_eq!(a.guid, "https://journal.example.org/a/1");
-        assert_eq!(
-            a.link.as_deref(),
-            Some("https://journal.example.org/a/1?from=rss")
-        );
+        assert_eq!(a.guid(), "https://journal.example.org/a/1");
+        assert_eq!(a.link(), Some("https://journal.example.org/a/1?from=rss"));
         assert!(!a.permalink);
-        assert_eq!(a.authors, vec!["Anna Beispiel".to_string()]);
+        assert_eq!(a.authors(), vec!["Anna Beispiel".to_string()]);
         assert_eq!(a.published, at("2024-05-01T07:30:00Z"));
-        assert_eq!(a.summary.as_deref(), Some("Short <i>text</i>"));
+        assert_eq!(a.summary(), Some("Short <i>text</i>"));
         let b = &up.items[1];
-        assert_eq!(b.guid, "https://journal.example.org/a/2");
+        assert_eq!(b.guid(), "https://journal.example.org/a/2");
         assert!(b.permalink);
         assert_eq!(b.published, at("2024-05-02T00:00:00Z"));
-        assert_eq!(b.authors, vec!["Bernd Muster".to_string()]);
+        assert_eq!(b.authors(), vec!["Bernd Muster".to_string()]);
         assert_eq!(
-            b.summary.as_deref(),
+            b.summary(),
             Some(
                 r#"<p>Full <a href="https://journal.example.org/a/2#more" rel="noopener noreferrer">text</a></p>"#
             )
@@ -2081,24 +2075,21 @@ mod tests {
         assert_eq!(up.items.len(), 5);
 
         let a = &up.items[0];
-        assert_eq!(a.guid, "news-4711");
+        assert_eq!(a.guid(), "news-4711");
         assert!(!a.permalink);
-        assert_eq!(
-            a.link.as_deref(),
-            Some("https://news.example.net/2024/06/ferry/")
-        );
-        assert_eq!(a.title.as_deref(), Some("Ferry timetable changes"));
+        assert_eq!(a.link(), Some("https://news.example.net/2024/06/ferry/"));
+        assert_eq!(a.title(), Some("Ferry timetable changes"));
         assert_eq!(a.published, at("2024-06-03T07:15:00Z"));
-        assert_eq!(a.authors, vec!["Ed Itor".to_string()]);
+        assert_eq!(a.authors(), vec!["Ed Itor".to_string()]);
         assert_eq!(
-            a.categories,
+            a.categories(),
             vec!["Transport".to_string(), "Ferries".to_string()]
         );
         assert_eq!(
-            a.image.as_deref(),
+            a.image(),
             Some("https://news.example.net/img/ferry-thumb.jpg")
         );
-        let s = a.summary.as_deref().expect("summary");
+        let s = a.summary().expect("summary");
         assert!(a.summary_html);
         assert!(
             s.contains(r#"href="https://news.example.net/feed/timetable.pdf""#),
@@ -2111,38 +2102,33 @@ mod tests {
         assert!(!s.contains("script") && !s.contains("alert"), "{s}");
 
         let b = &up.items[1];
-        assert_eq!(b.guid, "https://news.example.net/2024/06/festival/");
+        assert_eq!(b.guid(), "https://news.example.net/2024/06/festival/");
         assert!(b.permalink);
-        assert_eq!(
-            b.image.as_deref(),
-            Some("https://cdn.example.net/festival.jpg")
-        );
+        assert_eq!(b.image(), Some("https://cdn.example.net/festival.jpg"));
         assert_eq!(b.published, at("2024-06-02T18:00:00Z"));
 
         let c = &up.items[2];
-        assert_eq!(c.guid, "https://news.example.net/2024/06/plain/");
+        assert_eq!(c.guid(), "https://news.example.net/2024/06/plain/");
         assert!(c.permalink);
 
         let d = &up.items[3];
-        assert!(d.guid.starts_with("urn:uuid:"), "{}", d.guid);
+        assert!(d.guid().starts_with("urn:uuid:"), "{}", d.guid());
         assert!(
-            d.legacy_guid
-                .as_deref()
-                .is_some_and(|g| g.starts_with("pagefeed:")),
+            d.legacy_guid().is_some_and(|g| g.starts_with("pagefeed:")),
             "{:?}",
-            d.legacy_guid
+            d.legacy_guid()
         );
-        assert_eq!(d.title, None);
-        assert_eq!(d.link, None);
+        assert_eq!(d.title(), None);
+        assert_eq!(d.link(), None);
         assert_eq!(
-            d.summary.as_deref(),
+            d.summary(),
             Some("A note with neither guid nor link nor title.")
         );
 
         let e = &up.items[4];
-        assert_eq!(e.guid, "https://news.example.net/2024/06/guid-only/");
+        assert_eq!(e.guid(), "https://news.example.net/2024/06/guid-only/");
         assert_eq!(
-            e.link.as_deref(),
+            e.link(),
             Some("https://news.example.net/2024/06/guid-only/")
         );
         assert!(e.permalink);
@@ -2152,16 +2138,16 @@ mod tests {
     fn rss_item_without_guid_gets_a_stable_guid() {
         let one = parse("https://news.example.net/feed/", RSS_20);
         let two = parse("https://news.example.net/feed/", RSS_20);
-        assert_eq!(one.items[3].guid, two.items[3].guid);
-        assert_eq!(one.items[2].guid, two.items[2].guid);
+        assert_eq!(one.items[3].guid(), two.items[3].guid());
+        assert_eq!(one.items[2].guid(), two.items[2].guid());
         // And it does not depend on the fetch time.
         let later = parse_upstream(
             &page("https://news.example.net/feed/", RSS_20),
             now() + chrono::Duration::days(3),
         )
         .expect("parses");
-        assert_eq!(one.items[3].guid, later.items[3].guid);
-        assert_ne!(one.items[3].guid, NO_ID);
+        assert_eq!(one.items[3].guid(), later.items[3].guid());
+        assert_ne!(one.items[3].guid(), NO_ID);
     }
 
     #[test]
@@ -2170,8 +2156,8 @@ mod tests {
 <item><title>x</title><guid isPermaLink="false">https://example.org/id/1</guid></item>
 </channel></rss>"#;
         let up = parse("https://example.org/feed", xml);
-        assert_eq!(up.items[0].guid, "https://example.org/id/1");
-        assert_eq!(up.items[0].link, None);
+        assert_eq!(up.items[0].guid(), "https://example.org/id/1");
+        assert_eq!(up.items[0].link(), None);
         assert!(!up.items[0].permalink);
     }
 
@@ -2222,17 +2208,17 @@ mod tests {
         assert_eq!(up.items.len(), 2);
 
         let a = &up.items[0];
-        assert_eq!(a.guid, "tag:blog.example.fr,2024:1");
+        assert_eq!(a.guid(), "tag:blog.example.fr,2024:1");
         assert!(!a.permalink);
-        assert_eq!(
-            a.link.as_deref(),
-            Some("https://blog.example.fr/2024/07/premier")
-        );
-        assert_eq!(a.title.as_deref(), Some("Premier billet"));
+        assert_eq!(a.link(), Some("https://blog.example.fr/2024/07/premier"));
+        assert_eq!(a.title(), Some("Premier billet"));
         assert_eq!(a.published, at("2024-07-01T06:00:00Z"));
-        assert_eq!(a.authors, vec!["Claire".to_string()]);
-        assert_eq!(a.categories, vec!["Notes".to_string(), "misc".to_string()]);
-        let s = a.summary.as_deref().expect("summary");
+        assert_eq!(a.authors(), vec!["Claire".to_string()]);
+        assert_eq!(
+            a.categories(),
+            vec!["Notes".to_string(), "misc".to_string()]
+        );
+        let s = a.summary().expect("summary");
         assert!(a.summary_html);
         assert!(s.starts_with("<p>"), "{s}");
         assert!(!s.contains("<div"), "{s}");
@@ -2247,12 +2233,12 @@ mod tests {
         assert!(!s.contains("script") && !s.contains("bad()"), "{s}");
 
         let b = &up.items[1];
-        assert_eq!(b.guid, "https://blog.example.fr/2024/06/second");
+        assert_eq!(b.guid(), "https://blog.example.fr/2024/06/second");
         assert!(b.permalink);
-        assert_eq!(b.title.as_deref(), Some("A < B"));
+        assert_eq!(b.title(), Some("A < B"));
         assert_eq!(b.published, at("2024-06-15T12:00:00Z"));
-        assert_eq!(b.authors, vec!["Denis".to_string()]);
-        assert_eq!(b.summary.as_deref(), Some("Just text & more."));
+        assert_eq!(b.authors(), vec!["Denis".to_string()]);
+        assert_eq!(b.summary(), Some("Just text & more."));
         assert!(!b.summary_html);
     }
 
@@ -2292,25 +2278,22 @@ mod tests {
         assert_eq!(up.meta.link.as_deref(), Some("http://old.example.com/"));
         assert_eq!(up.items.len(), 2);
         let a = &up.items[0];
-        assert_eq!(a.guid, "tag:old.example.com,2004:1");
-        assert_eq!(a.title.as_deref(), Some("First post"));
-        assert_eq!(
-            a.link.as_deref(),
-            Some("http://old.example.com/2004/05/first")
-        );
+        assert_eq!(a.guid(), "tag:old.example.com,2004:1");
+        assert_eq!(a.title(), Some("First post"));
+        assert_eq!(a.link(), Some("http://old.example.com/2004/05/first"));
         assert_eq!(a.published, at("2004-05-01T14:00:00Z"));
-        assert_eq!(a.authors, vec!["Mark".to_string()]);
+        assert_eq!(a.authors(), vec!["Mark".to_string()]);
         assert_eq!(
-            a.summary.as_deref(),
+            a.summary(),
             Some(
                 r#"<p>Hello <a href="http://old.example.com/x" rel="noopener noreferrer">there</a></p>"#
             )
         );
         let b = &up.items[1];
-        assert_eq!(b.guid, "tag:old.example.com,2004:2");
+        assert_eq!(b.guid(), "tag:old.example.com,2004:2");
         // No zone: read as UTC.
         assert_eq!(b.published, at("2004-05-02T10:00:00Z"));
-        assert_eq!(b.summary.as_deref(), Some("Plain summary"));
+        assert_eq!(b.summary(), Some("Plain summary"));
         assert!(!b.summary_html);
     }
 
@@ -2359,32 +2342,32 @@ mod tests {
         assert_eq!(up.meta.language.as_deref(), Some("en"));
         assert_eq!(up.items.len(), 2, "{:?}", up.items);
         let a = &up.items[0];
-        assert_eq!(a.guid, "2024-001");
+        assert_eq!(a.guid(), "2024-001");
         assert!(!a.permalink);
-        assert_eq!(a.link.as_deref(), Some("https://pod.example.com/posts/one"));
-        assert_eq!(a.title.as_deref(), Some("One & only"));
+        assert_eq!(a.link(), Some("https://pod.example.com/posts/one"));
+        assert_eq!(a.title(), Some("One & only"));
         assert_eq!(a.published, at("2024-08-01T17:00:00Z"));
-        assert_eq!(a.authors, vec!["Jo".to_string(), "Sam".to_string()]);
-        assert_eq!(a.categories, vec!["rust".to_string(), "feeds".to_string()]);
+        assert_eq!(a.authors(), vec!["Jo".to_string(), "Sam".to_string()]);
         assert_eq!(
-            a.image.as_deref(),
-            Some("https://pod.example.com/images/one.png")
+            a.categories(),
+            vec!["rust".to_string(), "feeds".to_string()]
         );
+        assert_eq!(a.image(), Some("https://pod.example.com/images/one.png"));
         assert_eq!(
-            a.summary.as_deref(),
+            a.summary(),
             Some(
                 r#"<p>Hi <a href="https://pod.example.com/about" rel="noopener noreferrer">us</a></p>"#
             )
         );
         assert!(a.summary_html);
         let b = &up.items[1];
-        assert_eq!(b.guid, "42");
-        assert_eq!(b.title, None);
-        assert_eq!(b.summary.as_deref(), Some("Plain text only"));
+        assert_eq!(b.guid(), "42");
+        assert_eq!(b.title(), None);
+        assert_eq!(b.summary(), Some("Plain text only"));
         assert!(!b.summary_html);
         assert_eq!(b.published, at("2024-07-01T00:00:00Z"));
         // Feed-level authors stand in for an item's missing ones.
-        assert_eq!(b.authors, vec!["Feed Author".to_string()]);
+        assert_eq!(b.authors(), vec!["Feed Author".to_string()]);
         assert!(
             up.warnings.iter().any(|w| w.contains("repeat the id")),
             "{:?}",
@@ -2441,15 +2424,9 @@ mod tests {
         let up = parse("https://example.org/feed", xml);
         assert_eq!(up.meta.title.as_deref(), Some("Fish & Chips"));
         assert_eq!(up.items.len(), 2);
-        assert_eq!(
-            up.items[0].link.as_deref(),
-            Some("https://example.org/1?a=1&b=2")
-        );
+        assert_eq!(up.items[0].link(), Some("https://example.org/1?a=1&b=2"));
         assert_eq!(up.items[0].published, None);
-        assert_eq!(
-            up.items[0].image.as_deref(),
-            Some("https://example.org/t1.jpg")
-        );
+        assert_eq!(up.items[0].image(), Some("https://example.org/t1.jpg"));
         // A wrong weekday (it was a Saturday) does not lose the date.
         assert_eq!(up.items[1].published, at("2012-08-25T15:00:00Z"));
         assert!(
@@ -2511,12 +2488,12 @@ mod tests {
 <entry><id>y</id><summary>Only a summary</summary></entry>
 </feed>"#;
         let up = parse("https://example.org/atom", xml);
-        let guids: Vec<&str> = up.items.iter().map(|i| i.guid.as_str()).collect();
+        let guids: Vec<&str> = up.items.iter().map(|i| i.guid()).collect();
         assert_eq!(guids.len(), 4, "{guids:?}");
         assert_eq!(guids[0], "https://example.org/a");
         assert!(guids[1].starts_with("urn:uuid:"), "{guids:?}");
         assert_eq!(guids[2], "x");
-        assert_eq!(up.items[2].title.as_deref(), Some("First x"));
+        assert_eq!(up.items[2].title(), Some("First x"));
         assert_eq!(guids[3], "y");
     }
 
@@ -2572,7 +2549,7 @@ mod tests {
 </channel></rss>"#;
         let up = parse("https://example.org/feed", rss);
         assert_eq!(
-            up.items[0].summary.as_deref(),
+            up.items[0].summary(),
             Some(
                 r#"<p>Unescaped <a href="https://example.org/y" rel="noopener noreferrer">HTML</a> &amp; more</p>"#
             )
@@ -2584,7 +2561,7 @@ mod tests {
 </feed>"#;
         let up = parse("https://a.example/atom", atom);
         assert!(up.warnings.is_empty(), "{:?}", up.warnings);
-        let s: Vec<Option<&str>> = up.items.iter().map(|i| i.summary.as_deref()).collect();
+        let s: Vec<Option<&str>> = up.items.iter().map(|i| i.summary()).collect();
         assert_eq!(
             s,
             vec![
@@ -2593,7 +2570,7 @@ mod tests {
                 Some("<p>sum</p>")
             ]
         );
-        assert_eq!(up.items[2].title.as_deref(), Some("src"));
+        assert_eq!(up.items[2].title(), Some("src"));
     }
 
     #[test]
@@ -2606,8 +2583,8 @@ mod tests {
         let up = parse_upstream(&page_bytes("https://u.example/feed", bytes, None), now())
             .expect("utf-16");
         assert_eq!(up.meta.title.as_deref(), Some("Ünï"));
-        assert_eq!(up.items[0].title.as_deref(), Some("é"));
-        assert_eq!(up.items[0].link.as_deref(), Some("https://u.example/x"));
+        assert_eq!(up.items[0].title(), Some("é"));
+        assert_eq!(up.items[0].link(), Some("https://u.example/x"));
     }
 
     /// (kind, name, text) of every tag.
@@ -2675,7 +2652,7 @@ mod tests {
 <item><title>a &x y; b &amp; c &#233; & d&&e</title><link>https://example.org/2</link></item>
 </channel></rss>"#;
         let up = parse("https://example.org/feed", rss);
-        assert_eq!(up.items[0].title.as_deref(), Some("a &x y; b & c é & d&&e"));
+        assert_eq!(up.items[0].title(), Some("a &x y; b & c é & d&&e"));
     }
 
     #[test]
@@ -2690,9 +2667,9 @@ mod tests {
 </channel></rss>"#;
         let up = parse("https://example.org/feed", rss);
         assert_eq!(up.items.len(), 2);
-        let s = up.items[0].summary.as_deref().unwrap_or_default();
+        let s = up.items[0].summary().unwrap_or_default();
         assert!(s.contains("https://example.org/a.png"), "{s}");
-        assert_eq!(up.items[1].title.as_deref(), Some("It's two"));
-        assert_eq!(up.items[1].summary.as_deref(), Some("<p>Two</p>"));
+        assert_eq!(up.items[1].title(), Some("It's two"));
+        assert_eq!(up.items[1].summary(), Some("<p>Two</p>"));
     }
 }

@@ -367,7 +367,13 @@ impl History {
         now: DateTime<Utc>,
         policy: &MergePolicy,
     ) -> Result<MergeStats, HistoryError> {
-        self.merge_from(feed, items.len(), items.iter(), now, policy)
+        self.merge_from(
+            feed,
+            items.len(),
+            items.iter().map(std::borrow::Cow::Borrowed),
+            now,
+            policy,
+        )
     }
 
     /// [`Self::merge`], taking the items: each is freed as soon as its row is made (its
@@ -381,15 +387,21 @@ impl History {
         policy: &MergePolicy,
     ) -> Result<MergeStats, HistoryError> {
         let count = items.len();
-        self.merge_from(feed, count, Draining::new(items), now, policy)
+        self.merge_from(
+            feed,
+            count,
+            Draining::new(items).map(std::borrow::Cow::Owned),
+            now,
+            policy,
+        )
     }
 
     /// [`Self::merge`] over `count` items.
-    fn merge_from<T: std::borrow::Borrow<NewItem>>(
+    fn merge_from<'a>(
         &mut self,
         feed: &str,
         count: usize,
-        items: impl Iterator<Item = T>,
+        items: impl Iterator<Item = std::borrow::Cow<'a, NewItem>>,
         now: DateTime<Utc>,
         policy: &MergePolicy,
     ) -> Result<MergeStats, HistoryError> {
@@ -419,14 +431,13 @@ impl History {
                 )
                 .map_err(wrap)?;
             for it in items {
-                let it: &NewItem = it.borrow();
                 let mut legacy_guid = false;
                 let mut old: Option<OldRow> = get
-                    .query_row(params![feed, it.guid], OldRow::read)
+                    .query_row(params![feed, it.guid()], OldRow::read)
                     .optional()
                     .map_err(wrap)?;
                 if old.is_none()
-                    && let Some(legacy) = &it.legacy_guid
+                    && let Some(legacy) = it.legacy_guid()
                 {
                     old = get
                         .query_row(params![feed, legacy], OldRow::read)
@@ -434,18 +445,19 @@ impl History {
                         .map_err(wrap)?;
                     legacy_guid = old.is_some();
                 }
-                let hash = it.content_digest();
                 let page = it.published.map(|d| d.timestamp()).filter(|t| sane(*t));
+                let relative = it.published_relative;
+                let hash = old.as_ref().map(|_| it.content_digest());
                 let mut row = Row {
-                    written: Written::of(it, legacy_guid),
-                    hash,
-                    published: None,
-                    page,
-                    relative: it.published_relative,
+                    item: it.into_owned(),
+                    legacy_guid,
+                    published: Secs::NONE,
+                    page: page.into(),
+                    relative,
                     updated: now_s,
                     assign: true,
                     restamp: true,
-                    old_updated: None,
+                    old_updated: Secs::NONE,
                 };
                 match old {
                     None => stats.new += 1,
@@ -454,25 +466,26 @@ impl History {
                         // A date resolved against an earlier fetch stays; so does a date the
                         // page no longer shows, and the instant given for an unchanged one.
                         if kept.is_some()
-                            && (row.relative || row.page.is_none() || row.page == o.page)
+                            && (row.relative || row.page.is_none() || row.page.get() == o.page)
                         {
-                            row.published = kept;
+                            row.published = kept.into();
                             row.assign = false;
                             if row.relative || row.page.is_none() {
-                                row.page = o.page;
+                                row.page = o.page.into();
                                 row.relative = o.relative;
                             }
                         }
                         // An update time no feed may carry (written by an older version
                         // from an impossible date) is replaced by this fetch.
                         let old_ok = sane(o.updated);
-                        row.old_updated = Some(o.updated);
+                        row.old_updated = Some(o.updated).into();
                         // A hash stored by a version before the fast hashes is compared
                         // with the old kind; the row then stores the new kind.
-                        let same = if crate::feed::fasthash::is_fast(&o.hash) {
-                            o.hash == row.hash.as_text().as_str()
-                        } else {
-                            o.hash == it.legacy_content_hash()
+                        let same = match hash {
+                            Some(h) if crate::feed::fasthash::is_fast(&o.hash) => {
+                                o.hash == h.as_text().as_str()
+                            }
+                            _ => o.hash == row.item.legacy_content_hash(),
                         };
                         if !same {
                             stats.changed += 1;
@@ -487,8 +500,8 @@ impl History {
             }
         }
         for r in rows.iter_mut().filter(|r| r.assign) {
-            let t = first_instant(r.page, now, policy.time_zone);
-            r.published = Some(t);
+            let t = first_instant(r.page.get(), now, policy.time_zone);
+            r.published = Secs(t);
             if r.old_updated.is_none() {
                 // A new item was last updated when it was published.
                 r.updated = t;
@@ -511,7 +524,7 @@ impl History {
             }
             // Times about to be replaced are free again.
             for r in rows.iter().filter(|r| r.restamp) {
-                if let Some(t) = r.old_updated
+                if let Some(t) = r.old_updated.get()
                     && let Some(n) = used.get_mut(&t)
                 {
                     *n = n.saturating_sub(1);
@@ -552,28 +565,28 @@ impl History {
                 )
                 .map_err(wrap)?;
             for (pos, row) in rows.iter().enumerate() {
-                let w = &row.written;
-                let hash = row.hash.as_text();
+                let hash = row.item.content_digest();
+                let hash = hash.as_text();
                 let values = params![
                     feed,
-                    w.part(Part::Guid),
-                    w.permalink(),
-                    w.part(Part::Title),
-                    w.part(Part::Link),
-                    w.part(Part::Summary),
-                    w.summary_html(),
-                    w.part(Part::Authors).unwrap_or_default(),
-                    w.part(Part::Categories).unwrap_or_default(),
-                    w.part(Part::Image),
-                    row.published,
+                    row.part(Part::Guid),
+                    row.item.permalink,
+                    row.part(Part::Title),
+                    row.part(Part::Link),
+                    row.part(Part::Summary),
+                    row.item.summary_html,
+                    row.part(Part::Authors).unwrap_or_default(),
+                    row.part(Part::Categories).unwrap_or_default(),
+                    row.part(Part::Image),
+                    row.published.get(),
                     row.relative,
-                    row.page,
+                    row.page.get(),
                     row.updated,
                     now_s,
                     i64::try_from(pos).unwrap_or(i64::MAX),
                     hash.as_str(),
                 ];
-                if row.old_updated.is_some() {
+                if !row.old_updated.is_none() {
                     update.execute(values).map_err(wrap)?;
                 } else {
                     insert.execute(values).map_err(wrap)?;
@@ -937,7 +950,8 @@ impl History {
                         t,
                         content,
                         published.map(|d| d.timestamp()),
-                        (!authors.is_empty()).then(|| join_list(authors)),
+                        (!authors.is_empty())
+                            .then(|| join_list(authors.iter().map(String::as_str))),
                         image
                     ],
                 )
@@ -1051,24 +1065,49 @@ impl OldRow {
     }
 }
 
-/// An item of the page as `merge` will write it (a page of 200,000 entries has as many:
-/// 128 bytes each and one allocation, where the item was about 340).
+/// An item of the page as `merge` will write it. A page of 200,000 entries has as many at
+/// once: 112 bytes each and the item's one allocation of texts (its content hash is taken
+/// again when it is written, rather than kept).
 struct Row {
-    /// Its columns.
-    written: Written,
-    /// The content hash (stored as text).
-    hash: crate::feed::fasthash::Digest,
-    published: Option<i64>,
+    /// The item itself (its texts are in one allocation already).
+    item: NewItem,
+    published: Secs,
     /// The date as the page gave it.
-    page: Option<i64>,
+    page: Secs,
     /// The stored update time, for a stored item.
-    old_updated: Option<i64>,
+    old_updated: Secs,
     updated: i64,
+    /// Stored under the item's older GUID.
+    legacy_guid: bool,
     relative: bool,
     /// `published` is to be chosen (a new item, or its page date changed).
     assign: bool,
     /// `updated` changes (a new or changed item): it is made distinct in the feed.
     restamp: bool,
+}
+
+/// An optional time in seconds in 8 bytes, where `Option<i64>` takes 16 (see [`Row`]).
+/// `i64::MIN` stands for none; a stored time of `i64::MIN` (no date any version writes)
+/// reads as one second later.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Secs(i64);
+
+impl Secs {
+    const NONE: Secs = Secs(i64::MIN);
+
+    fn get(self) -> Option<i64> {
+        (self != Secs::NONE).then_some(self.0)
+    }
+
+    fn is_none(self) -> bool {
+        self == Secs::NONE
+    }
+}
+
+impl From<Option<i64>> for Secs {
+    fn from(t: Option<i64>) -> Secs {
+        t.map_or(Secs::NONE, |t| Secs(t.max(i64::MIN.saturating_add(1))))
+    }
 }
 
 /// The text columns of an item's row, as `merge` writes them.
@@ -1085,126 +1124,21 @@ enum Part {
     Image,
 }
 
-/// A bit of [`Written::Packed`]'s `present`: the link is the GUID, kept once.
-const LINK_IS_GUID: u8 = 1 << 7;
-
-/// The columns `merge` writes of one item, kept from when its row is made to when it is
-/// written: its texts one after another in one allocation, with where each ends.
-enum Written {
-    Packed {
-        text: Box<str>,
-        /// Where each [`Part`] ends in `text` (each starts where the one before ends).
-        ends: [u32; 7],
-        /// Bit `n`: [`Part`] `n` is there (an absent title is NULL, not empty); and
-        /// [`LINK_IS_GUID`].
-        present: u8,
-        permalink: bool,
-        summary_html: bool,
-    },
-    /// An item too large for `u32` offsets, kept whole (its GUID already chosen).
-    Whole(Box<NewItem>),
-}
-
-impl Written {
-    /// What `merge` writes of `it`; under its older GUID when `legacy_guid`.
-    fn of(it: &NewItem, legacy_guid: bool) -> Written {
-        let guid = match (&it.legacy_guid, legacy_guid) {
-            (Some(legacy), true) => legacy.as_str(),
-            _ => it.guid.as_str(),
-        };
-        // A link that is the GUID (a permalink) is kept once.
-        let link_is_guid = it.link.as_deref() == Some(guid);
-        let link = it.link.as_deref().filter(|_| !link_is_guid);
-        let mut text = String::with_capacity(
-            guid.len()
-                .saturating_add(it.title.as_ref().map_or(0, String::len))
-                .saturating_add(link.map_or(0, str::len))
-                .saturating_add(it.summary.as_ref().map_or(0, String::len))
-                .saturating_add(it.image.as_ref().map_or(0, String::len))
-                .saturating_add(list_len(&it.authors))
-                .saturating_add(list_len(&it.categories)),
-        );
-        let mut ends = [0u32; 7];
-        let mut present = 0u8;
-        let parts = [Some(guid), it.title.as_deref(), link, it.summary.as_deref()];
-        for (n, p) in parts.into_iter().enumerate() {
-            if let Some(p) = p {
-                text.push_str(p);
-                present |= 1 << n;
-            }
-            ends[n] = u32::try_from(text.len()).unwrap_or(u32::MAX);
-        }
-        for (n, list) in [(4, &it.authors), (5, &it.categories)] {
-            push_list(&mut text, list);
-            present |= 1 << n;
-            ends[n] = u32::try_from(text.len()).unwrap_or(u32::MAX);
-        }
-        if let Some(i) = &it.image {
-            text.push_str(i);
-            present |= 1 << 6;
-        }
-        if link_is_guid {
-            present |= 1 << (Part::Link as u8) | LINK_IS_GUID;
-        }
-        let Ok(end) = u32::try_from(text.len()) else {
-            let mut whole = it.clone();
-            whole.guid = guid.to_string();
-            return Written::Whole(Box::new(whole));
-        };
-        ends[6] = end;
-        Written::Packed {
-            text: text.into_boxed_str(),
-            ends,
-            present,
-            permalink: it.permalink,
-            summary_html: it.summary_html,
-        }
-    }
-
-    fn permalink(&self) -> bool {
-        match self {
-            Written::Packed { permalink, .. } => *permalink,
-            Written::Whole(it) => it.permalink,
-        }
-    }
-
-    fn summary_html(&self) -> bool {
-        match self {
-            Written::Packed { summary_html, .. } => *summary_html,
-            Written::Whole(it) => it.summary_html,
-        }
-    }
-
+impl Row {
     fn part(&self, part: Part) -> Option<std::borrow::Cow<'_, str>> {
         use std::borrow::Cow;
-        match self {
-            Written::Packed {
-                text,
-                ends,
-                present,
-                ..
-            } => {
-                let mut n = part as usize;
-                if present & (1 << n) == 0 {
-                    return None;
-                }
-                if matches!(part, Part::Link) && present & LINK_IS_GUID != 0 {
-                    n = Part::Guid as usize;
-                }
-                let at = |i: usize| ends.get(i).and_then(|&e| usize::try_from(e).ok());
-                let start = n.checked_sub(1).and_then(at).unwrap_or(0);
-                let end = at(n).unwrap_or(0);
-                text.get(start..end).map(Cow::Borrowed)
-            }
-            Written::Whole(it) => match part {
-                Part::Guid => Some(Cow::Borrowed(it.guid.as_str())),
-                Part::Title => it.title.as_deref().map(Cow::Borrowed),
-                Part::Link => it.link.as_deref().map(Cow::Borrowed),
-                Part::Summary => it.summary.as_deref().map(Cow::Borrowed),
-                Part::Authors => Some(Cow::Owned(join_list(&it.authors))),
-                Part::Categories => Some(Cow::Owned(join_list(&it.categories))),
-                Part::Image => it.image.as_deref().map(Cow::Borrowed),
-            },
+        let it = &self.item;
+        match part {
+            Part::Guid => Some(Cow::Borrowed(match it.legacy_guid() {
+                Some(legacy) if self.legacy_guid => legacy,
+                _ => it.guid(),
+            })),
+            Part::Title => it.title().map(Cow::Borrowed),
+            Part::Link => it.link().map(Cow::Borrowed),
+            Part::Summary => it.summary().map(Cow::Borrowed),
+            Part::Authors => Some(Cow::Owned(join_list(it.authors()))),
+            Part::Categories => Some(Cow::Owned(join_list(it.categories()))),
+            Part::Image => it.image().map(Cow::Borrowed),
         }
     }
 }
@@ -1413,27 +1347,15 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
 /// much cheaper than JSON for the thousands of rows a merged feed reads.
 const SEP: char = '\u{1f}';
 
-fn join_list(v: &[String]) -> String {
+fn join_list<'a>(v: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    push_list(&mut out, v);
-    out
-}
-
-/// The length of [`join_list`] of `v` (when no value holds the separator).
-fn list_len(v: &[String]) -> usize {
-    v.iter()
-        .fold(0usize, |n, s| n.saturating_add(s.len()))
-        .saturating_add(v.len().saturating_sub(1).saturating_mul(SEP.len_utf8()))
-}
-
-/// [`join_list`] onto the end of `out`.
-fn push_list(out: &mut String, v: &[String]) {
-    for (i, s) in v.iter().enumerate() {
+    for (i, s) in v.into_iter().enumerate() {
         if i > 0 {
             out.push(SEP);
         }
         out.extend(s.chars().filter(|c| *c != SEP));
     }
+    out
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -1447,9 +1369,30 @@ fn split_list(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::item::ItemParts;
+
+    /// A merge holds a row, an item and a raw entry for every entry of a page at some point:
+    /// their sizes are what a page of 200,000 entries costs (`bench/vs-baseline.sh`).
+    #[test]
+    fn rows_items_and_entries_stay_small() {
+        assert!(
+            std::mem::size_of::<Row>() <= 112,
+            "{}",
+            std::mem::size_of::<Row>()
+        );
+        assert!(std::mem::size_of::<NewItem>() <= 72);
+        assert!(std::mem::size_of::<crate::extract::select::RawEntry>() <= 56);
+        assert_eq!(Secs::from(None), Secs::NONE);
+        assert_eq!(Secs::from(Some(i64::MIN)).get(), Some(i64::MIN + 1));
+        assert_eq!(Secs::from(Some(-5)).get(), Some(-5));
+    }
 
     fn item(guid: &str, title: &str, published: Option<i64>, relative: bool) -> NewItem {
-        NewItem {
+        parts(guid, title, published, relative).into()
+    }
+
+    fn parts(guid: &str, title: &str, published: Option<i64>, relative: bool) -> ItemParts {
+        ItemParts {
             guid: guid.to_string(),
             permalink: true,
             title: Some(title.to_string()),
@@ -1623,7 +1566,7 @@ mod tests {
             (0..5000i64)
                 .map(|i| {
                     let date = (i % 3 != 0).then_some(1_599_000_000 + i / 7);
-                    let mut it = item(
+                    let mut it = parts(
                         &format!("https://x/{i}"),
                         &format!("T{i}"),
                         date,
@@ -1659,7 +1602,7 @@ mod tests {
                     if run == 2 && i % 9 == 0 {
                         it.title = Some("changed".into());
                     }
-                    it
+                    NewItem::from(it)
                 })
                 .collect()
         };
@@ -1699,7 +1642,7 @@ mod tests {
                 String,
             );
             for it in page(run) {
-                let guid = it.legacy_guid.as_deref().unwrap_or(&it.guid);
+                let guid = it.legacy_guid().unwrap_or(it.guid());
                 let got: Cols = get
                     .query_row([guid], |r| {
                         Ok((
@@ -1717,13 +1660,13 @@ mod tests {
                     .expect("row");
                 let want: Cols = (
                     it.permalink,
-                    it.title.clone(),
-                    it.link.clone(),
-                    it.summary.clone(),
+                    it.title().map(str::to_string),
+                    it.link().map(str::to_string),
+                    it.summary().map(str::to_string),
                     it.summary_html,
-                    join_list(&it.authors),
-                    join_list(&it.categories),
-                    it.image.clone(),
+                    join_list(it.authors()),
+                    join_list(it.categories()),
+                    it.image().map(str::to_string),
                     it.content_hash(),
                 );
                 assert_eq!(got, want, "{guid}");
@@ -1798,20 +1741,20 @@ mod tests {
             h.conn
                 .execute(
                     "UPDATE items SET content_hash = ?1 WHERE feed = 'f' AND guid = ?2",
-                    params![it.legacy_content_hash(), it.guid],
+                    params![it.legacy_content_hash(), it.guid()],
                 )
                 .expect("store a legacy hash");
         }
         let before = h.latest("f", 10).expect("latest");
         let mut two_changed = two.clone();
-        two_changed.title = Some("Two!".into());
+        two_changed.edit(|p| p.title = Some("Two!".into()));
         let s = h
             .merge("f", &[one.clone(), two_changed], t2, &keep(100))
             .expect("merge");
         assert_eq!((s.new, s.changed), (0, 1), "only the edited item changed");
         let after = h.latest("f", 10).expect("latest");
-        let one_before = before.iter().find(|i| i.guid == one.guid).expect("one");
-        let one_after = after.iter().find(|i| i.guid == one.guid).expect("one");
+        let one_before = before.iter().find(|i| i.guid == one.guid()).expect("one");
+        let one_after = after.iter().find(|i| i.guid == one.guid()).expect("one");
         assert_eq!(
             one_after.updated, one_before.updated,
             "unchanged item keeps its time"
@@ -1820,7 +1763,7 @@ mod tests {
         let stored: String = h
             .row(
                 "SELECT content_hash FROM items WHERE feed = 'f' AND guid = ?1",
-                params![one.guid],
+                params![one.guid()],
                 |r| r.get(0),
             )
             .expect("hash");
@@ -2043,7 +1986,7 @@ mod tests {
         h.merge("f", &items, t, &keep(10)).expect("merge");
         let links: Vec<(String, String)> = items
             .iter()
-            .map(|i| (i.guid.clone(), i.guid.clone()))
+            .map(|i| (i.guid().to_string(), i.guid().to_string()))
             .collect();
         h.queue_articles("f", &links, t).expect("queue");
         h.queue_articles("f", &links, t).expect("queue again");

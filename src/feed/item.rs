@@ -8,9 +8,42 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::feed::pack::{List, Pack, Slot};
+
 /// An entry from the current page, normalised, before it meets the history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its texts are kept in one allocation ([`Pack`]), and a link that is the GUID once: a page
+/// of 200,000 entries holds all its items at once. Build one from [`ItemParts`]; read it
+/// with the methods named after the parts.
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewItem {
+    texts: Pack<8>,
+    /// The link is the GUID (kept once, in the GUID's field).
+    link_is_guid: bool,
+    /// The GUID is the item's absolute link (RSS `isPermaLink="true"`).
+    pub permalink: bool,
+    /// `summary` is sanitized HTML rather than plain text.
+    pub summary_html: bool,
+    pub published: Option<DateTime<Utc>>,
+    /// `published` was resolved against the fetch time ("3 hours ago", "17:46"): the first
+    /// value seen is kept forever.
+    pub published_relative: bool,
+}
+
+/// Fields of [`NewItem::texts`].
+const GUID: usize = 0;
+const TITLE: usize = 1;
+/// Absent when the link is the GUID.
+const LINK: usize = 2;
+const SUMMARY: usize = 3;
+const IMAGE: usize = 4;
+const LEGACY: usize = 5;
+const AUTHORS: usize = 6;
+const CATEGORIES: usize = 7;
+
+/// A [`NewItem`]'s parts, each its own value: what makes one, and what it gives back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemParts {
     pub guid: String,
     /// The GUID is the item's absolute link (RSS `isPermaLink="true"`).
     pub permalink: bool,
@@ -32,7 +65,147 @@ pub struct NewItem {
     pub legacy_guid: Option<String>,
 }
 
+/// [`ItemParts`] borrowed: what [`NewItem::of`] packs without copies of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemFields<'a> {
+    pub guid: &'a str,
+    pub permalink: bool,
+    pub title: Option<&'a str>,
+    pub link: Option<&'a str>,
+    pub summary: Option<&'a str>,
+    pub summary_html: bool,
+    /// A list ([`Slot::List`] or [`Slot::Packed`]).
+    pub authors: Slot<'a>,
+    pub categories: Slot<'a>,
+    pub image: Option<&'a str>,
+    pub published: Option<DateTime<Utc>>,
+    pub published_relative: bool,
+    pub legacy_guid: Option<&'a str>,
+}
+
+impl From<ItemParts> for NewItem {
+    fn from(p: ItemParts) -> Self {
+        NewItem::new(&p)
+    }
+}
+
+impl std::fmt::Debug for NewItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.parts().fmt(f)
+    }
+}
+
 impl NewItem {
+    /// The item of `p`.
+    pub fn new(p: &ItemParts) -> Self {
+        NewItem::of(&ItemFields {
+            guid: &p.guid,
+            permalink: p.permalink,
+            title: p.title.as_deref(),
+            link: p.link.as_deref(),
+            summary: p.summary.as_deref(),
+            summary_html: p.summary_html,
+            authors: Slot::List(&p.authors),
+            categories: Slot::List(&p.categories),
+            image: p.image.as_deref(),
+            published: p.published,
+            published_relative: p.published_relative,
+            legacy_guid: p.legacy_guid.as_deref(),
+        })
+    }
+
+    /// The item of borrowed fields.
+    pub fn of(p: &ItemFields<'_>) -> Self {
+        let link_is_guid = p.link == Some(p.guid);
+        NewItem {
+            texts: Pack::new([
+                Slot::Text(p.guid),
+                p.title.into(),
+                p.link.filter(|_| !link_is_guid).into(),
+                p.summary.into(),
+                p.image.into(),
+                p.legacy_guid.into(),
+                p.authors,
+                p.categories,
+            ]),
+            link_is_guid,
+            permalink: p.permalink,
+            summary_html: p.summary_html,
+            published: p.published,
+            published_relative: p.published_relative,
+        }
+    }
+
+    /// Its parts, each its own value.
+    pub fn parts(&self) -> ItemParts {
+        ItemParts {
+            guid: self.guid().to_string(),
+            permalink: self.permalink,
+            title: self.title().map(str::to_string),
+            link: self.link().map(str::to_string),
+            summary: self.summary().map(str::to_string),
+            summary_html: self.summary_html,
+            authors: self.authors().to_vec(),
+            categories: self.categories().to_vec(),
+            image: self.image().map(str::to_string),
+            published: self.published,
+            published_relative: self.published_relative,
+            legacy_guid: self.legacy_guid().map(str::to_string),
+        }
+    }
+
+    /// Changes its parts with `f`.
+    pub fn edit(&mut self, f: impl FnOnce(&mut ItemParts)) {
+        let mut p = self.parts();
+        f(&mut p);
+        *self = NewItem::new(&p);
+    }
+
+    pub fn guid(&self) -> &str {
+        self.texts.text(GUID).unwrap_or("")
+    }
+
+    pub fn title(&self) -> Option<&str> {
+        self.texts.text(TITLE)
+    }
+
+    pub fn link(&self) -> Option<&str> {
+        if self.link_is_guid {
+            Some(self.guid())
+        } else {
+            self.texts.text(LINK)
+        }
+    }
+
+    /// Text, or sanitized HTML when [`Self::summary_html`].
+    pub fn summary(&self) -> Option<&str> {
+        self.texts.text(SUMMARY)
+    }
+
+    pub fn image(&self) -> Option<&str> {
+        self.texts.text(IMAGE)
+    }
+
+    /// A GUID an older pagefeed gave the same entry (`pagefeed:` + hash, before GUIDs took a
+    /// registered URI scheme). When the history holds the item under it, it keeps it, so
+    /// readers never see the entry again as new.
+    pub fn legacy_guid(&self) -> Option<&str> {
+        self.texts.text(LEGACY)
+    }
+
+    pub fn authors(&self) -> List<'_> {
+        self.texts.list(AUTHORS)
+    }
+
+    pub fn categories(&self) -> List<'_> {
+        self.texts.list(CATEGORIES)
+    }
+
+    /// The link is the GUID (kept once).
+    pub fn link_is_guid(&self) -> bool {
+        self.link_is_guid
+    }
+
     /// A hash of what a reader sees. A change of it marks the item updated. A relative date
     /// is left out: its resolution moves with the fetch time, the article does not. A fast
     /// non-cryptographic hash (`x3:` + hex, see [`crate::feed::fasthash`]).
@@ -61,19 +234,19 @@ impl NewItem {
 
     /// The fields both content hashes cover, in order.
     fn content_fields(&self, mut field: impl FnMut(&str)) {
-        field(self.title.as_deref().unwrap_or(""));
-        field(self.link.as_deref().unwrap_or(""));
-        field(self.summary.as_deref().unwrap_or(""));
+        field(self.title().unwrap_or(""));
+        field(self.link().unwrap_or(""));
+        field(self.summary().unwrap_or(""));
         field(if self.summary_html { "html" } else { "text" });
-        for a in &self.authors {
+        for a in self.authors() {
             field(a);
         }
         field("|");
-        for c in &self.categories {
+        for c in self.categories() {
             field(c);
         }
         field("|");
-        field(self.image.as_deref().unwrap_or(""));
+        field(self.image().unwrap_or(""));
         if !self.published_relative
             && let Some(p) = self.published
         {
@@ -208,4 +381,46 @@ pub fn stable_hash(parts: &[&str]) -> String {
         h.update(p.as_bytes());
     }
     hex(&h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_gives_back_its_parts_and_keeps_a_link_that_is_its_guid_once() {
+        let parts = ItemParts {
+            guid: "https://example.org/a".into(),
+            permalink: true,
+            title: Some("A".into()),
+            link: Some("https://example.org/a".into()),
+            summary: Some(String::new()),
+            summary_html: true,
+            authors: vec!["Ann".into(), "Bo".into()],
+            categories: vec![],
+            image: None,
+            published: DateTime::from_timestamp(1_600_000_000, 0),
+            published_relative: true,
+            legacy_guid: None,
+        };
+        let it = NewItem::new(&parts);
+        assert!(it.link_is_guid());
+        assert_eq!(it.parts(), parts);
+        assert_eq!(it.texts.text_len(), "https://example.org/aA3:Ann2:Bo".len());
+        let other = ItemParts {
+            link: Some("https://example.org/b".into()),
+            legacy_guid: Some("pagefeed:1".into()),
+            ..parts.clone()
+        };
+        let it = NewItem::from(other.clone());
+        assert!(!it.link_is_guid());
+        assert_eq!(it.link(), Some("https://example.org/b"));
+        assert_eq!(it.legacy_guid(), Some("pagefeed:1"));
+        assert_eq!(it.parts(), other);
+        let mut edited = it.clone();
+        edited.edit(|p| p.title = None);
+        assert_eq!(edited.title(), None);
+        assert_ne!(edited, it);
+        assert_eq!(edited.link(), it.link());
+    }
 }

@@ -9,4 +9,5 @@ pub mod history;
 pub mod item;
 pub mod merge;
 pub mod output;
+pub mod pack;
 pub mod render;

@@ -8,7 +8,7 @@ use scraper::Selector;
 use serde_json::Value;
 
 use super::{Candidate, Extractor, FieldSpec, Method, Page, json_names, json_str, sel};
-use crate::extract::select::RawEntry;
+use crate::extract::select::{EntryParts, RawEntry};
 
 static LD: LazyLock<Selector> = LazyLock::new(|| sel("script[type*=\"ld+json\" i]"));
 
@@ -59,7 +59,7 @@ pub(crate) fn entry_from(o: &serde_json::Map<String, Value>) -> RawEntry {
             _ => None,
         })
         .or_else(|| json_str(o.get("@id")).filter(|i| i.starts_with("http")));
-    RawEntry {
+    RawEntry::new(&EntryParts {
         title: json_str(o.get("headline")).or_else(|| json_str(o.get("name"))),
         link,
         summary: json_str(o.get("description")),
@@ -73,7 +73,7 @@ pub(crate) fn entry_from(o: &serde_json::Map<String, Value>) -> RawEntry {
         image: None,
         categories: Vec::new(),
         guid: None,
-    }
+    })
 }
 
 #[derive(Default)]
@@ -101,17 +101,21 @@ fn walk(v: &Value, depth: usize, out: &mut Found) {
                     let Value::Object(li) = li else { continue };
                     let mut e = match li.get("item") {
                         Some(Value::Object(item)) => entry_from(item),
-                        Some(Value::String(url)) => RawEntry {
+                        Some(Value::String(url)) => RawEntry::new(&EntryParts {
                             link: Some(url.clone()),
-                            ..RawEntry::default()
-                        },
+                            ..EntryParts::default()
+                        }),
                         _ => entry_from(li),
                     };
-                    if e.link.is_none() {
-                        e.link = json_str(li.get("url"));
-                    }
-                    if e.title.is_none() {
-                        e.title = json_str(li.get("name"));
+                    if e.link().is_none() || e.title().is_none() {
+                        e.edit(|e| {
+                            if e.link.is_none() {
+                                e.link = json_str(li.get("url"));
+                            }
+                            if e.title.is_none() {
+                                e.title = json_str(li.get("name"));
+                            }
+                        });
                     }
                     out.lists.push(e);
                 }
@@ -143,8 +147,7 @@ fn candidate(page: &Page, entries: Vec<RawEntry>, what: &str) -> Option<Candidat
     let entries: Vec<RawEntry> = entries
         .into_iter()
         .filter(|e| {
-            e.link
-                .as_deref()
+            e.link()
                 .and_then(|l| page.resolve(l))
                 .is_some_and(|l| l.trim_end_matches('/') != page_url)
         })
@@ -216,7 +219,7 @@ mod tests {
         let Extractor::Entries(e) = &c[1].extractor else {
             panic!("entries")
         };
-        assert_eq!(e[1].authors, vec!["Bo", "Cy"]);
-        assert_eq!(e[0].date.as_deref(), Some("2026-01-01T10:00:00Z"));
+        assert_eq!(e[1].authors(), vec!["Bo", "Cy"]);
+        assert_eq!(e[0].date(), Some("2026-01-01T10:00:00Z"));
     }
 }

@@ -505,15 +505,15 @@ pub(crate) fn score_entries(page: &Page, entries: &[RawEntry]) -> Option<(f64, V
     let mut links: Vec<String> = Vec::new();
     let mut score = 0.0;
     for e in entries {
-        let Some(link) = e.link.as_deref().and_then(|l| page.resolve(l)) else {
+        let Some(link) = e.link().and_then(|l| page.resolve(l)) else {
             continue;
         };
         if links.contains(&link) {
             continue;
         }
-        let len = e.title.as_deref().map_or(0, |t| t.chars().count());
-        let mut q = heuristic::headline_quality(len, e.title.as_deref().unwrap_or(""));
-        if e.date.is_some() {
+        let len = e.title().map_or(0, |t| t.chars().count());
+        let mut q = heuristic::headline_quality(len, e.title().unwrap_or(""));
+        if e.date().is_some() {
             q *= 1.25;
         }
         score += q;

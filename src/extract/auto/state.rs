@@ -8,7 +8,7 @@ use scraper::Selector;
 use serde_json::Value;
 
 use super::{Candidate, Extractor, FieldSpec, Method, Page, json_names, json_str, sel};
-use crate::extract::select::RawEntry;
+use crate::extract::select::{EntryParts, RawEntry};
 
 static SCRIPTS: LazyLock<Selector> = LazyLock::new(|| sel("script"));
 
@@ -90,7 +90,7 @@ fn entries_of(a: &[Value]) -> Option<Best> {
         }
         let date = key_str(o, DATE_KEYS);
         keys.get_or_insert((tk, lk, date.as_ref().map(|d| d.0)));
-        out.push(RawEntry {
+        out.push(RawEntry::new(&EntryParts {
             title: Some(title),
             link: Some(link),
             summary: json_str(
@@ -100,8 +100,8 @@ fn entries_of(a: &[Value]) -> Option<Best> {
             ),
             authors: json_names(o.get("author").or_else(|| o.get("authors"))),
             date: date.map(|d| d.1),
-            ..RawEntry::default()
-        });
+            ..EntryParts::default()
+        }));
     }
     (out.len() >= 3 && out.len().saturating_mul(2) >= a.len()).then(|| Best {
         entries: out,
