@@ -28,7 +28,7 @@ runs=${RUNS:-2}
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --quiet
-bin="$root/target/release/pagefeed"
+bin="${PAGEFEED_BIN:-$root/target/release/pagefeed}"
 helper="$root/bench/upstream.py"
 work=$(mktemp -d)
 cleanup() {

@@ -7,7 +7,8 @@
 #   ROUNDS=20 CALLGRIND=0 bash bench/vs-baseline.sh
 #   SMALL=200000 bash bench/vs-baseline.sh    # entries on the small-entry page
 #   PAGEFEED_BIN=/path/to/older/pagefeed bash bench/vs-baseline.sh   # a before/after figure
-#   CALLGRIND_SMALL=1 ...   # also count instructions on the small-entry and 10 MB pages (slow)
+#   CALLGRIND_SMALL=1 ...   # also count instructions and the heap on the small-entry and 10 MB
+#                           # pages (slow)
 #   LARGE=0 bash bench/vs-baseline.sh         # without the 10 MB page
 #
 # Cases: cold build of the generated 1 MB page (1,000 entries, benches/common); cold build of
@@ -16,8 +17,9 @@
 # present; the baseline has no history, so it does its whole job again). Prints the median
 # wall time, the instruction count (valgrind --tool=callgrind, one run each), the peak RSS
 # (wait4's ru_maxrss) and their ratios pagefeed / baseline, and pagefeed's peak RSS as a
-# multiple of the page size. Targets (issue 9): cold <= 1.0x, unchanged <= 0.3x, memory <= 5x
-# the page.
+# multiple of the page size; with valgrind, also the peak heap (massif) of the cold builds per
+# page byte: RSS includes some 17 MiB of executable, runtime and SQLite that any page costs.
+# Targets (issue 9): cold <= 1.0x, unchanged <= 0.3x, memory <= 5x the page.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -139,6 +141,24 @@ def instructions(argv):
     return int(m.group(1)) if m else None
 
 
+def heap_peak(argv):
+    """Peak heap bytes (valgrind massif: the allocations, with malloc's own overhead; not the
+    executable's pages, which are the same for every page)."""
+    out = os.path.join(tmp, "massif.out")
+    p = subprocess.run(["valgrind", "--tool=massif", f"--massif-out-file={out}", *argv],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit(f"valgrind {argv[0]} failed:\n{p.stderr[-2000:]}")
+    peak = heap = 0
+    with open(out) as f:
+        for line in f:
+            if line.startswith("mem_heap_B="):
+                heap = int(line.split("=")[1])
+            elif line.startswith("mem_heap_extra_B="):
+                peak = max(peak, heap + int(line.split("=")[1]))
+    return peak
+
+
 big, sm, lg = (os.path.join(tmp, d) for d in ("big", "small", "large"))
 # (label, dir, fresh state before each pagefeed run?)
 CASES = [("cold build, 1 MB page (1,000 entries)", big, True)]
@@ -151,7 +171,7 @@ print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; 
 print(f"pagefeed: {os.path.relpath(pf_bin)}   baseline: {os.path.relpath(base_bin)}")
 
 
-def report(label, size, walls, rss, ins):
+def report(label, size, walls, rss, ins, heap):
     wb, wp = statistics.median(walls["baseline"]), statistics.median(walls["pagefeed"])
     rb, rp = max(rss["baseline"]), max(rss["pagefeed"])
     print(f"\n{label}: page {size:,} bytes ({size / MB:.2f} MiB)")
@@ -161,6 +181,10 @@ def report(label, size, walls, rss, ins):
         print(f"  instructions  baseline {ib:>12,}   pagefeed {ip:>12,}   ratio {ip / ib:5.2f}x")
     print(f"  peak RSS      baseline {rb / MB:8.1f} MiB  pagefeed {rp / MB:8.1f} MiB  ratio {rp / rb:5.2f}x")
     print(f"  pagefeed peak RSS / page size: {rp / size:.1f}x   (baseline {rb / size:.1f}x)")
+    if heap.get("baseline") and heap.get("pagefeed"):
+        hb, hp = heap["baseline"], heap["pagefeed"]
+        print(f"  peak heap     baseline {hb / MB:8.1f} MiB  pagefeed {hp / MB:8.1f} MiB  "
+              f"per page byte: pagefeed {hp / size:.1f}x, baseline {hb / size:.1f}x")
     sys.stdout.flush()
     if label.startswith("cold"):
         above.append((label, size, rp))
@@ -189,7 +213,13 @@ for label, d, fresh in CASES:
             if side == "pagefeed" and fresh:
                 reset(d)
             ins[side] = instructions(cmd(side, d))
-    report(label, size, walls, rss, ins)
+    heap = {}
+    if callgrind and fresh and (d == big or callgrind_small):
+        for side in ("baseline", "pagefeed"):
+            if side == "pagefeed":
+                reset(d)
+            heap[side] = heap_peak(cmd(side, d))
+    report(label, size, walls, rss, ins, heap)
 
 # What a build costs before any page: the binary's code, the runtime, SQLite (a 10-entry page).
 floor_dir = os.path.join(tmp, "floor")
