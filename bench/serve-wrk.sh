@@ -15,7 +15,7 @@ need wrk wrk
 need nginx nginx
 
 cargo build --release --quiet
-bin="$root/target/release/pagefeed"
+bin="${PAGEFEED_BIN:-$root/target/release/pagefeed}"
 work=$(mktemp -d)
 cleanup() {
   [ -n "${serve_pid:-}" ] && kill "$serve_pid" 2>/dev/null || true
