@@ -10,11 +10,10 @@
 
 #![no_main]
 
-use std::path::Path;
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use pagefeed::config::{self, FeedConfig};
+use pagefeed::config::FeedConfig;
 use pagefeed::extract::article::read;
 use pagefeed::source::fetch::{Page, Validators};
 use pagefeed_fuzz::PanicFilter;
@@ -49,9 +48,7 @@ static FEEDS: LazyLock<Vec<FeedConfig>> = LazyLock::new(|| {
                  [feeds.f.items]\nselector = \"article\"\ntitle = \"h2\"\n\
                  [feeds.f.article]\n{rules}\n"
             );
-            config::parse(Path::new("fuzz.toml"), &text)
-                .ok()
-                .and_then(|c| c.feeds.into_iter().next())
+            pagefeed_fuzz::first_feed(&text)
                 .unwrap_or_else(|| panic!("fuzz harness: article rules {n} do not compile"))
         })
         .collect()

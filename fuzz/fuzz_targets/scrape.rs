@@ -17,7 +17,6 @@
 #![no_main]
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
@@ -111,10 +110,7 @@ categories = "td.cat span"
 const ZONES: [&str; 4] = ["UTC", "Asia/Seoul", "America/St_Johns", "Australia/Lord_Howe"];
 
 fn compile(body: &str) -> Option<FeedConfig> {
-    let text = format!("[feeds.f]\n{body}");
-    config::parse(Path::new("fuzz.toml"), &text)
-        .ok()
-        .and_then(|c| c.feeds.into_iter().next())
+    pagefeed_fuzz::first_feed(&format!("[feeds.f]\n{body}"))
 }
 
 static FIXED: LazyLock<Vec<FeedConfig>> = LazyLock::new(|| {

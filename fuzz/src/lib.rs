@@ -11,6 +11,14 @@ use quick_xml::events::Event;
 use quick_xml::XmlVersion;
 use quick_xml::reader::Reader;
 
+/// The first feed of a config text, as `pagefeed` compiles it (`None` when the config refuses
+/// it): the fixed rule sets of the targets are written as config text.
+pub fn first_feed(text: &str) -> Option<pagefeed::config::FeedConfig> {
+    pagefeed::config::parse(std::path::Path::new("fuzz.toml"), text)
+        .ok()
+        .and_then(|c| c.feeds.into_iter().next())
+}
+
 /// The fetch time of the targets that do not take it from the input: 2026-03-24 12:00 UTC.
 pub fn fixed_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 24, 12, 0, 0)
@@ -119,7 +127,7 @@ pub fn assert_well_formed(what: &str, bytes: &[u8]) -> String {
                         c as u32
                     ),
                     Ok(None) => {
-                        let name = r.as_ref();
+                        let name: &[u8] = r.as_ref();
                         if !matches!(name, b"amp" | b"lt" | b"gt" | b"quot" | b"apos") {
                             panic!(
                                 "{what}: undeclared entity &{}; at byte {pos}",

@@ -201,11 +201,6 @@ impl NewItem {
         self.texts.list(CATEGORIES)
     }
 
-    /// The link is the GUID (kept once).
-    pub fn link_is_guid(&self) -> bool {
-        self.link_is_guid
-    }
-
     /// A hash of what a reader sees. A change of it marks the item updated. A relative date
     /// is left out: its resolution moves with the fetch time, the article does not. A fast
     /// non-cryptographic hash (`x3:` + hex, see [`crate::feed::fasthash`]).
@@ -404,7 +399,7 @@ mod tests {
             legacy_guid: None,
         };
         let it = NewItem::new(&parts);
-        assert!(it.link_is_guid());
+        assert!(it.link_is_guid);
         assert_eq!(it.parts(), parts);
         assert_eq!(it.texts.text_len(), "https://example.org/aA3:Ann2:Bo".len());
         let other = ItemParts {
@@ -413,7 +408,7 @@ mod tests {
             ..parts.clone()
         };
         let it = NewItem::from(other.clone());
-        assert!(!it.link_is_guid());
+        assert!(!it.link_is_guid);
         assert_eq!(it.link(), Some("https://example.org/b"));
         assert_eq!(it.legacy_guid(), Some("pagefeed:1"));
         assert_eq!(it.parts(), other);

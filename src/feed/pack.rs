@@ -194,7 +194,8 @@ impl<const N: usize> Pack<N> {
     }
 
     /// The bytes of text held.
-    pub fn text_len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn text_len(&self) -> usize {
         self.text.len()
     }
 }
