@@ -8,13 +8,17 @@
 //! `<head>` and `<body>`, elements that close an open `<p>`, `<li>`, `<dd>`/`<dt>` and
 //! headings, end tags that close what they should or are ignored, raw text elements. Each
 //! element is matched against the selectors when its start tag arrives, with its ancestors on
-//! that stack, by the `selectors` crate as the DOM extractor matches them; the text a field
+//! that stack, by the `selectors` crate as the DOM extractor matches them (with its place
+//! among its siblings in the tree the tree builder makes: each open element counts its element
+//! children, of each type too, so `:first-child`, `:nth-child(an+b)`, `:first-of-type` and
+//! `:nth-of-type(an+b)` are known when it opens; `:last-*`, `:only-*`, `:nth-last-*`,
+//! `:empty`, `of S` need what comes later and have no plan); the text a field
 //! needs is collected until the element closes, and an entry is complete at its end tag. Only
 //! open entries are held, never the page's tree.
 //!
 //! Whatever the model does not follow exactly makes [`extract_with`] answer `None` and the caller
-//! uses the DOM: per config (a [`Plan`] exists only for selectors that look at an element and
-//! its ancestors, and fields that are text or attributes from the entry), and per page (tables,
+//! uses the DOM: per config (a [`Plan`] exists only for selectors that look at an element, its
+//! ancestors and its place among its siblings, and fields that are text or attributes from the entry), and per page (tables,
 //! forms within forms, `<select>`, MathML, `<template>`, formatting elements such as `<b>`
 //! closed by another tag, which the tree builder would reopen, nesting deeper than
 //! [`MAX_STREAM_DEPTH`], ...). `PAGEFEED_EXTRACT=dom` turns streaming off (tests compare both).
@@ -26,7 +30,6 @@
 //! an HTML element, and an SVG element any selector matches (the DOM knows it under its
 //! camelCase name) send the page to the DOM.
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
@@ -229,6 +232,9 @@ pub struct Plan {
     item: Sel,
     /// title, link, summary, authors, date, image, categories, guid (as in `select`).
     fields: [Option<FieldPlan>; FIELDS],
+    /// Some selector has a `:nth-*` (or `:first-*`): elements' places among their siblings
+    /// are counted.
+    nth: bool,
 }
 
 /// Parse a selector group as `scraper` does, into a list this module can match.
@@ -237,7 +243,9 @@ fn parse_list(text: &str) -> Option<List> {
     SelectorList::parse(&scraper::selector::Parser, &mut parser, ParseRelative::No).ok()
 }
 
-/// Whether every selector of the list looks only at an element and its ancestors.
+/// Whether every selector of the list looks only at an element, its ancestors and (for
+/// `:first-child`, `:nth-child(an+b)`, `:first-of-type`, `:nth-of-type(an+b)`) how many
+/// elements came before it among its siblings, all known when its start tag arrives.
 fn streamable(list: &List) -> bool {
     list.slice().iter().all(|s| {
         s.iter_raw_match_order().all(|c| match c {
@@ -257,7 +265,21 @@ fn streamable(list: &List) -> bool {
             | Component::Root
             | Component::Scope
             | Component::ImplicitScope => true,
+            // Not `:last-*`, `:only-*`, `:nth-last-*` (they need the siblings to come), nor
+            // `of S` (it needs the siblings' attributes).
+            Component::Nth(data) => !data.ty.is_from_end() && !data.ty.is_only(),
             Component::Negation(l) | Component::Is(l) | Component::Where(l) => streamable(l),
+            _ => false,
+        })
+    })
+}
+
+/// Whether a selector of the list has a `:nth-*`.
+fn has_nth(list: &List) -> bool {
+    list.slice().iter().any(|s| {
+        s.iter_raw_match_order().any(|c| match c {
+            Component::Nth(_) | Component::NthOf(_) => true,
+            Component::Negation(l) | Component::Is(l) | Component::Where(l) => has_nth(l),
             _ => false,
         })
     })
@@ -296,9 +318,11 @@ impl Plan {
             field(rules.categories.as_ref()).ok()?,
             field(rules.guid.as_ref()).ok()?,
         ];
+        let nth = has_nth(&item) || fields.iter().flatten().any(|f| has_nth(&f.list.list));
         Some(Plan {
             item: Sel::new(item),
             fields,
+            nth,
         })
     }
 }
@@ -344,6 +368,15 @@ struct Open {
     /// lower case (the tree builder's camelCase adjustments are left out: an SVG element any
     /// selector matches sends the page to the DOM).
     foreign: bool,
+    /// Its place among its parent's element children in the modelled tree (1-based), and
+    /// among those of its type (name and namespace; counted only for plans with `:nth-*`).
+    index: u32,
+    type_index: u32,
+    /// How many element children it has so far; for plans with `:nth-*`, their names and
+    /// namespaces, and how many there are of each type.
+    children: u32,
+    kids: Vec<(LocalName, bool)>,
+    kid_types: Vec<(LocalName, bool, u32)>,
 }
 
 impl Open {
@@ -363,22 +396,69 @@ impl Open {
     }
 }
 
-/// An element on the stack, as `selectors` sees it.
+/// An element on the stack, or (`kid`) an earlier child of one, as `selectors` sees it.
+///
+/// The earlier children are closed: only their names are kept, for `:nth-*` (a selector that
+/// looks at a sibling's attributes has no plan). The index a `:nth-*` needs comes from the
+/// cache [`State::opened_at`] fills for each element when it opens, so `selectors` does not
+/// walk the siblings (but for `:first-child`, and its own check in debug builds).
 #[derive(Clone, Copy)]
 struct El<'a> {
     stack: &'a [Open],
     at: usize,
+    /// `Some(i)`: the `i`-th element child (1-based) of `stack[at]`, not the element itself.
+    kid: Option<u32>,
 }
 
 impl std::fmt::Debug for El<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<{}>@{}", self.open().name, self.at)
+        match self.kid {
+            None => write!(f, "<{}>@{}", self.open().name, self.at),
+            Some(i) => write!(f, "child {i} of @{}", self.at),
+        }
     }
+}
+
+/// The key of an element in `selectors`' caches and scope: the stack depth for an open element
+/// (even), an odd number for an earlier child (never cached, never a scope). Not an address:
+/// nothing reads through it.
+fn opaque_key(at: usize, kid: Option<u32>) -> OpaqueElement {
+    let n = match kid {
+        None => at.wrapping_mul(2).wrapping_add(2),
+        Some(i) => {
+            usize::try_from(i)
+                .unwrap_or(usize::MAX)
+                .wrapping_mul(2)
+                .wrapping_add(1)
+                | 1
+        }
+    };
+    let n = std::num::NonZeroUsize::new(n).unwrap_or(std::num::NonZeroUsize::MIN);
+    OpaqueElement::from_non_null_ptr(std::ptr::NonNull::without_provenance(n))
 }
 
 impl<'a> El<'a> {
     fn open(&self) -> &'a Open {
         &self.stack[self.at]
+    }
+
+    /// The element itself, when it is on the stack.
+    fn on_stack(&self) -> Option<&'a Open> {
+        match self.kid {
+            None => Some(self.open()),
+            Some(_) => None,
+        }
+    }
+
+    /// Name and namespace (SVG or not).
+    fn kind(&self) -> Option<(&'a LocalName, bool)> {
+        match self.kid {
+            None => Some((&self.open().name, self.open().foreign)),
+            Some(i) => {
+                let i = usize::try_from(i).ok()?.checked_sub(1)?;
+                self.open().kids.get(i).map(|(n, f)| (n, *f))
+            }
+        }
     }
 }
 
@@ -386,13 +466,21 @@ impl Element for El<'_> {
     type Impl = Simple;
 
     fn opaque(&self) -> OpaqueElement {
-        OpaqueElement::new(self.open())
+        opaque_key(self.at, self.kid)
     }
     fn parent_element(&self) -> Option<Self> {
-        self.at.checked_sub(1).map(|at| El {
-            stack: self.stack,
-            at,
-        })
+        match self.kid {
+            Some(_) => Some(El {
+                stack: self.stack,
+                at: self.at,
+                kid: None,
+            }),
+            None => self.at.checked_sub(1).map(|at| El {
+                stack: self.stack,
+                at,
+                kid: None,
+            }),
+        }
     }
     fn parent_node_is_shadow_root(&self) -> bool {
         false
@@ -407,14 +495,25 @@ impl Element for El<'_> {
         false
     }
     fn is_same_type(&self, other: &Self) -> bool {
-        self.open().name == other.open().name
+        // As the DOM: the same name in the same namespace.
+        matches!((self.kind(), other.kind()), (Some(a), Some(b)) if a == b)
     }
     fn imported_part(&self, _: &CssLocalName) -> Option<CssLocalName> {
         None
     }
-    // Selectors that look at siblings or children have no plan.
+    // Selectors that look at later siblings or children have no plan; earlier siblings are
+    // known by name, for `:nth-*`.
     fn prev_sibling_element(&self) -> Option<Self> {
-        None
+        let (at, index) = match self.kid {
+            None => (self.at.checked_sub(1)?, self.open().index),
+            Some(i) => (self.at, i),
+        };
+        let kid = index.checked_sub(1).filter(|&i| i > 0)?;
+        Some(El {
+            stack: self.stack,
+            at,
+            kid: Some(kid),
+        })
     }
     fn next_sibling_element(&self) -> Option<Self> {
         None
@@ -426,7 +525,7 @@ impl Element for El<'_> {
         true
     }
     fn has_local_name(&self, name: &CssLocalName) -> bool {
-        self.open().name == name.0
+        self.kind().is_some_and(|(n, _)| *n == name.0)
     }
     fn has_namespace(&self, namespace: &Namespace) -> bool {
         *namespace == ns!(html)
@@ -437,7 +536,10 @@ impl Element for El<'_> {
         local_name: &CssLocalName,
         operation: &AttrSelectorOperation<&CssString>,
     ) -> bool {
-        self.open().attrs.iter().any(|a| {
+        let Some(open) = self.on_stack() else {
+            return false;
+        };
+        open.attrs.iter().any(|a| {
             !matches!(*ns, NamespaceConstraint::Specific(url) if *url != a.name.ns)
                 && local_name.0 == a.name.local
                 && operation.eval_str(&a.value)
@@ -458,21 +560,23 @@ impl Element for El<'_> {
         false
     }
     fn is_link(&self) -> bool {
-        &*self.open().name == "link"
+        self.on_stack().is_some_and(|o| &*o.name == "link")
     }
     fn is_html_slot_element(&self) -> bool {
         true
     }
     fn has_id(&self, id: &CssLocalName, case_sensitivity: CaseSensitivity) -> bool {
-        self.open()
-            .attr("id")
+        self.on_stack()
+            .and_then(|o| o.attr("id"))
             .is_some_and(|v| case_sensitivity.eq(id.0.as_bytes(), v.as_bytes()))
     }
     fn has_class(&self, name: &CssLocalName, case_sensitivity: CaseSensitivity) -> bool {
-        self.open().attr("class").is_some_and(|v| {
-            v.split_ascii_whitespace()
-                .any(|c| case_sensitivity.eq(c.as_bytes(), name.0.as_bytes()))
-        })
+        self.on_stack()
+            .and_then(|o| o.attr("class"))
+            .is_some_and(|v| {
+                v.split_ascii_whitespace()
+                    .any(|c| case_sensitivity.eq(c.as_bytes(), name.0.as_bytes()))
+            })
     }
     fn has_custom_state(&self, _name: &CssLocalName) -> bool {
         false
@@ -481,7 +585,7 @@ impl Element for El<'_> {
         false
     }
     fn is_root(&self) -> bool {
-        self.at == 0
+        self.at == 0 && self.kid.is_none()
     }
     fn apply_selector_flags(&self, _flags: ElementSelectorFlags) {}
     fn add_element_unique_hashes(&self, _filter: &mut BloomFilter) -> bool {
@@ -489,40 +593,36 @@ impl Element for El<'_> {
     }
 }
 
-fn matches(sel: &Sel, stack: &[Open], at: usize, scope: Option<usize>) -> bool {
+/// Whether the element at depth `at` matches `sel`. `caches` are the page's: their `:nth-*`
+/// indices are those of the elements on the stack (see [`State::opened_at`]).
+fn matches(
+    sel: &Sel,
+    stack: &[Open],
+    at: usize,
+    scope: Option<usize>,
+    caches: &mut SelectorCaches,
+) -> bool {
     if !stack.get(at).is_some_and(|el| sel.may_match(el)) {
         return false;
     }
-    // The caches serve `:nth-*` and `:has`, which no plan has: they stay empty, and one set
-    // per thread spares making and dropping it for every match.
-    thread_local! {
-        static CACHES: RefCell<SelectorCaches> = RefCell::new(SelectorCaches::default());
-    }
-    CACHES.with(|caches| {
-        let mut fresh;
-        let mut held = caches.try_borrow_mut();
-        let caches = match &mut held {
-            Ok(c) => &mut **c,
-            Err(_) => {
-                fresh = SelectorCaches::default();
-                &mut fresh
-            }
-        };
-        let mut cx = MatchingContext::new(
-            MatchingMode::Normal,
-            None,
-            caches,
-            QuirksMode::NoQuirks,
-            NeedsSelectorFlags::No,
-            MatchingForInvalidation::No,
-        );
-        cx.scope_element = scope.map(|s| El { stack, at: s }.opaque());
-        let el = El { stack, at };
-        sel.list
-            .slice()
-            .iter()
-            .any(|s| matching::matches_selector(s, 0, None, &el, &mut cx))
-    })
+    let mut cx = MatchingContext::new(
+        MatchingMode::Normal,
+        None,
+        caches,
+        QuirksMode::NoQuirks,
+        NeedsSelectorFlags::No,
+        MatchingForInvalidation::No,
+    );
+    cx.scope_element = scope.map(|s| opaque_key(s, None));
+    let el = El {
+        stack,
+        at,
+        kid: None,
+    };
+    sel.list
+        .slice()
+        .iter()
+        .any(|s| matching::matches_selector(s, 0, None, &el, &mut cx))
 }
 
 /// Text being collected for an element, as `select`'s `element_text` reads it.
@@ -607,6 +707,8 @@ struct State<'r> {
     bail: bool,
     /// Where in this file the model gave up (for the debug log).
     why: u32,
+    /// `selectors`' caches, with the `:nth-*` indices of the open elements.
+    caches: SelectorCaches,
     work: u64,
     budget: u64,
     entries: Vec<Entry>,
@@ -904,6 +1006,7 @@ impl<'r> State<'r> {
             raw: None,
             bail: false,
             why: 0,
+            caches: SelectorCaches::default(),
             work: 0,
             budget: len.saturating_mul(4).saturating_add(1 << 16),
             entries: Vec::new(),
@@ -1016,6 +1119,66 @@ impl<'r> State<'r> {
         }
     }
 
+    /// Push a new element as the last child of the current one, counting its place among
+    /// its siblings; with a plan that has `:nth-*`, `selectors`' caches learn it.
+    fn push_open(&mut self, name: LocalName, attrs: Vec<Attribute>, foreign: bool) {
+        let nth = self.plan.nth;
+        let mut steps = 0usize;
+        let (index, type_index) = match self.stack.last_mut() {
+            None => (1, 1),
+            Some(parent) => {
+                parent.children = parent.children.saturating_add(1);
+                let index = parent.children;
+                let mut type_index = 1;
+                if nth {
+                    parent.kids.push((name.clone(), foreign));
+                    match parent
+                        .kid_types
+                        .iter_mut()
+                        .inspect(|_| steps = steps.saturating_add(1))
+                        .find(|(n, f, _)| *n == name && *f == foreign)
+                    {
+                        Some((_, _, count)) => {
+                            *count = count.saturating_add(1);
+                            type_index = *count;
+                        }
+                        None => parent.kid_types.push((name.clone(), foreign, 1)),
+                    }
+                }
+                (index, type_index)
+            }
+        };
+        self.charge(steps);
+        let at = self.stack.len();
+        self.stack.push(Open {
+            name,
+            attrs,
+            foreign,
+            index,
+            type_index,
+            children: 0,
+            kids: Vec::new(),
+            kid_types: Vec::new(),
+        });
+        if nth {
+            self.opened_at(at);
+        }
+    }
+
+    /// The element at depth `at` just opened: its indices go into the caches `selectors` reads
+    /// `:nth-child` and `:nth-of-type` from (keyed by depth, so each new element at a depth
+    /// replaces the closed one's), which spares it walking the siblings.
+    fn opened_at(&mut self, at: usize) {
+        let Some(o) = self.stack.get(at) else { return };
+        let key = opaque_key(at, None);
+        for (of_type, i) in [(false, o.index), (true, o.type_index)] {
+            self.caches
+                .nth_index
+                .get::<Simple>(of_type, false, &[])
+                .insert(key, i32::try_from(i).unwrap_or(i32::MAX));
+        }
+    }
+
     fn insert(&mut self, tag: Tag) {
         if tag.attrs.len() > MAX_STREAM_ATTRIBUTES {
             self.fail(line!());
@@ -1027,11 +1190,7 @@ impl<'r> State<'r> {
         }
         self.charge(1 + tag.attrs.len());
         let name = tag.name;
-        self.stack.push(Open {
-            name: name.clone(),
-            attrs: tag.attrs,
-            foreign: false,
-        });
+        self.push_open(name.clone(), tag.attrs, false);
         self.opened();
         if is_void(&name) {
             self.pop(true);
@@ -1122,8 +1281,8 @@ fn post(f: &Field, raw: String) -> Option<String> {
     }
 }
 
-impl State<'_> {
-    fn field(&self, i: usize) -> Option<&Field> {
+impl<'r> State<'r> {
+    fn field(&self, i: usize) -> Option<&'r Field> {
         match i {
             0 => Some(&self.rules.title),
             1 => self.rules.link.as_ref(),
@@ -1207,13 +1366,13 @@ impl State<'_> {
                     continue;
                 }
                 steps = steps.saturating_add(1);
-                if matches(&fp.list, &self.stack, d, Some(scope)) {
+                if matches(&fp.list, &self.stack, d, Some(scope), &mut self.caches) {
                     self.candidate(ei, i, d, name);
                 }
             }
             if self.rules.link.is_none()
                 && self.entries.get(ei).is_some_and(|e| e.first_link.is_none())
-                && matches(&FIRST_LINK, &self.stack, d, None)
+                && matches(&FIRST_LINK, &self.stack, d, None, &mut self.caches)
             {
                 let href = self.href(d);
                 if let Some(e) = self.entries.get_mut(ei) {
@@ -1223,7 +1382,7 @@ impl State<'_> {
         }
         self.charge(steps);
         // A new entry.
-        if matches(&self.plan.item, &self.stack, d, None) {
+        if matches(&self.plan.item, &self.stack, d, None, &mut self.caches) {
             self.matched = self.matched.saturating_add(1);
             let ei = self.entries.len();
             self.entries.push(Entry {
@@ -1250,11 +1409,13 @@ impl State<'_> {
                 ) else {
                     continue;
                 };
-                if f.matches_scope && matches(&fp.list, &self.stack, d, Some(d)) {
+                if f.matches_scope && matches(&fp.list, &self.stack, d, Some(d), &mut self.caches) {
                     self.candidate(ei, i, d, name);
                 }
             }
-            if self.rules.link.is_none() && matches(&FIRST_LINK, &self.stack, d, None) {
+            if self.rules.link.is_none()
+                && matches(&FIRST_LINK, &self.stack, d, None, &mut self.caches)
+            {
                 let href = self.href(d);
                 if let Some(e) = self.entries.get_mut(ei) {
                     e.own_link = href;
@@ -1344,15 +1505,15 @@ impl State<'_> {
             return;
         }
         let Some(el) = self.stack.get(d) else { return };
-        if !self.base_seen && matches(&BASE, &self.stack, d, None) {
+        if !self.base_seen && matches(&BASE, &self.stack, d, None, &mut self.caches) {
             self.base_seen = true;
             self.page.base_href = el.attr("href").map(|h| h.trim().to_string());
         }
-        if !self.canonical_seen && matches(&CANONICAL, &self.stack, d, None) {
+        if !self.canonical_seen && matches(&CANONICAL, &self.stack, d, None, &mut self.caches) {
             self.canonical_seen = true;
             self.page.canonical = el.attr("href").map(|h| h.trim().to_string());
         }
-        if matches(&META, &self.stack, d, None) {
+        if matches(&META, &self.stack, d, None, &mut self.caches) {
             let key = el
                 .attr("name")
                 .or_else(|| el.attr("property"))
@@ -1731,11 +1892,7 @@ impl State<'_> {
             return;
         }
         self.charge(1 + tag.attrs.len());
-        self.stack.push(Open {
-            name: tag.name,
-            attrs: tag.attrs,
-            foreign: true,
-        });
+        self.push_open(tag.name, tag.attrs, true);
         self.opened();
         if tag.self_closing {
             self.pop(true);
@@ -1848,11 +2005,14 @@ impl State<'_> {
                         match self.head.clone() {
                             Some(h) if self.stack.len() == 1 && !self.head_taken => {
                                 self.stack.push(h);
+                                if self.plan.nth {
+                                    self.opened_at(1);
+                                }
                                 self.insert(tag);
                                 if self.text_mode.is_some() {
                                     self.head_pushed = true;
                                 } else {
-                                    self.stack.truncate(1);
+                                    self.head_back();
                                 }
                             }
                             _ => self.fail(line!()),
@@ -1873,8 +2033,11 @@ impl State<'_> {
                         match self.head.clone() {
                             Some(h) if self.stack.len() == 1 && !self.head_taken => {
                                 self.stack.push(h);
+                                if self.plan.nth {
+                                    self.opened_at(1);
+                                }
                                 self.insert(tag);
-                                self.stack.truncate(1);
+                                self.head_back();
                             }
                             _ => self.fail(line!()),
                         }
@@ -2037,6 +2200,15 @@ impl State<'_> {
         }
     }
 
+    /// The closed `<head>`, put back on the stack for an element after it, leaves it again,
+    /// with its count of children.
+    fn head_back(&mut self) {
+        self.stack.truncate(2);
+        if self.stack.len() == 2 {
+            self.head = self.stack.pop();
+        }
+    }
+
     /// A raw text element closed: back to the mode before it (and the head out of the stack
     /// again, when it was put back for an element after it).
     fn leave_text_mode(&mut self) {
@@ -2044,7 +2216,7 @@ impl State<'_> {
             self.mode = m;
         }
         if std::mem::take(&mut self.head_pushed) {
-            self.stack.truncate(1);
+            self.head_back();
         }
     }
 
@@ -2405,7 +2577,7 @@ mod tests {
         true
     }
 
-    const CONFIGS: [&str; 12] = [
+    const CONFIGS: [&str; 14] = [
         "selector = \"article\"\ntitle = \"h3\"\nauthors = { selector = \".by\", split = \"|\" }\ndate = \"time\"\nimage = \"img\"",
         "selector = \".e\"\ntitle = \":scope\"\nlink = { selector = \":scope\", attr = \"href\" }",
         "selector = \".e\"\ntitle = \"h3\"\ncategories = \"li\"",
@@ -2421,6 +2593,9 @@ mod tests {
         "selector = \"ul li\"\ntitle = \"a\"\nlink = \".link\"\nimage = { selector = \"img\", attr = \"src\" }",
         // `<meta>` elements give their `content`.
         "selector = \".e, article\"\ntitle = \"h3, a\"\nsummary = \"meta[name]\"\ndate = \"meta[itemprop]\"\nimage = \"meta[property]\"",
+        // Places among siblings, of the entry, its ancestors and its fields.
+        "selector = \"li:nth-child(odd), div:first-child, :not(:first-child) > p:nth-of-type(2n+2)\"\ntitle = \"a:first-of-type, b:nth-child(2)\"\ncategories = \"span:first-child, i:first-child\"",
+        "selector = \"body > :nth-of-type(n+2), ul > li:not(:nth-child(3n+1)), dt:first-of-type\"\ntitle = \":scope\"\nsummary = \"p:nth-child(2), span:nth-child(2)\"\ndate = \"time:first-child\"",
     ];
 
     #[test]
@@ -2539,9 +2714,91 @@ mod tests {
         assert!(not.is_empty(), "not streamed: {not:#?}");
     }
 
+    /// `:first-child`, `:nth-child`, `:first-of-type`, `:nth-of-type`, and `:not` of them, count
+    /// the siblings of the tree the tree builder makes, not the tags of the page.
+    #[test]
+    fn places_among_siblings_agree() {
+        let configs = [
+            "selector = \"li:first-child\"\ntitle = \":scope\"",
+            "selector = \"li:nth-child(2n+1)\"\ntitle = \":scope\"",
+            "selector = \"li:nth-child(-n+2)\"\ntitle = \":scope\"",
+            "selector = \"li:not(:first-child)\"\ntitle = \":scope\"",
+            "selector = \"p:first-of-type, p:nth-of-type(3)\"\ntitle = \":scope\"",
+            "selector = \"div > :nth-child(2)\"\ntitle = \":scope\"",
+            "selector = \"div:nth-of-type(even) > :not(svg):nth-child(1)\"\ntitle = \":scope\"",
+            "selector = \".e\"\ntitle = \"span:nth-child(2)\"\nsummary = \"span:first-of-type\"\ncategories = \"span:not(:nth-of-type(1))\"",
+            "selector = \"head > :nth-child(2), body:nth-child(2), html:first-child\"\ntitle = \":scope\"\nlink = { selector = \":scope\", attr = \"href\" }",
+            "selector = \"div:first-child, p:nth-child(3)\"\ntitle = \":scope\"",
+        ];
+        let pages = [
+            // `<li>` closed by the next `<li>`: siblings, not nested.
+            "<ul><li>a<li>b<li>c<li>d</ul>",
+            "<ul><li>a<ul><li>b<li>c</ul><li>d<li>e</ul>",
+            // `<p>` closed by a block, by `</p>`, and the empty `<p>` that a stray `</p>` makes.
+            "<div><p>a<div>b</div><p>c<p>d</div>",
+            "<div></p><p>a</p></p><p>b<ul><li>x</ul><p>c</div>",
+            "<div><p>a<h2>h</h2><p>b<pre>c</pre><p>d<p>e</div>",
+            // Text and comments are no siblings; elements in between are.
+            "<div>t<!--c--><p>a</p> u <span>s</span><p>b</p>\n<p>c</p></div>",
+            "<div class=e><span>a</span><span>b</span><b>c</b><span>d</span></div>",
+            "<div class=e><span>a<span>b</span><span>c</span></span></div>",
+            // Void and raw text elements count; SVG elements are of another type.
+            "<div><br><img src=/i><p>a<script>s</script><p>b<style>x</style><p>c</div>",
+            "<div><svg></svg></div><div><svg></svg><div>x</div><svg/><p>y</p><div>z</div></div>",
+            "<div class=e><svg><g/><text>t</text></svg><span>a</span><span>b</span></div>",
+            // `<dt>`/`<dd>` closing each other, headings closing headings.
+            "<dl><dt>a<dd>b<dt>c<dd>d<dd>e</dl>",
+            "<div><h2>a<h3>b</h3><h2>c</h2><p>d</div>",
+            // The implied and closed head: elements after it still go into it.
+            "<title>t</title><link href=/l><body><div>a</div><div>b</div>",
+            "<head><meta charset=utf-8></head> <link href=/after><style>s</style><script>x</script><meta name=x content=y><body><p>x",
+            "<html><head></head><body><div>a</div></body></html><div>after</div>",
+            "x<div>a</div><div>b</div>",
+            // Formatting elements closed by their own end tags, and forms.
+            "<div class=e><b>x</b><span>a</span><i>y</i><span>b</span><a href=/1>1</a></div>",
+            "<form><div>a</div><form><div>b</div></form><div>c</div></form>",
+        ];
+        for c in configs {
+            let r = rules(c);
+            for p in pages {
+                assert!(same(p, &r), "not streamed: {p:?} with {c:?}");
+            }
+        }
+    }
+
     #[test]
     fn plans_only_for_selectors_it_can_follow() {
         assert!(rules("selector = \"li\"\ntitle = \"a\"").stream.is_some());
+        for nth in [
+            "li:first-child",
+            "li:nth-child(2n+1)",
+            "li:first-of-type",
+            "li:nth-of-type(3)",
+            "li:not(:nth-child(1))",
+            "ul:first-child li",
+        ] {
+            let r = rules(&format!("selector = \"{nth}\"\ntitle = \"a\""));
+            assert!(r.stream.as_ref().is_some_and(|p| p.nth), "{nth}");
+        }
+        assert!(
+            rules("selector = \"li\"\ntitle = \"a\"")
+                .stream
+                .is_some_and(|p| !p.nth)
+        );
+        // What comes after an element, or its siblings' attributes, is not known when it opens.
+        for later in [
+            "li:last-child",
+            "li:only-child",
+            "li:nth-last-child(2)",
+            "li:last-of-type",
+            "li:only-of-type",
+            "li:nth-last-of-type(1)",
+            "li:empty",
+            "li:not(:last-child)",
+        ] {
+            let r = rules(&format!("selector = \"{later}\"\ntitle = \"a\""));
+            assert!(r.stream.is_none(), "{later}");
+        }
         assert!(
             rules("selector = \"li + li\"\ntitle = \"a\"")
                 .stream
@@ -2553,7 +2810,7 @@ mod tests {
                 .is_none()
         );
         assert!(
-            rules("selector = \"li\"\ntitle = \"a:first-child\"")
+            rules("selector = \"li\"\ntitle = \"a:last-child\"")
                 .stream
                 .is_none()
         );
