@@ -18,10 +18,21 @@
 //!
 //! Whatever the model does not follow exactly makes [`extract_with`] answer `None` and the caller
 //! uses the DOM: per config (a [`Plan`] exists only for selectors that look at an element, its
-//! ancestors and its place among its siblings, and fields that are text or attributes from the entry), and per page (tables,
-//! forms within forms, `<select>`, MathML, `<template>`, formatting elements such as `<b>`
-//! closed by another tag, which the tree builder would reopen, nesting deeper than
-//! [`MAX_STREAM_DEPTH`], ...). `PAGEFEED_EXTRACT=dom` turns streaming off (tests compare both).
+//! ancestors and its place among its siblings, and fields that are text or attributes from the
+//! entry), and per page (forms within forms, `<select>`, MathML, `<template>`, formatting
+//! elements such as `<b>` closed by another tag, which the tree builder would reopen, nesting
+//! deeper than [`MAX_STREAM_DEPTH`], ...). `PAGEFEED_EXTRACT=dom` turns streaming off (tests
+//! compare both).
+//!
+//! Tables are followed as the tree builder's table insertion modes read them: `<tbody>` implied
+//! for a row or cell directly in `<table>`, `<tr>` for a cell directly in a section, cells,
+//! rows and sections closed by their siblings, by their parents' end tags and by `</table>`,
+//! stray table end tags ignored, whitespace, comments, `<script>`, `<style>` and hidden inputs
+//! between table parts; a cell's content as the body's. What the tree builder would put
+//! before the table (foster parenting: text that is not whitespace, or another element, in a
+//! table, section or row), `<caption>`, `<colgroup>`, a `<table>` inside an open `<p>` (which
+//! it closes or not by quirks mode) or a formatting element, and a formatting element a cell
+//! closes send the page to the DOM.
 //!
 //! Inline SVG (icons in most real pages) is followed as the tree builder reads foreign content:
 //! SVG elements nest until an end tag of their name, `/>` closes one, `<![CDATA[` is text and
@@ -692,6 +703,9 @@ struct State<'r> {
     stack: Vec<Open>,
     /// Open formatting elements (`<b>`, `<a>`, ...), by stack depth.
     formatting: Vec<usize>,
+    /// Open table parts (`<table>`, its sections, rows, cells, `<caption>`), by stack depth:
+    /// the last one gives the tree builder's table insertion mode.
+    tables: Vec<usize>,
     form: Option<usize>,
     /// The `<head>` element once it is closed (elements after it may still go into it).
     head: Option<Open>,
@@ -987,6 +1001,52 @@ fn closes_p(n: &LocalName) -> bool {
     )
 }
 
+/// The tree builder's insertion modes for tables (column groups are left to the DOM).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TableMode {
+    /// In `<table>`.
+    Table,
+    /// In `<tbody>`, `<thead>` or `<tfoot>`.
+    Section,
+    /// In `<tr>`.
+    Row,
+    /// In `<td>` or `<th>`: as in the body, but for what closes the cell.
+    Cell,
+    Caption,
+}
+
+impl TableMode {
+    /// Text that is not whitespace has no place here (it would go before the table).
+    fn no_text(self) -> bool {
+        matches!(self, TableMode::Table | TableMode::Section | TableMode::Row)
+    }
+}
+
+/// The table insertion mode an open HTML element named `n` puts the tree builder in.
+fn table_mode_of(n: &LocalName) -> Option<TableMode> {
+    match *n {
+        local_name!("table") => Some(TableMode::Table),
+        local_name!("tbody") | local_name!("thead") | local_name!("tfoot") => {
+            Some(TableMode::Section)
+        }
+        local_name!("tr") => Some(TableMode::Row),
+        local_name!("td") | local_name!("th") => Some(TableMode::Cell),
+        local_name!("caption") => Some(TableMode::Caption),
+        _ => None,
+    }
+}
+
+/// An end tag named `name`, to process again.
+fn end(name: LocalName) -> Tag {
+    Tag {
+        kind: TagKind::EndTag,
+        name,
+        self_closing: false,
+        attrs: Vec::new(),
+        had_duplicate_attributes: false,
+    }
+}
+
 impl<'r> State<'r> {
     fn new(rules: &'r ItemRules, plan: &'r Plan, len: usize) -> Self {
         let len = u64::try_from(len).unwrap_or(u64::MAX);
@@ -998,6 +1058,7 @@ impl<'r> State<'r> {
             ignore_lf: false,
             stack: Vec::new(),
             formatting: Vec::new(),
+            tables: Vec::new(),
             form: None,
             head: None,
             head_pushed: false,
@@ -1075,6 +1136,9 @@ impl<'r> State<'r> {
             }
             self.formatting.retain(|&d| d != depth);
         }
+        if self.tables.last() == Some(&depth) {
+            self.tables.pop();
+        }
         if self.form == Some(depth) {
             // The form element pointer stays set after `</form>` only in odd cases.
             if !own_end_tag {
@@ -1150,6 +1214,9 @@ impl<'r> State<'r> {
         };
         self.charge(steps);
         let at = self.stack.len();
+        if !foreign && table_mode_of(&name).is_some() {
+            self.tables.push(at);
+        }
         self.stack.push(Open {
             name,
             attrs,
@@ -1804,6 +1871,10 @@ impl<'r> State<'r> {
                 }
                 Mode::InBody => {
                     if !null {
+                        if self.table_text_fosters(s) {
+                            self.fail(line!());
+                            return;
+                        }
                         self.text(s);
                     }
                     return;
@@ -2050,7 +2121,10 @@ impl<'r> State<'r> {
                     }
                 },
                 Mode::InBody => {
-                    self.body_start(tag);
+                    match self.table_mode() {
+                        Some(t) => self.table_start(t, tag),
+                        None => self.body_start(tag),
+                    }
                     return;
                 }
             }
@@ -2076,7 +2150,6 @@ impl<'r> State<'r> {
             | local_name!("applet")
             | local_name!("marquee")
             | local_name!("object")
-            | local_name!("table")
             | local_name!("textarea")
             | local_name!("select")
             | local_name!("optgroup")
@@ -2087,6 +2160,17 @@ impl<'r> State<'r> {
             | local_name!("rtc")
             | local_name!("math") => self.fail(line!()),
             local_name!("svg") => self.insert_foreign(tag),
+            local_name!("table") => {
+                // A `<p>` it closes or not (quirks mode, which the doctype decides), a
+                // formatting element the cells would not reopen: the DOM.
+                if !self.formatting.is_empty()
+                    || self.has_in_scope(&local_name!("p"), &[local_name!("button")])
+                {
+                    self.fail(line!());
+                    return;
+                }
+                self.insert(tag);
+            }
             local_name!("caption")
             | local_name!("col")
             | local_name!("colgroup")
@@ -2190,6 +2274,288 @@ impl<'r> State<'r> {
                 self.insert(tag);
             }
             _ => self.insert(tag),
+        }
+    }
+
+    /// The table insertion mode the tree builder is in, if any (from the innermost open table
+    /// part).
+    fn table_mode(&self) -> Option<TableMode> {
+        let d = *self.tables.last()?;
+        self.stack.get(d).and_then(|o| table_mode_of(&o.name))
+    }
+
+    /// Text that the tree builder would put before the table (foster parenting): any but
+    /// whitespace where the current node is a table, a section or a row.
+    fn table_text_fosters(&self, s: &str) -> bool {
+        let here = self
+            .stack
+            .last()
+            .is_some_and(|o| !o.foreign && table_mode_of(&o.name).is_some_and(TableMode::no_text));
+        here && !s.chars().all(is_ws)
+    }
+
+    /// Whether an element named `name` is open within the innermost table.
+    fn has_in_table_scope(&mut self, names: &[LocalName]) -> bool {
+        let mut steps = 0;
+        let mut found = false;
+        for o in self.stack.iter().rev() {
+            steps += 1;
+            if !o.foreign && names.contains(&o.name) {
+                found = true;
+                break;
+            }
+            if matches!(
+                o.name,
+                local_name!("html") | local_name!("table") | local_name!("template")
+            ) {
+                break;
+            }
+        }
+        self.charge(steps);
+        found
+    }
+
+    /// Pop until the current node is one of `names` (or `<html>`): the tree builder's "clear
+    /// the stack back to a table (body, row) context".
+    fn clear_back_to(&mut self, names: &[LocalName]) {
+        while let Some(cur) = self.current() {
+            if names.contains(cur) || *cur == local_name!("html") || self.bail {
+                break;
+            }
+            self.pop(false);
+        }
+    }
+
+    /// Close the open cell (or caption): implied end tags, then up to and including it.
+    fn close_cell(&mut self) {
+        self.generate_implied_end(None);
+        while let Some(cur) = self.current().cloned() {
+            let own = matches!(
+                cur,
+                local_name!("td") | local_name!("th") | local_name!("caption")
+            );
+            self.pop(own);
+            if own || self.bail {
+                break;
+            }
+        }
+    }
+
+    /// Close the innermost table section (`<tbody>`, `<thead>`, `<tfoot>`).
+    fn close_section(&mut self) {
+        self.clear_back_to(&[
+            local_name!("tbody"),
+            local_name!("thead"),
+            local_name!("tfoot"),
+        ]);
+        self.pop(true);
+    }
+
+    /// Close the open row.
+    fn close_row(&mut self) {
+        self.clear_back_to(&[local_name!("tr")]);
+        self.pop(true);
+    }
+
+    /// A start tag in a table insertion mode; what the tree builder would put before the
+    /// table (foster parenting), forms, nested tables in table parts and the like go to the
+    /// DOM.
+    fn table_start(&mut self, mode: TableMode, tag: Tag) {
+        let sections = [
+            local_name!("tbody"),
+            local_name!("thead"),
+            local_name!("tfoot"),
+        ];
+        match mode {
+            TableMode::Cell | TableMode::Caption => {
+                let closes = matches!(
+                    tag.name,
+                    local_name!("caption")
+                        | local_name!("col")
+                        | local_name!("colgroup")
+                        | local_name!("tbody")
+                        | local_name!("td")
+                        | local_name!("tfoot")
+                        | local_name!("th")
+                        | local_name!("thead")
+                        | local_name!("tr")
+                );
+                if !closes {
+                    self.body_start(tag);
+                } else if mode == TableMode::Caption {
+                    // Rare: left to the DOM.
+                    self.fail(line!());
+                } else {
+                    self.close_cell();
+                    self.start_tag(tag);
+                }
+            }
+            TableMode::Row => match tag.name {
+                local_name!("td") | local_name!("th") => {
+                    self.clear_back_to(&[local_name!("tr")]);
+                    self.insert(tag);
+                }
+                local_name!("caption")
+                | local_name!("col")
+                | local_name!("colgroup")
+                | local_name!("tbody")
+                | local_name!("tfoot")
+                | local_name!("thead")
+                | local_name!("tr") => {
+                    self.close_row();
+                    self.start_tag(tag);
+                }
+                _ => self.table_other_start(tag),
+            },
+            TableMode::Section => match tag.name {
+                local_name!("tr") => {
+                    self.clear_back_to(&sections);
+                    self.insert(tag);
+                }
+                local_name!("td") | local_name!("th") => {
+                    self.clear_back_to(&sections);
+                    self.implied(local_name!("tr"));
+                    self.start_tag(tag);
+                }
+                local_name!("caption")
+                | local_name!("col")
+                | local_name!("colgroup")
+                | local_name!("tbody")
+                | local_name!("tfoot")
+                | local_name!("thead") => {
+                    self.close_section();
+                    self.start_tag(tag);
+                }
+                _ => self.table_other_start(tag),
+            },
+            TableMode::Table => match tag.name {
+                local_name!("tbody") | local_name!("thead") | local_name!("tfoot") => {
+                    self.clear_back_to(&[local_name!("table")]);
+                    self.insert(tag);
+                }
+                local_name!("tr") | local_name!("td") | local_name!("th") => {
+                    self.clear_back_to(&[local_name!("table")]);
+                    self.implied(local_name!("tbody"));
+                    self.start_tag(tag);
+                }
+                local_name!("caption") | local_name!("colgroup") | local_name!("col") => {
+                    // Rare in listings: left to the DOM.
+                    self.fail(line!());
+                }
+                _ => self.table_other_start(tag),
+            },
+        }
+    }
+
+    /// A start tag in a table, section or row without rules of its own there: `<script>`,
+    /// `<style>` and hidden inputs go in; anything else the tree builder would put before
+    /// the table, or is rare: the DOM.
+    fn table_other_start(&mut self, tag: Tag) {
+        let hidden_input = tag.name == local_name!("input")
+            && tag.attrs.iter().any(|a| {
+                a.name.ns == ns!()
+                    && a.name.local == local_name!("type")
+                    && a.value.eq_ignore_ascii_case("hidden")
+            });
+        if matches!(tag.name, local_name!("script") | local_name!("style")) || hidden_input {
+            self.insert(tag);
+        } else {
+            self.fail(line!());
+        }
+    }
+
+    /// An end tag in a table insertion mode.
+    fn table_end(&mut self, mode: TableMode, name: LocalName) {
+        let sections = [
+            local_name!("tbody"),
+            local_name!("thead"),
+            local_name!("tfoot"),
+        ];
+        let ignored = matches!(
+            name,
+            local_name!("body")
+                | local_name!("caption")
+                | local_name!("col")
+                | local_name!("colgroup")
+                | local_name!("html")
+        );
+        match mode {
+            TableMode::Cell => match name {
+                local_name!("td") | local_name!("th") => {
+                    if self.has_in_table_scope(std::slice::from_ref(&name)) {
+                        self.generate_implied_end(None);
+                        self.pop_until(&name);
+                    }
+                }
+                local_name!("table")
+                | local_name!("tbody")
+                | local_name!("tfoot")
+                | local_name!("thead")
+                | local_name!("tr") => {
+                    if self.has_in_table_scope(std::slice::from_ref(&name)) {
+                        self.close_cell();
+                        self.end_tag(end(name));
+                    }
+                }
+                _ if ignored => {}
+                _ => self.body_end(name),
+            },
+            TableMode::Caption => self.fail(line!()),
+            TableMode::Row => match name {
+                local_name!("tr") => {
+                    if self.has_in_table_scope(&[local_name!("tr")]) {
+                        self.close_row();
+                    }
+                }
+                local_name!("table") => {
+                    if self.has_in_table_scope(&[local_name!("tr")]) {
+                        self.close_row();
+                        self.end_tag(end(name));
+                    }
+                }
+                local_name!("tbody") | local_name!("tfoot") | local_name!("thead") => {
+                    if self.has_in_table_scope(std::slice::from_ref(&name))
+                        && self.has_in_table_scope(&[local_name!("tr")])
+                    {
+                        self.close_row();
+                        self.end_tag(end(name));
+                    }
+                }
+                local_name!("td") | local_name!("th") => {}
+                _ if ignored => {}
+                _ => self.fail(line!()),
+            },
+            TableMode::Section => match name {
+                local_name!("tbody") | local_name!("tfoot") | local_name!("thead") => {
+                    if self.has_in_table_scope(std::slice::from_ref(&name)) {
+                        self.close_section();
+                    }
+                }
+                local_name!("table") => {
+                    if self.has_in_table_scope(&sections) {
+                        self.close_section();
+                        self.end_tag(end(name));
+                    }
+                }
+                local_name!("td") | local_name!("th") | local_name!("tr") => {}
+                _ if ignored => {}
+                _ => self.fail(line!()),
+            },
+            TableMode::Table => match name {
+                local_name!("table") => {
+                    if self.has_in_table_scope(&[local_name!("table")]) {
+                        self.pop_until(&name);
+                    }
+                }
+                local_name!("tbody")
+                | local_name!("td")
+                | local_name!("tfoot")
+                | local_name!("th")
+                | local_name!("thead")
+                | local_name!("tr") => {}
+                _ if ignored => {}
+                _ => self.fail(line!()),
+            },
         }
     }
 
@@ -2312,7 +2678,10 @@ impl<'r> State<'r> {
                 local_name!("template") => self.fail(line!()),
                 _ => {}
             },
-            Mode::InBody => self.body_end(name),
+            Mode::InBody => match self.table_mode() {
+                Some(t) => self.table_end(t, name),
+                None => self.body_end(name),
+            },
         }
     }
 
@@ -2766,6 +3135,53 @@ mod tests {
         }
     }
 
+    /// Well-formed tables, and tables the tree builder completes: implied `<tbody>` and `<tr>`,
+    /// cells, rows and sections closed by their siblings and by `</table>`, nested tables.
+    #[test]
+    fn tables_agree() {
+        let configs = [
+            "selector = \"tr\"\ntitle = \"td a, th\"\nlink = \"a\"\nsummary = \"td:nth-child(2)\"",
+            "selector = \"table tbody > tr:not(:first-child)\"\ntitle = \"td:nth-child(1)\"\nlink = { selector = \"td:nth-child(1) a\", attr = \"href\" }\nsummary = \"td:nth-child(2)\"\ndate = \"td:nth-child(3)\"",
+            "selector = \"td, th\"\ntitle = \":scope\"\ncategories = \"b, span\"",
+            "selector = \".e\"\ntitle = \"a\"\nsummary = \"table\"\nauthors = \"tbody:first-child, thead, tfoot\"",
+            "selector = \"table\"\ntitle = \":scope\"\nsummary = \"tr:nth-of-type(2)\"",
+        ];
+        let pages = [
+            "<table><tr><td><a href=/1>One</a><td>s1<td>2020-01-01<tr><td><a href=/2>Two</a><td>s2</table>",
+            "<table>\n <tbody>\n  <tr><th>h1</th><th>h2</th></tr>\n  <tr><td><a href=/1>a</a></td><td>b</td><td>c</td></tr>\n </tbody>\n</table>",
+            "<table><thead><tr><th>h</thead><tbody><tr><td>1<tr><td>2</tbody><tfoot><tr><td>f</tfoot></table>",
+            "<table><thead><tr><th>h<tbody><tr><td>1<td>x<tbody><tr><td>2</table>after",
+            // Cells and rows directly in the table or its sections: implied `<tbody>`, `<tr>`.
+            "<table><td>a<td>b<tr><td>c</table>",
+            "<table><tbody><td>a</td><th>b</th></tbody></table>",
+            "<table><tr><td>a</tr><tr><td>b</td></tr></tbody></table>",
+            // What is inside cells: blocks, lists, paragraphs, links, text, `</p>`, nested tables.
+            "<div class=e><table><tr><td><p>a<p>b<div>c</div><ul><li>d<li>e</ul></td><td><a href=/x>x</a></p></td></tr></table></div>",
+            "<table><tr><td>a<table><tr><td>inner<td>i2</table>b<td>c</table>",
+            "<table><tr><td><table><tbody><tr><td>x</td></tr></tbody></table></td></tr></table>",
+            "<div class=e><table><tr><td><span>a</td><td><b>b</b><i>i</i></td></table><a href=/1>1</a></div>",
+            // End tags closing what is open inside: `</table>` in a cell, `</tr>` in a cell,
+            // stray section and cell end tags.
+            "<table><tr><td><div>a<span>b</table><p>c",
+            "<table><tr><td>a</tr><td>b</tbody><tr><td>c</td></thead></tr></table>",
+            "<table></td></tr></tbody></caption></col></colgroup></html></body><tr><td>a</table>",
+            "<table><tr><th>a</td>b</th></table>",
+            // Whitespace, comments, scripts, styles and hidden inputs where only table parts go.
+            "<table> <!--c--> <tr>\n<td>a</td>\t</tr> <script>s()</script><style>t{}</style><input type=Hidden name=h><tr><td>b</table>",
+            "<table><tr>\0<td>a\0b</table>",
+            "<div class=e><a href=/1>1</a><table><tr><td>x</table></div><div class=e><table><tr><td><a href=/2>2</a></table>",
+            // Unclosed at the end of the page.
+            "<table><tr><td>a",
+            "<table><tr><td><p>a</p><table><tr><td>b",
+        ];
+        for c in configs {
+            let r = rules(c);
+            for p in pages {
+                assert!(same(p, &r), "not streamed: {p:?} with {c:?}");
+            }
+        }
+    }
+
     #[test]
     fn plans_only_for_selectors_it_can_follow() {
         assert!(rules("selector = \"li\"\ntitle = \"a\"").stream.is_some());
@@ -2831,8 +3247,25 @@ mod tests {
         let r = rules("selector = \".e\"\ntitle = \"a\"");
         let plan = r.stream.as_deref().expect("plan");
         for html in [
-            // A table.
-            "<table><tr class=e><td><a href=/1>1</a></td></tr></table>",
+            // Table parts the tree builder would put before the table (foster parenting):
+            // text, elements, a stray `</p>` in a table, a section or a row.
+            "<table><tr class=e><td><a href=/1>1</a></td></tr>x</table>",
+            "<table>x<tr class=e><td><a href=/1>1</a></table>",
+            "<table><tbody><div class=e><a href=/1>1</a></div></table>",
+            "<table><tr><a class=e href=/1>1</a></table>",
+            "<table><tr class=e><td><a href=/1>1</a></td></p></tr></table>",
+            "<table><tr class=e><td><a href=/1>1</a><tr><input type=text></table>",
+            // Forms, nested tables and captions directly in table parts, `<select>` in cells.
+            "<table><form><tr class=e><td><a href=/1>1</a></table>",
+            "<table><table><tr class=e><td><a href=/1>1</a></table>",
+            "<table><caption>c</caption><tr class=e><td><a href=/1>1</a></table>",
+            "<table><colgroup><col></colgroup><tr class=e><td><a href=/1>1</a></table>",
+            "<table><tr class=e><td><a href=/1>1</a><select><option>o</select></table>",
+            // A table in an open `<p>` (closed or not, by quirks mode), in a formatting
+            // element, and a formatting element a cell closes.
+            "<p><table><tr class=e><td><a href=/1>1</a></table>",
+            "<b><table><tr class=e><td><a href=/1>1</a></table></b>",
+            "<table><tr class=e><td><b><a href=/1>1</a></td></tr></table>",
             // A `<b>` closed by `</p>`, which the tree builder reopens.
             "<div class=e><p><b>x</p>y</b><a href=/1>1</a></div>",
             // A `<b>` closed by `</span>`, reopened for the text after it.
@@ -2926,6 +3359,21 @@ mod tests {
             "</button>",
             "<nobr>",
             "<table><tr><td>t</table>",
+            "<table>",
+            "</table>",
+            "<tr>",
+            "</tr>",
+            "<td>",
+            "<td class=e>",
+            "</td>",
+            "<th>",
+            "</th>",
+            "<tbody>",
+            "</tbody>",
+            "<thead>",
+            "<tfoot>",
+            "<caption>",
+            "<input type=hidden>",
             "</section>",
             "<body>",
             "<body class=k>",
