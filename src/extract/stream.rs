@@ -6,7 +6,8 @@
 //! out the same, at a fraction of its cost), and a small model of the HTML tree builder keeps
 //! the stack of open elements: implied `<html>`,
 //! `<head>` and `<body>`, elements that close an open `<p>`, `<li>`, `<dd>`/`<dt>` and
-//! headings, end tags that close what they should or are ignored, raw text elements. Each
+//! headings, end tags that close what they should or are ignored, raw text elements (and
+//! `<textarea>`, RCDATA without its first line feed). Each
 //! element is matched against the selectors when its start tag arrives, with its ancestors on
 //! that stack, by the `selectors` crate as the DOM extractor matches them (with its place
 //! among its siblings in the tree the tree builder makes: each open element counts its element
@@ -905,7 +906,7 @@ fn is_void(n: &LocalName) -> bool {
 /// Raw text elements and how the tokenizer reads them (scripting is on, as in html5ever).
 fn raw_kind(n: &LocalName) -> Option<RawKind> {
     match *n {
-        local_name!("title") => Some(RawKind::Rcdata),
+        local_name!("title") | local_name!("textarea") => Some(RawKind::Rcdata),
         local_name!("style")
         | local_name!("noscript")
         | local_name!("noframes")
@@ -2150,7 +2151,6 @@ impl<'r> State<'r> {
             | local_name!("applet")
             | local_name!("marquee")
             | local_name!("object")
-            | local_name!("textarea")
             | local_name!("select")
             | local_name!("optgroup")
             | local_name!("option")
@@ -2196,6 +2196,11 @@ impl<'r> State<'r> {
             }
             local_name!("pre") | local_name!("listing") => {
                 self.close_p_in_button_scope();
+                self.insert(tag);
+                self.ignore_lf = true;
+            }
+            // RCDATA, as `<title>`, but for a line feed right after the start tag.
+            local_name!("textarea") => {
                 self.insert(tag);
                 self.ignore_lf = true;
             }
@@ -3071,6 +3076,10 @@ mod tests {
             "<div class=e><p>a<span>b",
             "<div class=e><script>never closed",
             "<div class=e><title>never closed",
+            // `<textarea>`: RCDATA, a line feed right after it dropped.
+            "<div class=e><textarea name=t>\nline <b>not</b> &amp; tags\n</textarea>after</div>",
+            "<div class=e><textarea>\r\n\nx</textarea><textarea></>\ny</textarea><textarea>&#10;z</textarea></div>",
+            "<p class=e>a<textarea>t</p>u</textarea>b<div class=e><textarea>never closed",
         ];
         let mut not = Vec::new();
         for p in pages {
@@ -3348,6 +3357,7 @@ mod tests {
             "<dd>",
             "<dt class=e>",
             "<pre>\nx</pre>",
+            "<textarea>\nx<p>y</textarea>",
             "<title>T t</title>",
             "<meta name=description content=\" d \">",
             "<meta property=og:url content=https://o.example/>",
