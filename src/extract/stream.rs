@@ -306,19 +306,39 @@ static BASE: LazyLock<Sel> = LazyLock::new(|| static_list("base[href]"));
 static CANONICAL: LazyLock<Sel> = LazyLock::new(|| static_list("link[rel~=canonical][href]"));
 static FIRST_LINK: LazyLock<Sel> = LazyLock::new(|| static_list("a[href]"));
 
+/// Selector lists already compiled for streaming, by their text (`None`: not a selector, or
+/// not one streaming can follow). The feeds of one config often share selectors (every feed
+/// of a site, or of a generated config): each distinct text is then parsed once per load.
+#[derive(Debug, Default)]
+pub struct SelCache(std::collections::HashMap<String, Option<Sel>>);
+
+impl SelCache {
+    fn get(&mut self, text: &str) -> Option<Sel> {
+        if let Some(sel) = self.0.get(text) {
+            return sel.clone();
+        }
+        let sel = parse_list(text).filter(streamable).map(Sel::new);
+        self.0.insert(text.to_string(), sel.clone());
+        sel
+    }
+}
+
 impl Plan {
     /// The plan for `rules`, or `None` when a selector or field needs the whole tree.
     pub fn compile(rules: &ItemRules) -> Option<Plan> {
-        let item = parse_list(&rules.selector_text).filter(streamable)?;
-        let field = |f: Option<&Field>| -> Result<Option<FieldPlan>, ()> {
+        Plan::compile_with(rules, &mut SelCache::default())
+    }
+
+    /// [`Plan::compile`], taking selectors parsed before from `cache` and adding the new ones.
+    pub fn compile_with(rules: &ItemRules, cache: &mut SelCache) -> Option<Plan> {
+        let item = cache.get(&rules.selector_text)?;
+        let mut field = |f: Option<&Field>| -> Result<Option<FieldPlan>, ()> {
             let Some(f) = f else { return Ok(None) };
             if f.from != From::Item || f.html {
                 return Err(());
             }
-            let list = parse_list(&f.selector_text).filter(streamable).ok_or(())?;
-            Ok(Some(FieldPlan {
-                list: Sel::new(list),
-            }))
+            let list = cache.get(&f.selector_text).ok_or(())?;
+            Ok(Some(FieldPlan { list }))
         };
         let fields = [
             field(Some(&rules.title)).ok()?,
@@ -330,12 +350,8 @@ impl Plan {
             field(rules.categories.as_ref()).ok()?,
             field(rules.guid.as_ref()).ok()?,
         ];
-        let nth = has_nth(&item) || fields.iter().flatten().any(|f| has_nth(&f.list.list));
-        Some(Plan {
-            item: Sel::new(item),
-            fields,
-            nth,
-        })
+        let nth = has_nth(&item.list) || fields.iter().flatten().any(|f| has_nth(&f.list.list));
+        Some(Plan { item, fields, nth })
     }
 }
 

@@ -20,7 +20,7 @@ use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use super::http::FeedsFirst;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -126,7 +126,7 @@ pub struct Limits {
 /// requests in progress finish (at most `drain` long) and return.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: FeedsFirst,
     limits: Limits,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -244,7 +244,7 @@ impl Connection {
         self,
         stream: TcpStream,
         builder: http1::Builder,
-        service: TowerToHyperService<Router>,
+        service: TowerToHyperService<FeedsFirst>,
         close: Arc<Notify>,
     ) {
         let registry = Arc::clone(&self.registry);

@@ -100,18 +100,20 @@ pub async fn run(config: Config, listen: Option<String>) -> Result<(), ServeErro
             Box::pin(async move { s.refresh(&name, false).await })
         })
     };
-    let app = http::router(AppState {
-        store,
-        config: Arc::clone(&config),
-        metrics: Arc::clone(&metrics),
-        refresh,
-        running: Arc::clone(&running),
-    })
-    .merge(builder::routes(builder::Builder::new(
-        &config,
-        Arc::clone(&scheduler),
-        Arc::clone(&metrics),
-    )));
+    let app = http::FeedsFirst::new(
+        AppState {
+            store,
+            config: Arc::clone(&config),
+            metrics: Arc::clone(&metrics),
+            refresh,
+            running: Arc::clone(&running),
+        },
+        builder::routes(builder::Builder::new(
+            &config,
+            Arc::clone(&scheduler),
+            Arc::clone(&metrics),
+        )),
+    );
     let fd_limit = listener::open_file_limit();
     let limits = listener::Limits {
         max_connections: listener::connection_cap(fd_limit.unwrap_or(1024)),
