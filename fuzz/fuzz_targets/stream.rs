@@ -17,8 +17,8 @@ use pagefeed::extract::{select, stream};
 use pagefeed_fuzz::PanicFilter;
 
 /// Item rules the streaming extractor plans for: fields of every kind, nested entries, the
-/// entry itself as a field, `<meta>` values, regex/strip/split.
-const RULE_SETS: [&str; 6] = [
+/// entry itself as a field, `<meta>` values, regex/strip/split, places among siblings.
+const RULE_SETS: [&str; 8] = [
     r#"selector = "article.post"
 title = "h3.entry-title a"
 link = { selector = "h3.entry-title a", attr = "href" }
@@ -51,6 +51,16 @@ image = "meta[property]""#,
 title = ":scope"
 summary = "title"
 image = "img, image""#,
+    // Places among siblings (`:first-child`, `:nth-*`, `:not` of them) of entries, their
+    // ancestors and their fields.
+    r#"selector = "li:nth-child(odd), div:first-child, :not(:first-child) > p:nth-of-type(2n+2)"
+title = "a:first-of-type, b:nth-child(2), :scope"
+summary = "p:nth-child(-n+2)"
+categories = "span:first-child, i:nth-of-type(n+2)""#,
+    r#"selector = "body > :nth-of-type(n+2), ul > li:not(:nth-child(3n+1)), tr:nth-child(2) > td:first-child"
+title = ":scope"
+link = "a:not(:first-of-type)"
+date = "time:first-child""#,
 ];
 
 static RULES: LazyLock<Vec<ItemRules>> = LazyLock::new(|| {
