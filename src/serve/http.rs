@@ -91,7 +91,7 @@ fn routes(app: App) -> Router {
 
 /// The whole HTTP service: `GET` and `HEAD` of a feed, which carry nearly all the traffic,
 /// are answered at once, without the router (its matching, its boxed request body and
-/// future, its extractors: measured, a third of the user-space instructions of a 304
+/// future, its extractors: measured, about a quarter of the instructions of a 304
 /// answer); every other request goes on to [`router`]'s routes and `more` (the feed
 /// builder's). Both paths give the same answer to a feed request.
 #[derive(Clone)]
