@@ -10,6 +10,9 @@ Subcommands:
           answers /_stats (JSON: requests, peak and mean requests in flight, first and last
           request times) and /_reset.
   config  Print a config with one scraped feed per upstream host.
+  client  The reference client: a minimal asyncio client that asks every host for /robots.txt
+          and then /page on one connection, at most CONCURRENCY hosts at a time, and prints the
+          seconds it took (JSON). What a client that does nothing else gets from this upstream.
   drive   Start `pagefeed serve`, find its address in the log, poll /metrics every 50 ms until
           N refreshes are counted, optionally idle and read /proc/PID/status, stop it with
           SIGTERM and print a JSON report.
@@ -276,6 +279,41 @@ def config(args):
 
 
 # ----------------------------------------------------------------------------------------------
+# client
+
+
+async def client(args):
+    raise_fd_limit(args.hosts + 1024)
+    sem = asyncio.Semaphore(args.concurrency)
+    latencies = []
+
+    async def one(i):
+        h = host(i)
+        async with sem:
+            reader, writer = await asyncio.open_connection(h, args.port)
+            try:
+                for path in ("/robots.txt", "/page"):
+                    t = time.monotonic()
+                    writer.write(f"GET {path} HTTP/1.1\r\nHost: {h}\r\n\r\n".encode())
+                    await writer.drain()
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = 0
+                    for line in head.split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":", 1)[1])
+                    await reader.readexactly(length)
+                    latencies.append(time.monotonic() - t)
+            finally:
+                writer.close()
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(args.hosts)))
+    json.dump({"all_s": time.monotonic() - t0,
+               "latency_median_s": statistics.median(latencies)}, sys.stdout)
+    sys.stdout.write("\n")
+
+
+# ----------------------------------------------------------------------------------------------
 # drive
 
 LISTENING = re.compile(r"pagefeed serve: listening on http://([^/\s]+)/")
@@ -483,6 +521,11 @@ def main():
     c.add_argument("--refresh", default="1h")
     c.add_argument("--admin-token", default=None)
 
+    k = sub.add_parser("client")
+    k.add_argument("--hosts", type=int, default=1000)
+    k.add_argument("--port", type=int, default=18950)
+    k.add_argument("--concurrency", type=int, default=50)
+
     d = sub.add_parser("drive")
     d.add_argument("--feeds", type=int, required=True)
     d.add_argument("--log", required=True)
@@ -499,6 +542,8 @@ def main():
     args = ap.parse_args()
     if args.cmd_name == "serve":
         asyncio.run(serve(args))
+    elif args.cmd_name == "client":
+        asyncio.run(client(args))
     elif args.cmd_name == "config":
         config(args)
     else:
