@@ -130,12 +130,14 @@ where
     }
 
     fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
-        if matches!(*req.method(), Method::GET | Method::HEAD)
-            && let Some(file) = feed_file(req.uri().path())
+        let (parts, body) = req.into_parts();
+        if matches!(parts.method, Method::GET | Method::HEAD)
+            && let Some(file) = feed_file(parts.uri.path())
         {
-            let res = answer_feed(&self.app, file, req.method(), req.headers());
+            let res = answer_feed(&self.app, file, &parts.method, parts.headers);
             return futures::future::Either::Left(std::future::ready(Ok(res)));
         }
+        let req = axum::http::Request::from_parts(parts, body);
         futures::future::Either::Right(self.router.call(req))
     }
 }
@@ -145,16 +147,18 @@ where
 
 /// Feeds, and 404 for everything else no route takes.
 async fn fallback(State(app): State<App>, req: Request) -> Response {
-    let Some(file) = feed_file(req.uri().path()) else {
+    let (parts, _) = req.into_parts();
+    let Some(file) = feed_file(parts.uri.path()) else {
         let response = text(StatusCode::NOT_FOUND, "not found\n");
         app.metrics.request(response.status().as_u16());
         return response;
     };
-    answer_feed(&app, file, req.method(), req.headers())
+    answer_feed(&app, file, &parts.method, parts.headers)
 }
 
-/// The answer to a request for `/feeds/<file>`, counted in the metrics.
-fn answer_feed(app: &AppState, file: &str, method: &Method, headers: &HeaderMap) -> Response {
+/// The answer to a request for `/feeds/<file>`, counted in the metrics. `headers` are the
+/// request's; a feed's answer reuses their map (see [`serve_feed`]).
+fn answer_feed(app: &AppState, file: &str, method: &Method, headers: HeaderMap) -> Response {
     let response = if !matches!(*method, Method::GET | Method::HEAD) {
         let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         res.headers_mut()
@@ -207,11 +211,16 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
+/// The answer to `file` (`<name>.<ext>`, decoded). The request's header map, done with once
+/// the encoding and validators are read, is emptied and carries the answer's headers: its
+/// allocation is reused rather than a map built and another dropped per request (hyper
+/// keeps the map of each response it writes for the next request's head, so on a
+/// keep-alive connection one map goes round with no allocation).
 fn serve_feed(
     app: &AppState,
     file: &str,
     method: &Method,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     now: DateTime<Utc>,
 ) -> Response {
     let Some((name, ext)) = file.rsplit_once('.') else {
@@ -242,14 +251,16 @@ fn serve_feed(
         return res;
     };
 
-    let encoding = negotiate(headers);
+    let encoding = negotiate(&headers);
     let body = rep.encoded(encoding);
-    let mut h = HeaderMap::with_capacity(8);
+    let fresh = not_modified(&headers, rep);
+    let mut h = headers;
+    h.clear();
     h.insert(ETAG, body.etag.clone());
     h.insert(LAST_MODIFIED, rep.last_modified_header.clone());
     h.insert(CACHE_CONTROL, cache_control(&entry, now));
     h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    if not_modified(headers, rep) {
+    if fresh {
         let mut res = Response::new(Body::empty());
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         *res.headers_mut() = h;

@@ -14,9 +14,10 @@
 //! - On shutdown, accepting stops, idle connections close at once and requests in progress
 //!   are answered before their connections close.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -202,15 +203,15 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (id, close) = registry.open();
+        let slot = registry.open();
         metrics.connection_opened();
         let conn = Connection {
-            id,
+            slot,
             registry: Arc::clone(&registry),
             metrics: Arc::clone(&metrics),
             _permit: permit,
         };
-        tokio::spawn(conn.run(stream, builder.clone(), service.clone(), close));
+        tokio::spawn(conn.run(stream, builder.clone(), service.clone()));
     }
 
     drop(listener);
@@ -226,7 +227,7 @@ fn out_of_descriptors(e: &io::Error) -> bool {
 
 /// One accepted connection; dropping it (however its task ends) frees its slot.
 struct Connection {
-    id: u64,
+    slot: Arc<Slot>,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
     _permit: OwnedSemaphorePermit,
@@ -234,7 +235,7 @@ struct Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.registry.remove(self.id);
+        self.registry.remove(&self.slot);
         self.metrics.connection_closed();
     }
 }
@@ -245,12 +246,10 @@ impl Connection {
         stream: TcpStream,
         builder: http1::Builder,
         service: TowerToHyperService<FeedsFirst>,
-        close: Arc<Notify>,
     ) {
-        let registry = Arc::clone(&self.registry);
-        let id = self.id;
+        let slot = Arc::clone(&self.slot);
         let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-            let busy = Busy::start(Arc::clone(&registry), id);
+            let busy = Busy::start(Arc::clone(&slot));
             let answer = hyper::service::Service::call(&service, req);
             async move {
                 let res: Result<_, Infallible> = answer.await;
@@ -277,13 +276,13 @@ impl Connection {
                     }
                     return;
                 }
-                _ = close.notified(), if closing_since.is_none() => {
+                _ = self.slot.close.notified(), if closing_since.is_none() => {
                     // Idle: closes now. Answering: finishes the response, then closes.
                     conn.as_mut().graceful_shutdown();
                     closing_since = Some(tokio::time::Instant::now());
                 }
                 _ = grace_over => {
-                    if self.registry.is_idle(self.id) {
+                    if self.slot.is_idle() {
                         // Still sending a head, or not reading its answer: drop it.
                         return;
                     }
@@ -296,52 +295,125 @@ impl Connection {
 
 /// Marks a connection busy from the start of a request until its answer is ready.
 struct Busy {
-    registry: Arc<Registry>,
-    id: u64,
+    slot: Arc<Slot>,
 }
 
 impl Busy {
-    fn start(registry: Arc<Registry>, id: u64) -> Busy {
-        registry.set_busy(id, true);
-        Busy { registry, id }
+    fn start(slot: Arc<Slot>) -> Busy {
+        slot.set_busy(true);
+        Busy { slot }
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.registry.set_busy(self.id, false);
+        self.slot.set_busy(false);
     }
 }
 
-/// The open connections, and which of them are idle, oldest idle first.
+/// The open connections; which of them are idle, and for how long, is read off their slots
+/// only when one must be shed.
+///
+/// A request touches nothing but its own connection's [`Slot`] (one atomic word) and the
+/// shared clock: no lock, no lookup. The mutex guards the set of open connections, taken
+/// once when a connection opens and once when it closes, and when shedding scans the set for
+/// the longest-idle one (only at the cap) or shutdown asks them all to close.
 #[derive(Default)]
 struct Registry {
+    /// Ticks once as each connection opens and as each answer ends; orders idle connections.
+    clock: Arc<AtomicU64>,
     inner: Mutex<Inner>,
 }
 
 #[derive(Default)]
 struct Inner {
     next_id: u64,
-    /// Increases with every change to idle; orders `idle`.
-    clock: u64,
-    conns: HashMap<u64, Slot>,
-    /// Idle-since tick -> connection id.
-    idle: BTreeMap<u64, u64>,
+    conns: HashMap<u64, Arc<Slot>>,
     /// Connections asked to close to make room that are still open.
     closing: usize,
     closing_all: bool,
 }
 
+/// Set in [`Slot::state`] once the connection is asked to close to make room: never idle
+/// (sheddable) again, whatever it does next.
+const SHED: u64 = 1 << 63;
+/// Set in [`Slot::state`] while the connection answers a request; the low bits are then
+/// the number of requests being answered (one at a time on HTTP/1.1).
+const BUSY: u64 = 1 << 62;
+/// The low bits of [`Slot::state`]: the idle-since tick, or the busy count under [`BUSY`].
+const LOW: u64 = BUSY - 1;
+
+/// One open connection, shared by its task (and its requests) and the registry.
 struct Slot {
-    /// When it became idle, as a tick of `clock`; `None` while answering, or once asked to
-    /// close.
-    idle_since: Option<u64>,
-    /// Requests being answered (one at a time on HTTP/1.1).
-    busy: u32,
-    /// Asked to close to make room.
-    shed: bool,
-    close: Arc<Notify>,
+    id: u64,
+    /// [`SHED`], [`BUSY`], and the low bits: while not busy, the tick of the registry's clock
+    /// at which the connection became idle; while busy, the requests being answered.
+    ///
+    /// One word, so that shedding claims a connection with one compare-and-swap against the
+    /// exact state it judged idle: a request starting at the same moment either changes the
+    /// word first (the swap fails: the connection is busy and is not shed) or after (the
+    /// connection was idle when asked to close; it finishes that request and closes, as one
+    /// asked while answering does). Each tick is taken once, so a connection busy and idle
+    /// again in between also fails the swap (it is no longer idle since the judged tick).
+    /// Only the winner of the swap sets [`SHED`], so a connection is counted closing once.
+    state: AtomicU64,
+    clock: Arc<AtomicU64>,
+    /// Tells the connection's task to close (a permit is stored until it waits).
+    close: Notify,
 }
+
+/// The next tick of `clock`, within [`LOW`]. (At one tick per answer the 62 bits last far
+/// longer than any process; past them ticks would start again from 0 and merely misorder
+/// shedding for a while.)
+fn tick(clock: &AtomicU64) -> u64 {
+    clock.fetch_add(1, Ordering::Relaxed).wrapping_add(1) & LOW
+}
+
+impl Slot {
+    fn set_busy(&self, busy: bool) {
+        if busy {
+            // Always `Some`: the update cannot fail.
+            let _ = self
+                .state
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    let n = if s & BUSY == 0 {
+                        1
+                    } else {
+                        (s & LOW).saturating_add(1).min(LOW)
+                    };
+                    Some((s & SHED) | BUSY | n)
+                });
+        } else {
+            let now = tick(&self.clock);
+            // `None` (not busy: nothing to end) leaves the state as it is.
+            let _ = self
+                .state
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    if s & BUSY == 0 {
+                        return None;
+                    }
+                    let n = (s & LOW).saturating_sub(1);
+                    Some((s & SHED) | if n == 0 { now } else { BUSY | n })
+                });
+        }
+    }
+
+    /// Whether no request is being answered (including while one is still sending its head).
+    fn is_idle(&self) -> bool {
+        self.state.load(Ordering::Acquire) & BUSY == 0
+    }
+}
+
+/// The idle-since tick of a slot's `state` if the connection may be shed: idle and not yet
+/// asked to close.
+fn sheddable_since(state: u64) -> Option<u64> {
+    (state & (SHED | BUSY) == 0).then_some(state & LOW)
+}
+
+/// How many times shedding looks again for the longest-idle connection when the one it chose
+/// changed (became busy) before it could be claimed. Each failure means a connection made
+/// progress; after these, the caller tries again later (at the cap: after `SHED_PAUSE`).
+const SHED_TRIES: usize = 4;
 
 impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -349,41 +421,29 @@ impl Registry {
     }
 
     /// A new connection, idle until its first request.
-    fn open(&self) -> (u64, Arc<Notify>) {
+    fn open(&self) -> Arc<Slot> {
         let mut g = self.lock();
-        let inner = &mut *g;
-        let id = inner.next_id;
-        inner.next_id = inner.next_id.wrapping_add(1);
-        inner.clock = inner.clock.wrapping_add(1);
-        let close = Arc::new(Notify::new());
-        let idle_since = if inner.closing_all {
-            close.notify_one();
-            None
-        } else {
-            inner.idle.insert(inner.clock, id);
-            Some(inner.clock)
-        };
-        inner.conns.insert(
+        let id = g.next_id;
+        g.next_id = g.next_id.wrapping_add(1);
+        let slot = Arc::new(Slot {
             id,
-            Slot {
-                idle_since,
-                busy: 0,
-                shed: false,
-                close: Arc::clone(&close),
-            },
-        );
-        (id, close)
+            state: AtomicU64::new(tick(&self.clock)),
+            clock: Arc::clone(&self.clock),
+            close: Notify::new(),
+        });
+        if g.closing_all {
+            slot.close.notify_one();
+        }
+        g.conns.insert(id, Arc::clone(&slot));
+        slot
     }
 
-    fn remove(&self, id: u64) {
+    fn remove(&self, slot: &Slot) {
         let mut g = self.lock();
-        if let Some(slot) = g.conns.remove(&id) {
-            if let Some(t) = slot.idle_since {
-                g.idle.remove(&t);
-            }
-            if slot.shed {
-                g.closing = g.closing.saturating_sub(1);
-            }
+        // Shedding sets `SHED` only on listed slots and under this lock: once the slot is out
+        // of the list, its flag is final.
+        if g.conns.remove(&slot.id).is_some() && slot.state.load(Ordering::Acquire) & SHED != 0 {
+            g.closing = g.closing.saturating_sub(1);
         }
     }
 
@@ -392,46 +452,37 @@ impl Registry {
         self.lock().closing
     }
 
-    fn set_busy(&self, id: u64, busy: bool) {
-        let mut g = self.lock();
-        let inner = &mut *g;
-        inner.clock = inner.clock.wrapping_add(1);
-        let tick = inner.clock;
-        let Some(slot) = inner.conns.get_mut(&id) else {
-            return;
-        };
-        if busy {
-            slot.busy = slot.busy.saturating_add(1);
-            if let Some(t) = slot.idle_since.take() {
-                inner.idle.remove(&t);
-            }
-        } else {
-            slot.busy = slot.busy.saturating_sub(1);
-            if slot.busy == 0 && slot.idle_since.is_none() && !slot.shed && !inner.closing_all {
-                slot.idle_since = Some(tick);
-                inner.idle.insert(tick, id);
-            }
-        }
-    }
-
-    fn is_idle(&self, id: u64) -> bool {
-        self.lock().conns.get(&id).is_some_and(|s| s.busy == 0)
-    }
-
     /// Ask the connection idle the longest to close; whether there was one.
     fn shed_longest_idle(&self) -> bool {
         let mut g = self.lock();
-        let inner = &mut *g;
-        let Some((_, id)) = inner.idle.pop_first() else {
+        if g.closing_all {
             return false;
-        };
-        if let Some(slot) = inner.conns.get_mut(&id) {
-            slot.idle_since = None;
-            slot.shed = true;
-            inner.closing = inner.closing.saturating_add(1);
-            slot.close.notify_one();
         }
-        true
+        for _ in 0..SHED_TRIES {
+            let oldest = g
+                .conns
+                .values()
+                .filter_map(|slot| {
+                    let state = slot.state.load(Ordering::Acquire);
+                    sheddable_since(state).map(|since| (since, state, slot))
+                })
+                .min_by_key(|&(since, ..)| since)
+                .map(|(_, state, slot)| (state, Arc::clone(slot)));
+            let Some((state, slot)) = oldest else {
+                return false;
+            };
+            // See `Slot::state`: claimed only if still idle since the same tick.
+            if slot
+                .state
+                .compare_exchange(state, state | SHED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                g.closing = g.closing.saturating_add(1);
+                slot.close.notify_one();
+                return true;
+            }
+        }
+        false
     }
 
     /// Ask every connection to close (idle ones at once, busy ones after their answer), and
@@ -439,16 +490,25 @@ impl Registry {
     fn close_all(&self) {
         let mut g = self.lock();
         g.closing_all = true;
-        g.idle.clear();
-        for slot in g.conns.values_mut() {
-            slot.idle_since = None;
+        for slot in g.conns.values() {
             slot.close.notify_one();
         }
     }
 
+    /// The connections that may be shed, longest idle first.
     #[cfg(test)]
     fn idle_order(&self) -> Vec<u64> {
-        self.lock().idle.values().copied().collect()
+        let g = self.lock();
+        if g.closing_all {
+            return Vec::new();
+        }
+        let mut idle: Vec<(u64, u64)> = g
+            .conns
+            .values()
+            .filter_map(|s| sheddable_since(s.state.load(Ordering::Acquire)).map(|t| (t, s.id)))
+            .collect();
+        idle.sort_unstable();
+        idle.into_iter().map(|(_, id)| id).collect()
     }
 }
 
@@ -474,19 +534,19 @@ mod tests {
     #[test]
     fn the_longest_idle_connection_is_shed_first_and_busy_ones_never() {
         let r = Registry::default();
-        let (a, close_a) = r.open();
-        let (b, _) = r.open();
-        let (c, close_c) = r.open();
-        assert_eq!(r.idle_order(), [a, b, c]);
+        let a = r.open();
+        let b = r.open();
+        let c = r.open();
+        assert_eq!(r.idle_order(), [a.id, b.id, c.id]);
         // b answers a request; a answers one and is idle again, now the most recent.
-        r.set_busy(b, true);
-        r.set_busy(a, true);
-        r.set_busy(a, false);
-        assert_eq!(r.idle_order(), [c, a]);
-        assert!(!r.is_idle(b) && r.is_idle(a));
+        b.set_busy(true);
+        a.set_busy(true);
+        a.set_busy(false);
+        assert_eq!(r.idle_order(), [c.id, a.id]);
+        assert!(!b.is_idle() && a.is_idle());
 
         assert!(r.shed_longest_idle());
-        assert_eq!(r.idle_order(), [a]);
+        assert_eq!(r.idle_order(), [a.id]);
         assert_eq!(r.closing(), 1);
         // c was told to close (the permit is stored until its task waits).
         let told = tokio::runtime::Builder::new_current_thread()
@@ -494,7 +554,7 @@ mod tests {
             .build()
             .unwrap()
             .block_on(async {
-                tokio::time::timeout(Duration::from_secs(1), close_c.notified())
+                tokio::time::timeout(Duration::from_secs(1), c.close.notified())
                     .await
                     .is_ok()
             });
@@ -503,41 +563,136 @@ mod tests {
         assert!(!r.shed_longest_idle(), "b is busy: not shed");
         // A request that slipped in on a connection asked to close does not make it idle
         // (sheddable) again.
-        r.set_busy(a, true);
-        r.set_busy(a, false);
+        a.set_busy(true);
+        a.set_busy(false);
         assert!(r.idle_order().is_empty());
-        drop(close_a);
 
         // Once b is done it can be shed.
-        r.set_busy(b, false);
-        assert_eq!(r.idle_order(), [b]);
+        b.set_busy(false);
+        assert_eq!(r.idle_order(), [b.id]);
         assert_eq!(r.closing(), 2);
-        r.remove(b);
-        r.remove(a);
+        r.remove(&b);
+        r.remove(&a);
         assert_eq!(r.closing(), 1, "b was not asked to close");
-        r.remove(c);
+        r.remove(&c);
         assert_eq!(r.closing(), 0);
         assert!(r.idle_order().is_empty());
         assert!(!r.shed_longest_idle());
     }
 
+    // A connection that becomes busy after shedding judged it the longest idle, but before
+    // shedding claims it, is not shed (the claim fails and the next one is taken); one that
+    // becomes busy just after being claimed stays claimed, counted closing once, and is not
+    // idle (sheddable) again when its answer ends.
+    #[test]
+    fn a_connection_busy_at_the_moment_of_shedding_is_neither_lost_nor_counted_twice() {
+        let r = Registry::default();
+        let a = r.open();
+        let b = r.open();
+        // What shedding judged: a, idle since its open.
+        let judged = a.state.load(Ordering::Acquire);
+        assert_eq!(sheddable_since(judged), Some(judged));
+        a.set_busy(true);
+        assert!(
+            a.state
+                .compare_exchange(judged, judged | SHED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        );
+        // Busy and idle again: a fresh tick, so the stale judgement still fails.
+        a.set_busy(false);
+        assert!(
+            a.state
+                .compare_exchange(judged, judged | SHED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        );
+        assert_eq!(r.idle_order(), [b.id, a.id]);
+
+        assert!(r.shed_longest_idle());
+        b.set_busy(true);
+        assert!(!b.is_idle());
+        b.set_busy(false);
+        assert_eq!(r.idle_order(), [a.id]);
+        assert_eq!(r.closing(), 1);
+        r.remove(&b);
+        r.remove(&b);
+        assert_eq!(r.closing(), 0, "removed twice, counted once");
+        r.remove(&a);
+        assert_eq!(r.closing(), 0);
+    }
+
+    // Many threads answering requests on their connections while shedding runs: every
+    // connection shed was idle when claimed (never mid-request as far as the claim knows),
+    // each is claimed at most once, and the closing count matches the ones claimed.
+    #[test]
+    fn shedding_races_with_requests_without_losing_or_doubling_a_connection() {
+        let r = Arc::new(Registry::default());
+        let slots: Vec<Arc<Slot>> = (0..8).map(|_| r.open()).collect();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = slots
+            .iter()
+            .map(|slot| {
+                let slot = Arc::clone(slot);
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let busy = Busy::start(Arc::clone(&slot));
+                        std::hint::spin_loop();
+                        drop(busy);
+                    }
+                })
+            })
+            .collect();
+        let mut shed = 0;
+        for _ in 0..10_000 {
+            if shed == slots.len() {
+                break;
+            }
+            if r.shed_longest_idle() {
+                shed += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for w in workers {
+            w.join().unwrap();
+        }
+        let marked = slots
+            .iter()
+            .filter(|s| s.state.load(Ordering::Acquire) & SHED != 0)
+            .count();
+        assert_eq!(marked, shed);
+        assert_eq!(r.closing(), shed);
+        assert!(slots.iter().all(|s| s.is_idle()), "every answer ended");
+        // The rest, now quiet, are shed one by one, and none twice.
+        while r.shed_longest_idle() {
+            shed += 1;
+        }
+        assert_eq!(shed, slots.len());
+        assert_eq!(r.closing(), slots.len());
+        for s in &slots {
+            r.remove(s);
+        }
+        assert_eq!(r.closing(), 0);
+    }
+
     #[test]
     fn close_all_reaches_existing_and_new_connections() {
         let r = Registry::default();
-        let (a, _) = r.open();
-        r.set_busy(a, true);
+        let a = r.open();
+        a.set_busy(true);
         r.close_all();
-        r.set_busy(a, false);
+        a.set_busy(false);
         assert!(r.idle_order().is_empty(), "nothing is idle after close_all");
-        let (_, close) = r.open();
+        assert!(!r.shed_longest_idle(), "nothing is shed after close_all");
+        let b = r.open();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .unwrap();
-        assert!(rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(1), close.notified())
+        async fn told(s: &Slot) -> bool {
+            tokio::time::timeout(Duration::from_secs(1), s.close.notified())
                 .await
                 .is_ok()
-        }));
+        }
+        assert!(rt.block_on(async { told(&a).await && told(&b).await }));
     }
 }
