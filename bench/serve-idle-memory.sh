@@ -10,6 +10,7 @@
 #
 #   bash bench/serve-idle-memory.sh    # ~10 s after the release build
 #   MALLOC_ARENA_MAX=2 bash bench/serve-idle-memory.sh   # the environment reaches `serve`
+#   PAGEFEED_BIN=/path/to/older/pagefeed bash bench/serve-idle-memory.sh   # a before/after figure
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,7 +22,7 @@ idle=${IDLE:-3}
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --quiet
-bin="$root/target/release/pagefeed"
+bin="${PAGEFEED_BIN:-$root/target/release/pagefeed}"
 helper="$root/bench/upstream.py"
 work=$(mktemp -d)
 cleanup() {
