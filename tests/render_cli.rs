@@ -538,7 +538,11 @@ fn serve_keeps_one_browser_and_starts_it_again_when_it_died() {
     let prefix = "pagefeed serve: listening on http://";
     let mut addr = String::new();
     let listening = eventually(|| {
-        if let Some(line) = log().lines().find(|l| l.starts_with(prefix)) {
+        // Whole lines only: the reader thread may have stored half of the line so far.
+        if let Some(line) = log()
+            .split_inclusive('\n')
+            .find(|l| l.starts_with(prefix) && l.ends_with('\n'))
+        {
             let rest = &line[prefix.len()..];
             addr = rest.split('/').next().unwrap_or_default().to_string();
         }

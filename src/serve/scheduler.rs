@@ -18,7 +18,7 @@
 //! `MAX_RESTART_DELAY`), and its feed's `schedule_fault` says so meanwhile.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,7 +68,8 @@ pub struct Scheduler {
     permits: Semaphore,
     hosts: HostGate,
     robots: super::robots::ServeRobots,
-    inflight: Mutex<HashMap<String, broadcast::Sender<RefreshOutcome>>>,
+    /// The refresh of each feed under way, which later calls for that feed join.
+    inflight: Mutex<HashMap<String, Inflight>>,
     /// Held while a refresh publishes what it rendered; taken before the history's lock is
     /// let go (never the other way round), so feeds are published in the history's order.
     publishing: Mutex<()>,
@@ -82,6 +83,15 @@ pub struct Scheduler {
     /// per feed (and the feeds start in the config's order, not in the order their reads got
     /// the history's lock).
     start_rows: Mutex<HashMap<String, (bool, Option<FeedRow>)>>,
+}
+
+/// A refresh under way: its outcome goes to every call that joined it.
+struct Inflight {
+    outcome: broadcast::Sender<RefreshOutcome>,
+    /// Set once it has started fetching (or, for a merged feed, reading its sources): a call
+    /// that comes later would get an outcome older than itself, so it waits for this refresh
+    /// to end and then runs (or joins) a newer one.
+    fetching: Arc<AtomicBool>,
 }
 
 /// Spaces requests to one host by at least the configured delay.
@@ -423,26 +433,40 @@ impl Scheduler {
             .remove(name)
     }
 
-    /// Refresh `name` now. Concurrent calls for one feed share one fetch and its outcome.
+    /// Refresh `name` now. Concurrent calls for one feed share one fetch and its outcome, as
+    /// long as that fetch starts after the call: a call made while a refresh is already
+    /// fetching waits for it and then gets a fetch of its own (an admin's refresh right after a
+    /// scheduled one must see the page as it is now, not as it was a moment before).
     /// `retry`: retry transient failures with backoff (schedules do; admin requests do not).
     pub async fn refresh(self: &Arc<Self>, name: &str, retry: bool) -> RefreshOutcome {
-        let rx = {
-            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            match inflight.get(name) {
-                Some(tx) => Some(tx.subscribe()),
-                None => {
-                    let (tx, _) = broadcast::channel(1);
-                    inflight.insert(name.to_string(), tx);
-                    None
+        let fetching = loop {
+            let joined = {
+                let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+                match inflight.get(name) {
+                    Some(f) => (f.outcome.subscribe(), f.fetching.load(Ordering::Acquire)),
+                    None => {
+                        let (outcome, _) = broadcast::channel(1);
+                        let fetching = Arc::new(AtomicBool::new(false));
+                        inflight.insert(
+                            name.to_string(),
+                            Inflight {
+                                outcome,
+                                fetching: Arc::clone(&fetching),
+                            },
+                        );
+                        break fetching;
+                    }
                 }
-            }
-        };
-        if let Some(mut rx) = rx {
-            return match rx.recv().await {
+            };
+            let (mut rx, too_old) = joined;
+            let outcome = match rx.recv().await {
                 Ok(o) => o,
                 Err(_) => failed(name, "the refresh in progress was interrupted".into()),
             };
-        }
+            if !too_old {
+                return outcome;
+            }
+        };
         // Clean up the in-flight entry even if this future is dropped mid-way.
         struct Done<'a>(&'a Scheduler, &'a str, Option<RefreshOutcome>);
         impl Drop for Done<'_> {
@@ -453,14 +477,15 @@ impl Scheduler {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(self.1);
-                if let (Some(tx), Some(o)) = (tx, self.2.take()) {
-                    let _ = tx.send(o);
+                if let (Some(f), Some(o)) = (tx, self.2.take()) {
+                    let _ = f.outcome.send(o);
                 }
             }
         }
         let mut done = Done(self, name, None);
         let started = Instant::now();
-        let outcome = match CatchUnwind::new(self.refresh_uncollapsed(name, retry)).await {
+        let outcome = match CatchUnwind::new(self.refresh_uncollapsed(name, retry, &fetching)).await
+        {
             Ok(o) => {
                 if self
                     .store
@@ -505,11 +530,18 @@ impl Scheduler {
         failed(name, error)
     }
 
-    async fn refresh_uncollapsed(self: &Arc<Self>, name: &str, retry: bool) -> RefreshOutcome {
+    /// One refresh of `name`; sets `fetching` as it starts to fetch (see [`Inflight`]).
+    async fn refresh_uncollapsed(
+        self: &Arc<Self>,
+        name: &str,
+        retry: bool,
+        fetching: &AtomicBool,
+    ) -> RefreshOutcome {
         let Some(feed) = self.config().feed(name).cloned() else {
             return failed(name, format!("unknown feed `{name}`"));
         };
         let Some(source) = feed.source().cloned() else {
+            fetching.store(true, Ordering::Release);
             // A merged feed: render it again from its sources' histories.
             return self
                 .process(&feed, None, Utc::now().trunc_subsecs(0), Instant::now())
@@ -575,6 +607,7 @@ impl Scheduler {
                     Some(p) => Some(p),
                     None => self.permits.acquire().await.ok(),
                 };
+                fetching.store(true, Ordering::Release);
                 crate::source::browser::load_listing(
                     &self.fetcher,
                     &self.chromium,
