@@ -36,7 +36,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT && echo "work: $work" >&2
 
 cg() {
   local name=$1

@@ -440,7 +440,7 @@ impl Scheduler {
     /// `retry`: retry transient failures with backoff (schedules do; admin requests do not).
     pub async fn refresh(self: &Arc<Self>, name: &str, retry: bool) -> RefreshOutcome {
         let fetching = loop {
-            let joined = {
+            let (mut rx, too_old) = {
                 let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
                 match inflight.get(name) {
                     Some(f) => (f.outcome.subscribe(), f.fetching.load(Ordering::Acquire)),
@@ -458,7 +458,6 @@ impl Scheduler {
                     }
                 }
             };
-            let (mut rx, too_old) = joined;
             let outcome = match rx.recv().await {
                 Ok(o) => o,
                 Err(_) => failed(name, "the refresh in progress was interrupted".into()),
@@ -471,14 +470,14 @@ impl Scheduler {
         struct Done<'a>(&'a Scheduler, &'a str, Option<RefreshOutcome>);
         impl Drop for Done<'_> {
             fn drop(&mut self) {
-                let tx = self
+                let entry = self
                     .0
                     .inflight
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(self.1);
-                if let (Some(f), Some(o)) = (tx, self.2.take()) {
-                    let _ = f.outcome.send(o);
+                if let (Some(entry), Some(o)) = (entry, self.2.take()) {
+                    let _ = entry.outcome.send(o);
                 }
             }
         }
